@@ -1,0 +1,1 @@
+"""GhSL preprocessing: options, the Beam graph and the entry points."""

@@ -1,0 +1,59 @@
+"""The preprocessing graph, top to bottom: metadata rows → landmarks → features and reports."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipeline.options import GhslOptions, feature_config, quality_config
+from transforms import metadata
+from transforms.extract import ExtractLandmarks
+from transforms.features import frame_dim
+from transforms.reports import WriteReports
+from transforms.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
+from transforms.write_features import WriteFeatures
+
+
+def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,
+          config: dict):
+    """Adds the whole job to `p` and returns the PCollection holding the run summary."""
+    rows = (p
+            | "Read metadata" >> beam.Create([opts.metadata_csv])
+            | "Parse rows" >> beam.FlatMap(lambda path: metadata.read(path)[1]))
+    checked = rows | "Check rows" >> beam.ParDo(_SplitByRowError()).with_outputs("bad", main="good")
+
+    results = (checked.good
+               # One file fans out into one bundle; without a reshuffle every video
+               # would run on the same worker.
+               | "Spread videos" >> beam.Reshuffle()
+               | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
+                   video_dir=opts.video_dir,
+                   quality=quality_config(opts),
+                   model_complexity=opts.model_complexity,
+                   min_detection_confidence=opts.min_detection_confidence,
+                   min_tracking_confidence=opts.min_tracking_confidence,
+                   face_downsample=opts.face_downsample,
+                   run_id=run_id,
+                   total=total,
+               )).with_outputs(LOW_QUALITY, FAILED, MISSING, main=SUCCESS))
+
+    saved = results[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(opts.output_dir))
+    rejected_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
+    failed = (results[FAILED], rejected_rows) | "All failed" >> beam.Flatten()
+
+    return ({SUCCESS: saved, LOW_QUALITY: results[LOW_QUALITY], FAILED: failed, MISSING: results[MISSING]}
+            | "Write reports" >> WriteReports(opts.output_dir, extra_columns, config,
+                                              frame_dim(opts.face_downsample), started_at))
+
+
+class _SplitByRowError(beam.DoFn):
+    def process(self, row: metadata.ClipRow):
+        yield beam.pvalue.TaggedOutput("bad", row) if row.error else row
+
+
+def run_config(opts: GhslOptions) -> dict:
+    """What run_summary.json records about how the job was configured."""
+    return {
+        "metadata_csv": opts.metadata_csv,
+        "video_dir": opts.video_dir,
+        "output_dir": opts.output_dir,
+        **feature_config(opts),
+    }

@@ -1,0 +1,80 @@
+"""Every option of the GhSL preprocessing job; defaults live here only."""
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.features import QualityConfig
+
+# Options that change the saved features; their values are recorded in run_summary.json.
+FEATURE_OPTIONS = (
+    "model_complexity", "min_detection_confidence", "min_tracking_confidence", "face_downsample",
+    "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",
+    "motion_rejection_threshold", "ema_alpha", "keep_low_quality",
+)
+
+
+class GhslOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        io = parser.add_argument_group("inputs and outputs (local paths or gs:// URIs)")
+        io.add_argument("--metadata_csv", help="CSV with video_file, sentence_id, sentence, category.")
+        io.add_argument("--video_dir", help="Folder the metadata's video_file paths are relative to.")
+        io.add_argument("--output_dir", help="Where features/pose_data/ and proc/ are written.")
+
+        mp = parser.add_argument_group("MediaPipe Holistic")
+        mp.add_argument("--model_complexity", type=int, default=2, choices=(0, 1, 2),
+                        help="Pose model: 0 lite, 1 full (ships with mediapipe), 2 heavy (production; "
+                             "needs the heavy model installed, see README).")
+        mp.add_argument("--min_detection_confidence", type=float, default=0.5)
+        mp.add_argument("--min_tracking_confidence", type=float, default=0.5)
+        mp.add_argument("--face_downsample", type=int, default=5,
+                        help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
+
+        q = parser.add_argument_group("quality rules (features v1)")
+        q.add_argument("--min_frames", type=int, default=48, help="Fewer kept frames → 'Too few frames'.")
+        q.add_argument("--min_valid_ratio", type=float, default=0.45,
+                       help="Lower share of frames with pose or a hand → low quality.")
+        q.add_argument("--visibility_threshold", type=float, default=0.55,
+                       help="A frame is kept if its mean pose visibility reaches this…")
+        q.add_argument("--motion_keep_threshold", type=float, default=1e-3,
+                       help="…or its motion energy reaches this.")
+        q.add_argument("--motion_rejection_threshold", type=float, default=7.5e-4,
+                       help="Lower mean motion energy → 'Low motion'.")
+        q.add_argument("--ema_alpha", type=float, default=0.2,
+                       help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
+        q.add_argument("--keep_low_quality", action="store_true", default=False,
+                       help="Save clips the quality rules reject, flagged kept_low.")
+
+
+def quality_config(opts: GhslOptions) -> QualityConfig:
+    return QualityConfig(
+        min_frames=opts.min_frames,
+        min_valid_ratio=opts.min_valid_ratio,
+        visibility_threshold=opts.visibility_threshold,
+        motion_keep_threshold=opts.motion_keep_threshold,
+        motion_rejection_threshold=opts.motion_rejection_threshold,
+        ema_alpha=opts.ema_alpha,
+        keep_low_quality=opts.keep_low_quality,
+    )
+
+
+def option_problems(opts: GhslOptions) -> list:
+    """Configuration mistakes, each with how to fix it; empty when the options are usable."""
+    problems = []
+    for name in ("metadata_csv", "video_dir", "output_dir"):
+        if not getattr(opts, name):
+            problems.append(f"--{name} is required.")
+    if opts.face_downsample < 1:
+        problems.append("--face_downsample must be 1 or more.")
+    for name in ("min_detection_confidence", "min_tracking_confidence", "min_valid_ratio"):
+        if not 0.0 <= getattr(opts, name) <= 1.0:
+            problems.append(f"--{name} must be between 0 and 1.")
+    if not 0.0 <= opts.ema_alpha <= 1.0:
+        problems.append("--ema_alpha must be between 0 and 1 (0 disables smoothing).")
+    if opts.min_frames < 0:
+        problems.append("--min_frames must not be negative.")
+    return problems
+
+
+def feature_config(opts: GhslOptions) -> dict:
+    return {name: getattr(opts, name) for name in FEATURE_OPTIONS}

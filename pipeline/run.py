@@ -1,0 +1,145 @@
+"""Entry point: `python -m pipeline.run --metadata_csv=… --video_dir=… --output_dir=… [options]`.
+
+Checks the configuration before any work (a bad header or an unavailable model
+stops the run with exit code 2 and a message that says how to fix it), runs
+the graph, and prints the summary.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from typing import List, Optional
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+from pipeline import graph
+from pipeline.options import GhslOptions, option_problems
+from transforms import metadata, storage
+from transforms.holistic import ModelNotAvailable, check_model_available
+from transforms.native_logs import quiet_native_logs
+from transforms.progress import LOG, ProgressCounter
+from transforms.reports import SUMMARY_JSON, proc_path
+
+LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
+
+
+class ConfigError(Exception):
+    """A mistake in how the job was configured; the message says how to fix it."""
+
+
+def configure_logging() -> None:
+    # Beam's own INFO chatter hides the progress lines; keep its warnings and errors.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        LOG.addHandler(handler)
+        LOG.propagate = False
+    LOG.setLevel(logging.INFO)
+
+
+def is_local(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+
+
+def use_all_local_cores(options: PipelineOptions, argv: List[str]) -> None:
+    """Locally, default to one worker process per core: Beam's own default is one thread."""
+    if not is_local(options):
+        return
+    direct = options.view_as(DirectOptions)
+    if not any(a.startswith("--direct_num_workers") for a in argv):
+        direct.direct_num_workers = os.cpu_count() or 1
+    if not any(a.startswith("--direct_running_mode") for a in argv):
+        direct.direct_running_mode = "multi_processing"
+
+
+def preflight(options: PipelineOptions):
+    """Everything that can be wrong before any video is read. Returns the metadata header and rows."""
+    opts = options.view_as(GhslOptions)
+    problems = option_problems(opts)
+    if problems:
+        raise ConfigError(" ".join(problems) + " Run with --help for every option.")
+    if is_local(options):
+        # On a remote runner the check runs where the work runs, at DoFn set-up in the worker image.
+        try:
+            check_model_available(opts.model_complexity)
+        except ModelNotAvailable as exc:
+            raise ConfigError(str(exc)) from exc
+    try:
+        return metadata.read(opts.metadata_csv)
+    except metadata.MetadataError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def run(argv: Optional[List[str]] = None) -> dict:
+    """Runs the job and returns run_summary.json's content (empty when the runner does not wait)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = PipelineOptions(argv)
+    use_all_local_cores(options, argv)
+    opts = options.view_as(GhslOptions)
+    header, rows = preflight(options)
+
+    started_at = time.time()
+    run_id = uuid.uuid4().hex
+    to_process = sum(1 for r in rows if not r.error)
+    config = {**graph.run_config(opts),
+              "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
+    extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]
+    LOG.info("Processing %d videos (%d metadata rows) from %s", to_process, len(rows), opts.metadata_csv)
+
+    progress = ProgressCounter(run_id, to_process)
+    try:
+        pipeline = beam.Pipeline(options=options)
+        graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
+                    started_at=started_at, config=config)
+        result = pipeline.run()
+        if not is_local(options):
+            LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
+            return {}
+        result.wait_until_finish()
+    finally:
+        progress.cleanup()
+    summary = json.loads(storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
+    summary["counters"] = _counters(result)
+    return summary
+
+
+def _counters(result) -> dict:
+    try:
+        found = result.metrics().query()["counters"]
+    except Exception:  # not every runner reports metrics
+        return {}
+    return {c.key.metric.name: c.committed for c in found if c.key.metric.namespace == "ghsl"}
+
+
+def print_summary(summary: dict, output_dir: str) -> None:
+    counts = summary["counts"]
+    print()
+    print(f"GhSL preprocessing: {summary['rows']} metadata rows in {summary['wall_seconds']:.1f}s")
+    for status in ("success", "kept_low", "low_quality", "failed", "missing"):
+        print(f"  {status:<12} {counts[status]:>5}")
+    print(f"  frames decoded {summary['frames_decoded']}, saved {summary['frames_saved']}")
+    print(f"  outputs: {storage.join(output_dir, 'features', 'pose_data')}")
+    print(f"           {storage.join(output_dir, 'proc')}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    configure_logging()
+    quiet_native_logs()
+    try:
+        summary = run(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if summary:
+        print_summary(summary, summary["config"]["output_dir"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""DoFns, CombineFns, composite PTransforms and the pure feature code they use."""

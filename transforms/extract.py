@@ -1,0 +1,115 @@
+"""ExtractLandmarks: one metadata row in, one result out, on one of four tagged outputs.
+
+A bad video never raises out of `process`: it becomes a `failed` or `missing`
+result with a reason, so one broken file cannot fail a bundle (and, on
+Dataflow, be retried until the job dies).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms import features, storage
+from transforms.holistic import HolisticExtractor, VideoDecodeError
+from transforms.metadata import ClipRow
+from transforms.progress import LOG, ProgressCounter
+from transforms.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult
+
+NAMESPACE = "ghsl"
+
+
+class ExtractLandmarks(beam.DoFn):
+    """Runs MediaPipe Holistic over a row's video and judges the clip (features v1).
+
+    Main output: success. Tagged outputs: low_quality, failed, missing. A clip
+    rejected by the quality rules but kept because of keep_low_quality goes to
+    success *and* low_quality (the spec lists it in both reports).
+    """
+
+    def __init__(self, video_dir: str, quality: features.QualityConfig, model_complexity: int = 1,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 face_downsample: int = 5, run_id: str = "", total: int = 0):
+        self.video_dir = video_dir
+        self.quality = quality
+        self.model_complexity = model_complexity
+        self.min_detection_confidence = min_detection_confidence
+        self.min_tracking_confidence = min_tracking_confidence
+        self.face_downsample = face_downsample
+        self.run_id = run_id
+        self.total = total
+        self.videos = {s: Metrics.counter(NAMESPACE, f"videos_{s}") for s in (SUCCESS, LOW_QUALITY, FAILED, MISSING)}
+        self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
+        self.seconds_per_video = Metrics.distribution(NAMESPACE, "video_millis")
+
+    def setup(self):
+        _ensure_log_handler()
+        # One Holistic per DoFn instance: building it loads four TFLite models (~1 s).
+        self.extractor = HolisticExtractor(self.model_complexity, self.min_detection_confidence,
+                                           self.min_tracking_confidence, self.face_downsample)
+        self.progress = ProgressCounter(self.run_id, self.total)
+
+    def teardown(self):
+        extractor = getattr(self, "extractor", None)
+        if extractor is not None:
+            extractor.close()
+            self.extractor = None
+
+    def process(self, row: ClipRow):
+        started = time.monotonic()
+        result = self._judge(row)
+        result.seconds = time.monotonic() - started
+        self.videos[result.status].inc()
+        self.frames_decoded.inc(result.frames_decoded)
+        self.seconds_per_video.update(int(result.seconds * 1000))
+        self.progress.finished(row.video_file, "kept_low" if result.kept_low else result.status,
+                               result.frames_decoded, result.seconds, result.error)
+        if result.status == SUCCESS:
+            yield result
+            if result.kept_low:
+                yield beam.pvalue.TaggedOutput(LOW_QUALITY, result.slim())
+        else:
+            yield beam.pvalue.TaggedOutput(result.status, result)
+
+    def _judge(self, row: ClipRow) -> ClipResult:
+        path = storage.join(self.video_dir, row.video_file)
+        try:
+            if not storage.exists(path):
+                return ClipResult.for_row(row, MISSING, FILE_NOT_FOUND)
+            with storage.local_copy(path) as local_path:
+                clip = self.extractor.extract(local_path)
+        except VideoDecodeError as exc:
+            return ClipResult.for_row(row, FAILED, str(exc))
+        except Exception as exc:  # a reason in the report beats a dead bundle
+            logging.getLogger(__name__).exception("Unexpected error on %s", row.video_file)
+            return ClipResult.for_row(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: {exc}")
+
+        verdict = features.clip_features(clip, self.quality)
+        metrics = dict(
+            frames_decoded=verdict.total_frames or len(clip.frames),
+            num_frames=verdict.num_frames,
+            detection_ratio=verdict.detection_ratio,
+            mean_visibility=verdict.mean_visibility,
+            motion_mean=verdict.motion_mean,
+            motion_p50=verdict.motion_p50,
+            motion_p95=verdict.motion_p95,
+            motion_max=verdict.motion_max,
+            kept_low=verdict.kept_low,
+        )
+        result = ClipResult.for_row(row, verdict.status, verdict.reason, **metrics)
+        if verdict.features is not None:
+            result.features = verdict.features
+            result.frame_feature_dim = verdict.features.shape[1]
+        return result
+
+
+def _ensure_log_handler():
+    """Progress lines must show in every worker process, whatever logging it set up."""
+    if not LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        LOG.addHandler(handler)
+        LOG.propagate = False
+    LOG.setLevel(logging.INFO)

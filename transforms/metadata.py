@@ -1,0 +1,165 @@
+"""The metadata CSV: read it whole, check its header, and judge every row.
+
+A real metadata file has quoted commas and newlines, may start with a UTF-8 BOM
+and may use CRLF; Python's csv module with newline="" handles all of these.
+Every data row becomes a `ClipRow`, with `error` set when the row cannot be
+processed, so that no row is ever dropped: the error ends up in
+failed_videos.csv.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import posixpath
+import re
+from typing import Dict, List, Optional, Tuple
+
+from apache_beam.io.filesystems import FileSystems
+
+REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
+
+_SCHEME_OR_DRIVE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+class MetadataError(ValueError):
+    """The metadata file as a whole cannot be used; the message says how to fix it."""
+
+
+@dataclasses.dataclass
+class ClipRow:
+    """One data row of the metadata CSV."""
+
+    line: int                 # line of the CSV where the row starts (the header is line 1)
+    video_file: str
+    sentence_id: str
+    sentence: str
+    category: str
+    extra: Dict[str, str]     # every other input column, in input order
+    error: Optional[str] = None
+
+    @property
+    def feature_stem(self) -> str:
+        """video_file without its extension: where its features are saved."""
+        return posixpath.splitext(posixpath.normpath(self.video_file))[0]
+
+
+def read_text(path: str) -> str:
+    try:
+        with FileSystems.open(path) as handle:
+            raw = handle.read()
+    except Exception as exc:  # any filesystem: not found, permission, bad bucket…
+        raise MetadataError(
+            f"Cannot read the metadata CSV {path}: {exc}. Check --metadata_csv "
+            f"(a local path or a gs:// URI) and that this account may read it.") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MetadataError(
+            f"The metadata CSV {path} is not UTF-8 text ({exc}). Re-save it as UTF-8 CSV.") from exc
+
+
+def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[ClipRow]]:
+    """Header and rows of a metadata CSV; raises MetadataError if the header lacks a column."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise MetadataError(
+            f"The {source} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}.") from None
+    except csv.Error as exc:
+        raise MetadataError(f"The {source} is not valid CSV: {exc}.") from exc
+    header = [name.strip() for name in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise MetadataError(
+            f"The {source} lacks the column(s) {', '.join(missing)}; its header is "
+            f"{', '.join(header) or '(empty)'}. Add them (names are case-sensitive; the file "
+            f"must be comma-separated) so every row has {', '.join(REQUIRED_COLUMNS)}.")
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise MetadataError(f"The {source} repeats the column(s) {', '.join(dupes)}; give each column one name.")
+
+    rows: List[ClipRow] = []
+    start = reader.line_num + 1
+    try:
+        for values in reader:
+            line, start = start, reader.line_num + 1
+            if not values or all(not v.strip() for v in values):
+                continue  # blank line, not a row
+            rows.append(_row(header, values, line))
+    except csv.Error as exc:
+        raise MetadataError(f"The {source} is not valid CSV near line {start}: {exc}.") from exc
+    _mark_duplicates(rows)
+    return header, rows
+
+
+def read(path: str) -> Tuple[List[str], List[ClipRow]]:
+    return parse(read_text(path), source=f"metadata CSV {path}")
+
+
+def _row(header: List[str], values: List[str], line: int) -> ClipRow:
+    fields = dict(zip(header, values))
+    row = ClipRow(
+        line=line,
+        video_file=fields.get("video_file", "").strip(),
+        sentence_id=fields.get("sentence_id", "").strip(),
+        sentence=fields.get("sentence", ""),
+        category=fields.get("category", ""),
+        extra={k: fields.get(k, "") for k in header if k not in REQUIRED_COLUMNS},
+    )
+    if len(values) != len(header):
+        row.error = (f"Row has {len(values)} fields but the header has {len(header)}: "
+                     f"check for an unquoted comma or a missing field")
+    elif unsafe_path_reason(row.video_file):
+        row.error = f"unsafe path: {unsafe_path_reason(row.video_file)}"
+    elif not _INTEGER.match(row.sentence_id):
+        row.error = f"sentence_id {row.sentence_id!r} is not an integer"
+    else:
+        row.sentence_id = str(int(row.sentence_id))
+    return row
+
+
+def unsafe_path_reason(video_file: str) -> Optional[str]:
+    """Why video_file may not be joined to --video_dir, or None when it is a safe relative path.
+
+    A metadata row must never make the job read or write outside the given folders.
+    """
+    if not video_file:
+        return "video_file is empty"
+    if "\x00" in video_file:
+        return "video_file contains a NUL character"
+    if "://" in video_file or _SCHEME_OR_DRIVE.match(video_file):
+        return f"{video_file!r} is a URL or drive path; give a path relative to --video_dir"
+    if video_file.startswith(("/", "\\")):
+        return f"{video_file!r} is absolute; give a path relative to --video_dir"
+    if ".." in re.split(r"[\\/]", video_file):
+        return f"{video_file!r} contains '..'; give a path inside --video_dir"
+    if "\\" in video_file:
+        return f"{video_file!r} contains a backslash; use '/' between folders"
+    return None
+
+
+def _mark_duplicates(rows: List[ClipRow]) -> None:
+    """The first row of a video wins; later rows of the same video fail, naming its line.
+
+    Two files that differ only in extension (clip.mp4, clip.mov) would write the
+    same clip.npy, so they count as the same video too.
+    """
+    first_by_file: Dict[str, int] = {}
+    first_by_stem: Dict[str, Tuple[int, str]] = {}
+    for row in rows:
+        if row.error:
+            continue
+        key = posixpath.normpath(row.video_file)
+        stem = posixpath.splitext(key)[0]
+        if key in first_by_file:
+            row.error = f"duplicate of line {first_by_file[key]}: the same video_file is listed twice"
+        elif stem in first_by_stem:
+            line, other = first_by_stem[stem]
+            row.error = (f"duplicate of line {line}: {other!r} already writes the features "
+                         f"{stem}.npy; rename one of the videos")
+        else:
+            first_by_file[key] = row.line
+            first_by_stem[stem] = (row.line, row.video_file)

@@ -1,0 +1,56 @@
+"""What the pipeline knows about one metadata row once it is done with it."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional
+
+import numpy as np
+
+from transforms.metadata import ClipRow
+from transforms.stats import Moments
+
+SUCCESS = "success"
+LOW_QUALITY = "low_quality"
+FAILED = "failed"
+MISSING = "missing"
+STATUSES = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
+
+FILE_NOT_FOUND = "File not found"
+
+
+@dataclasses.dataclass
+class ClipResult:
+    status: str
+    line: int
+    video_file: str
+    sentence_id: str
+    sentence: str
+    category: str
+    extra: Dict[str, str]
+    error: str = ""
+    frames_decoded: int = 0
+    num_frames: int = 0
+    frame_feature_dim: int = 0
+    detection_ratio: float = 0.0
+    mean_visibility: float = 0.0
+    motion_mean: float = 0.0
+    motion_p50: float = 0.0
+    motion_p95: float = 0.0
+    motion_max: float = 0.0
+    kept_low: bool = False
+    seconds: float = 0.0
+    feature_stem: str = ""
+    feature_path: str = ""
+    # Carried only from extraction to the feature writer, never into reports.
+    features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def for_row(cls, row: ClipRow, status: str, error: str = "", **values) -> "ClipResult":
+        return cls(status=status, line=row.line, video_file=row.video_file, sentence_id=row.sentence_id,
+                   sentence=row.sentence, category=row.category, extra=dict(row.extra), error=error,
+                   feature_stem=row.feature_stem if not row.error else "", **values)
+
+    def slim(self) -> "ClipResult":
+        """A copy without the arrays, small enough to gather for the reports."""
+        return dataclasses.replace(self, features=None, moments=None)

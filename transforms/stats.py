@@ -1,0 +1,62 @@
+"""Global feature statistics over every frame of every saved clip (§Global statistics).
+
+Each clip contributes its moments (frame count, Σx and Σx² per feature, in
+float64), computed once where its array is written; the CombineFn only adds
+moments. The bucket issue keeps these per-clip moments so that unchanged
+clips need not be read again.
+"""
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple, Optional
+
+import apache_beam as beam
+import numpy as np
+
+STD_FLOOR = 1e-8  # variance floor of the v1 definition: std = sqrt(max(var, 1e-8))
+
+
+class Moments(NamedTuple):
+    count: int
+    total: np.ndarray      # (D,) float64, Σx
+    total_sq: np.ndarray   # (D,) float64, Σx²
+
+
+def moments_of(frames: np.ndarray) -> Moments:
+    x = np.asarray(frames, dtype=np.float64)
+    return Moments(len(x), x.sum(axis=0), np.square(x).sum(axis=0))
+
+
+def add(a: Optional[Moments], b: Optional[Moments]) -> Optional[Moments]:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return Moments(a.count + b.count, a.total + b.total, a.total_sq + b.total_sq)
+
+
+def mean_std(m: Optional[Moments], dim: int):
+    """feature_mean and feature_std as float32 (D,); with no frames, zeros and the floor."""
+    if m is None or m.count == 0:
+        return np.zeros(dim, np.float32), np.full(dim, np.sqrt(STD_FLOOR), np.float32)
+    mean = m.total / m.count
+    var = np.maximum(m.total_sq / m.count - mean ** 2, STD_FLOOR)
+    return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+
+
+class GlobalMomentsFn(beam.CombineFn):
+    """Adds per-clip Moments; the result is None when there was no clip."""
+
+    def create_accumulator(self) -> Optional[Moments]:
+        return None
+
+    def add_input(self, accumulator, moments: Moments):
+        return add(accumulator, Moments(*moments))
+
+    def merge_accumulators(self, accumulators: Iterable[Optional[Moments]]):
+        merged = None
+        for acc in accumulators:
+            merged = add(merged, acc)
+        return merged
+
+    def extract_output(self, accumulator):
+        return accumulator

@@ -1,0 +1,89 @@
+"""Reading and writing through Beam's FileSystems, so local paths and gs:// URIs both work.
+
+Writes are all-or-nothing: a local file is written under a temporary name and
+published with a rename; a GCS object appears only when its upload completes.
+A retried bundle therefore never leaves a partial file behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Iterator
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+_CHUNK = 8 * 1024 * 1024
+
+
+def is_local(path: str) -> bool:
+    return FileSystems.get_scheme(path) is None
+
+
+def join(base: str, *parts: str) -> str:
+    return FileSystems.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+@contextlib.contextmanager
+def local_copy(path: str) -> Iterator[str]:
+    """A local file path holding the object at `path`, deleted afterwards if it was copied.
+
+    OpenCV needs a file name; remote objects are streamed to disk in chunks so
+    a long video never sits whole in memory.
+    """
+    if is_local(path):
+        yield path
+        return
+    suffix = os.path.splitext(path)[1]
+    fd, local = tempfile.mkstemp(prefix="ghsl-video-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out, FileSystems.open(path) as src:
+            shutil.copyfileobj(src, out, _CHUNK)
+        yield local
+    finally:
+        os.unlink(local)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Publish `data` at `path` in one step (see module docstring)."""
+    if is_local(path):
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    with FileSystems.create(path, mime_type="application/octet-stream") as out:
+        out.write(data)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path) as handle:
+        return handle.read()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def load_npy(path: str) -> np.ndarray:
+    return np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
