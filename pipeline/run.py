@@ -35,6 +35,9 @@ class ConfigError(Exception):
 def configure_logging() -> None:
     # Beam's own INFO chatter hides the progress lines; keep its warnings and errors.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Worker start-up warnings relayed by the local job service ("No semi_persistent_directory",
+    # "Discarding unparseable args" for our own options) are noise; worker errors still show.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     if not LOG.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))

@@ -62,6 +62,8 @@ def read_text(path: str) -> str:
 
 def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[ClipRow]]:
     """Header and rows of a metadata CSV; raises MetadataError if the header lacks a column."""
+    if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
+        text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

@@ -1,0 +1,96 @@
+"""Reading the metadata CSV: real-world CSV, and a clear reason for every unusable row."""
+import pytest
+
+from transforms import metadata
+
+HEADER = "video_file,sentence_id,sentence,category"
+
+
+def parse(text):
+    return metadata.parse(text)
+
+
+def test_quoted_commas_newlines_bom_and_crlf():
+    text = "\ufeff" + HEADER + ",signer\r\n" + 'a.mp4,1,"Hello, friend",greeting,Ama\r\n' \
+        + 'b.mp4,2,"Two\r\nlines",misc,Kofi\r\n' + "c.mp4,3,Plain,misc,Esi\r\n"
+    header, rows = parse(text)
+    assert header == ["video_file", "sentence_id", "sentence", "category", "signer"]
+    assert [r.sentence for r in rows] == ["Hello, friend", "Two\r\nlines", "Plain"]
+    assert [r.line for r in rows] == [2, 3, 5]  # b.mp4 spans lines 3-4
+    assert rows[0].extra == {"signer": "Ama"}
+    assert all(r.error is None for r in rows)
+
+
+def test_blank_lines_are_not_rows():
+    _, rows = parse(HEADER + "\n\na.mp4,1,Hi,x\n\n")
+    assert [(r.video_file, r.line) for r in rows] == [("a.mp4", 3)]
+
+
+@pytest.mark.parametrize("video_file", [
+    "", "/etc/passwd", "../secret.mp4", "clips/../../x.mp4", "gs://other-bucket/x.mp4",
+    "https://example.com/x.mp4", "C:\\videos\\x.mp4", "\\\\server\\share.mp4",
+])
+def test_unsafe_paths_fail(video_file):
+    _, rows = parse(f'{HEADER}\n"{video_file}",1,Hi,x\n')
+    assert rows[0].error.startswith("unsafe path")
+
+
+def test_nested_relative_paths_are_fine():
+    _, rows = parse(f"{HEADER}\nsigner1/day2/a.mp4,1,Hi,x\n./b.mp4,2,Hi,x\n")
+    assert [r.error for r in rows] == [None, None]
+    assert rows[0].feature_stem == "signer1/day2/a" and rows[1].feature_stem == "b"
+
+
+@pytest.mark.parametrize("sentence_id", ["abc", "1.5", "", "1e3"])
+def test_non_integer_sentence_id_fails(sentence_id):
+    _, rows = parse(f"{HEADER}\na.mp4,{sentence_id},Hi,x\n")
+    assert "not an integer" in rows[0].error
+
+
+def test_integer_sentence_id_is_normalized():
+    _, rows = parse(f"{HEADER}\na.mp4, 007 ,Hi,x\n")
+    assert rows[0].error is None and rows[0].sentence_id == "7"
+
+
+def test_duplicate_video_names_the_first_line():
+    _, rows = parse(f"{HEADER}\na.mp4,1,Hi,x\nb.mp4,2,Yo,x\n./a.mp4,3,Again,x\n")
+    assert rows[0].error is None and rows[1].error is None
+    assert rows[2].error.startswith("duplicate of line 2")
+
+
+def test_videos_that_would_write_the_same_features_are_duplicates():
+    _, rows = parse(f"{HEADER}\nclip.mp4,1,Hi,x\nclip.mov,2,Yo,x\n")
+    assert rows[1].error.startswith("duplicate of line 2") and "clip.npy" in rows[1].error
+
+
+def test_a_bad_row_does_not_claim_its_video():
+    _, rows = parse(f"{HEADER}\na.mp4,zz,Hi,x\na.mp4,2,Hi,x\n")
+    assert rows[0].error and rows[1].error is None
+
+
+def test_row_with_wrong_field_count_fails():
+    _, rows = parse(f"{HEADER}\na.mp4,1,Hello, world,x\n")
+    assert "5 fields but the header has 4" in rows[0].error
+
+
+@pytest.mark.parametrize("header", ["video,sentence_id,sentence,category", "video_file;sentence_id;sentence;category"])
+def test_missing_columns_stop_with_how_to_fix(header):
+    with pytest.raises(metadata.MetadataError, match="lacks the column"):
+        parse(header + "\na.mp4,1,Hi,x\n")
+
+
+def test_empty_file_stops():
+    with pytest.raises(metadata.MetadataError, match="empty"):
+        parse("")
+
+
+def test_unreadable_file_stops(tmp_path):
+    with pytest.raises(metadata.MetadataError, match="Cannot read the metadata CSV"):
+        metadata.read(str(tmp_path / "nope.csv"))
+
+
+def test_non_utf8_file_stops(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "\na.mp4,1,Akwaaba ñ,x\n").encode("latin-1"))
+    with pytest.raises(metadata.MetadataError, match="not UTF-8"):
+        metadata.read(str(path))
