@@ -1,0 +1,82 @@
+"""`make bench`: does the Beam fan-out really run videos in parallel?
+
+Builds an HD dataset from the real clips, then in the same run:
+  1. the pipeline on the DirectRunner with two worker processes;
+  2. a plain single-process loop over the same videos with the same extraction
+     code (HolisticExtractor + the v1 feature function + the .npy write).
+Prints frames per second for both and their ratio, last. Goal on a 2-core
+machine: ratio ≥ 1.3.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import hd_dataset
+from pipeline import run as run_job
+from transforms import features, storage
+from transforms.holistic import HolisticExtractor
+
+GOAL = 1.3
+
+
+def single_process_loop(metadata: Path, video_dir: Path, out_dir: Path) -> tuple:
+    """(frames decoded, seconds) for the same work done one video after another."""
+    with open(metadata, newline="") as handle:
+        names = [r["video_file"] for r in csv.DictReader(handle)]
+    started = time.perf_counter()
+    extractor = HolisticExtractor(model_complexity=1)
+    frames = 0
+    for name in names:
+        clip = extractor.extract(str(video_dir / name))
+        result = features.clip_features(clip, features.QualityConfig(min_frames=1))
+        if result.features is not None:
+            storage.write_bytes(str(out_dir / (Path(name).stem + ".npy")), storage.npy_bytes(result.features))
+        frames += len(clip.frames)
+    extractor.close()
+    return frames, time.perf_counter() - started
+
+
+def pipeline_run(metadata: Path, video_dir: Path, out_dir: Path, workers: int) -> tuple:
+    started = time.perf_counter()
+    summary = run_job.run([
+        f"--metadata_csv={metadata}", f"--video_dir={video_dir}", f"--output_dir={out_dir}",
+        "--model_complexity=1", "--min_frames=1",
+        f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing",
+    ])
+    return summary["frames_decoded"], time.perf_counter() - started
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", help="Keep the dataset here (reused if present); default: a temp folder.")
+    parser.add_argument("--seconds", type=float, default=6.0, help="Length of each looped HD clip.")
+    parser.add_argument("--copies", type=int, default=2, help="Copies of each source clip.")
+    args = parser.parse_args(argv)
+    run_job.configure_logging()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="ghsl-bench-"))
+    print(f"Building the HD dataset in {workdir} …", flush=True)
+    metadata = hd_dataset.build(workdir / "data", seconds=args.seconds, copies=args.copies)
+    video_dir = workdir / "data" / "videos"
+
+    pipe_frames, pipe_seconds = pipeline_run(metadata, video_dir, workdir / "out_pipeline", workers=2)
+    loop_frames, loop_seconds = single_process_loop(metadata, video_dir, workdir / "out_loop")
+    assert pipe_frames == loop_frames, (pipe_frames, loop_frames)
+
+    pipe_fps, loop_fps = pipe_frames / pipe_seconds, loop_frames / loop_seconds
+    ratio = pipe_fps / loop_fps
+    print()
+    print(f"dataset: {pipe_frames} frames at 1920x1080 in {len(list(video_dir.glob('*.mp4')))} videos")
+    print(f"single-process loop: {loop_fps:6.1f} frames/s ({loop_seconds:.1f}s)")
+    print(f"pipeline, 2 workers: {pipe_fps:6.1f} frames/s ({pipe_seconds:.1f}s)")
+    print(f"speed-up pipeline/loop: {ratio:.2f}x (goal >= {GOAL}x) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
