@@ -7,9 +7,11 @@ from pipeline.options import GhslOptions, feature_config, quality_config
 from transforms import metadata
 from transforms.extract import ExtractLandmarks
 from transforms.features import frame_dim
+from transforms.orphans import ListOrphans
 from transforms.reports import WriteReports
 from transforms.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
-from transforms.write_features import WriteFeatures
+from transforms.reuse import REUSED, LookUpRecords
+from transforms.write_features import RecordRejection, WriteFeatures
 
 
 def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,
@@ -20,28 +22,41 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run
             | "Parse rows" >> beam.FlatMap(lambda path: metadata.read(path)[1]))
     checked = rows | "Check rows" >> beam.ParDo(_SplitByRowError()).with_outputs("bad", main="good")
 
-    results = (checked.good
-               # One file fans out into one bundle; without a reshuffle every video
-               # would run on the same worker.
-               | "Spread videos" >> beam.Reshuffle()
-               | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
-                   video_dir=opts.video_dir,
-                   quality=quality_config(opts),
-                   model_complexity=opts.model_complexity,
-                   min_detection_confidence=opts.min_detection_confidence,
-                   min_tracking_confidence=opts.min_tracking_confidence,
-                   face_downsample=opts.face_downsample,
-                   run_id=run_id,
-                   total=total,
-               )).with_outputs(LOW_QUALITY, FAILED, MISSING, main=SUCCESS))
+    looked_up = (checked.good
+                 # One file fans out into one bundle; without a reshuffle every video
+                 # would run on the same worker.
+                 | "Spread videos" >> beam.Reshuffle()
+                 | "Reuse unchanged results" >> beam.ParDo(LookUpRecords(
+                     opts.video_dir, opts.output_dir, feature_config(opts),
+                     reprocess_all=opts.reprocess == "all", run_id=run_id, total=total,
+                 )).with_outputs(REUSED, main="to_decode"))
 
-    saved = results[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(opts.output_dir))
-    rejected_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
-    failed = (results[FAILED], rejected_rows) | "All failed" >> beam.Flatten()
+    extracted = (looked_up.to_decode
+                 | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
+                     video_dir=opts.video_dir,
+                     quality=quality_config(opts),
+                     model_complexity=opts.model_complexity,
+                     min_detection_confidence=opts.min_detection_confidence,
+                     min_tracking_confidence=opts.min_tracking_confidence,
+                     face_downsample=opts.face_downsample,
+                     run_id=run_id,
+                     total=total,
+                 )).with_outputs(LOW_QUALITY, FAILED, MISSING, main=SUCCESS))
 
-    return ({SUCCESS: saved, LOW_QUALITY: results[LOW_QUALITY], FAILED: failed, MISSING: results[MISSING]}
+    saved = extracted[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(opts.output_dir, feature_config(opts)))
+    rejected = ((extracted[LOW_QUALITY], extracted[FAILED], extracted[MISSING])
+                | "All rejected" >> beam.Flatten()
+                | "Record rejections" >> beam.ParDo(RecordRejection(opts.output_dir, feature_config(opts))))
+    bad_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
+
+    orphans = (checked.good
+               | "Owned outputs" >> beam.Map(lambda row: row.feature_stem)
+               | "Find orphaned outputs" >> ListOrphans(opts.output_dir, prune=opts.prune_orphans))
+
+    return ((saved, rejected, looked_up[REUSED], bad_rows)
+            | "All results" >> beam.Flatten()
             | "Write reports" >> WriteReports(opts.output_dir, extra_columns, config,
-                                              frame_dim(opts.face_downsample), started_at))
+                                              frame_dim(opts.face_downsample), started_at, orphans))
 
 
 class _SplitByRowError(beam.DoFn):
@@ -55,5 +70,7 @@ def run_config(opts: GhslOptions) -> dict:
         "metadata_csv": opts.metadata_csv,
         "video_dir": opts.video_dir,
         "output_dir": opts.output_dir,
+        "reprocess": opts.reprocess,
+        "prune_orphans": opts.prune_orphans,
         **feature_config(opts),
     }

@@ -13,6 +13,19 @@ FEATURE_OPTIONS = (
 )
 
 
+def flag(value: str) -> bool:
+    """A boolean option that works bare (--keep_low_quality) and with a value (--keep_low_quality=true).
+
+    Flex Template launchers pass every parameter as --name=value.
+    """
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "no", "n", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
 class GhslOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -20,6 +33,15 @@ class GhslOptions(PipelineOptions):
         io.add_argument("--metadata_csv", help="CSV with video_file, sentence_id, sentence, category.")
         io.add_argument("--video_dir", help="Folder the metadata's video_file paths are relative to.")
         io.add_argument("--output_dir", help="Where features/pose_data/ and proc/ are written.")
+
+        rerun = parser.add_argument_group("re-runs")
+        rerun.add_argument("--reprocess", choices=("changed", "all"), default="changed",
+                           help="changed: decode only new or changed videos, and all videos when an option "
+                                "that changes features did; reuse the recorded results of the rest. "
+                                "all: decode every video again.")
+        rerun.add_argument("--prune_orphans", type=flag, nargs="?", const=True, default=False,
+                           help="Delete the outputs of videos that are no longer in the metadata "
+                                "(always listed in proc/orphaned_outputs.csv).")
 
         mp = parser.add_argument_group("MediaPipe Holistic")
         mp.add_argument("--model_complexity", type=int, default=2, choices=(0, 1, 2),
@@ -42,7 +64,7 @@ class GhslOptions(PipelineOptions):
                        help="Lower mean motion energy → 'Low motion'.")
         q.add_argument("--ema_alpha", type=float, default=0.2,
                        help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
-        q.add_argument("--keep_low_quality", action="store_true", default=False,
+        q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=False,
                        help="Save clips the quality rules reject, flagged kept_low.")
 
 

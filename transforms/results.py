@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 
@@ -41,6 +41,12 @@ class ClipResult:
     seconds: float = 0.0
     feature_stem: str = ""
     feature_path: str = ""
+    # "new" or "changed" when decoded in this run, "reused" when taken from its record, "" otherwise.
+    origin: str = ""
+    # An unexpected error (a network hiccup, say) is not recorded: the next run tries again.
+    retryable: bool = False
+    # The video's identity when it was read (see transforms/records.py), for its record.
+    source: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
     # Carried only from extraction to the feature writer, never into reports.
     features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
     moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
@@ -54,3 +60,11 @@ class ClipResult:
     def slim(self) -> "ClipResult":
         """A copy without the arrays, small enough to gather for the reports."""
         return dataclasses.replace(self, features=None, moments=None)
+
+
+class ToDecode(NamedTuple):
+    """A metadata row whose video must be decoded in this run."""
+
+    row: ClipRow
+    source: Optional[Dict[str, object]]  # None: the video does not exist
+    origin: str                          # "new" (no usable record) or "changed"

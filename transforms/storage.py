@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Iterator
+from typing import Iterator, List
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
@@ -72,6 +72,16 @@ def write_bytes(path: str, data: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+def list_files(folder: str) -> List[str]:
+    """Every file under `folder`, recursively; empty when the folder does not exist."""
+    [match] = FileSystems.match([join(folder, "**")])
+    return [m.path for m in match.metadata_list]
+
+
+def delete(path: str) -> None:
+    FileSystems.delete([path])
 
 
 def read_bytes(path: str) -> bytes:

@@ -1,32 +1,90 @@
-"""WriteFeatures: publish one .npy per successful clip and keep its moments for the statistics.
+"""Publishing fresh results: the .npy of a saved clip, then its result record.
 
-File format: `features/pose_data/<video_file without extension>.npy`, NumPy
-.npy (no pickle), float32, shape (kept frames, 540), one row per kept frame,
-columns as in transforms/features.py.
+Feature file format: `features/pose_data/<video_file without extension>.npy`,
+NumPy .npy (no pickle), float32, shape (kept frames, 540), one row per kept
+frame, columns as in transforms/features.py. Record format: transforms/records.py.
+
+Order matters for retries (Beam and Dataflow retry bundles): the .npy is
+published whole (transforms/storage.py), then the record that vouches for
+it, then the result is emitted. A failure anywhere in between leaves either
+nothing new, or a complete .npy the next attempt overwrites with the same
+bytes, or a complete .npy and record that the next run reuses.
+
+After a run, pose_data/ holds the .npy of exactly the clips listed in
+processed_metadata.csv (plus orphans of rows that left the metadata, see
+transforms/orphans.py): a clip that is no longer a success loses its old .npy.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import apache_beam as beam
 
-from transforms import stats, storage
-from transforms.results import ClipResult
+from transforms import records, stats, storage
+from transforms.results import FAILED, LOW_QUALITY, ClipResult
 
 FEATURES_SUBDIR = ("features", "pose_data")
+
+# Test-only: "after_features:<folder>" or "after_record:<folder>" makes each video
+# fail once at that point (a marker file per video in <folder> remembers it).
+INJECT_FAILURE_ENV = "GHSL_INJECT_FAILURE"
 
 
 def feature_path(output_dir: str, feature_stem: str) -> str:
     return storage.join(output_dir, *FEATURES_SUBDIR, feature_stem + ".npy")
 
 
-class WriteFeatures(beam.DoFn):
-    def __init__(self, output_dir: str):
+def remove_if_present(path: str) -> None:
+    if storage.exists(path):
+        storage.delete(path)
+
+
+class _Publisher(beam.DoFn):
+    def __init__(self, output_dir: str, feature_options: dict):
         self.output_dir = output_dir
+        self.feature_options = feature_options
+
+    def setup(self):
+        self.fingerprint = records.fingerprint(self.feature_options)
+
+    def _record(self, result: ClipResult, source: dict) -> None:
+        storage.write_text(records.record_path(self.output_dir, result.feature_stem),
+                           records.to_json(result, source, self.fingerprint))
+
+
+class WriteFeatures(_Publisher):
+    """Saves a successful clip's features, records how they were made, emits its report row."""
 
     def process(self, result: ClipResult):
         path = feature_path(self.output_dir, result.feature_stem)
-        # All-or-nothing publish: a retried bundle rewrites the same complete file.
         storage.write_bytes(path, storage.npy_bytes(result.features))
-        moments = stats.moments_of(result.features)
-        yield dataclasses.replace(result, features=None, moments=moments, feature_path=path)
+        _maybe_fail("after_features", result.feature_stem)
+        published = dataclasses.replace(result, features=None, moments=stats.moments_of(result.features),
+                                        feature_path=path)
+        self._record(published, result.source)
+        _maybe_fail("after_record", result.feature_stem)
+        yield published
+
+
+class RecordRejection(_Publisher):
+    """Clears a clip's old features; records a deterministic verdict so the next run can reuse it."""
+
+    def process(self, result: ClipResult):
+        remove_if_present(feature_path(self.output_dir, result.feature_stem))
+        record = records.record_path(self.output_dir, result.feature_stem)
+        if result.status in (LOW_QUALITY, FAILED) and not result.retryable and result.source:
+            self._record(result, result.source)
+        else:
+            remove_if_present(record)
+        yield result.slim()
+
+
+def _maybe_fail(stage: str, feature_stem: str) -> None:
+    setting = os.environ.get(INJECT_FAILURE_ENV, "")
+    if not setting.startswith(stage + ":"):
+        return
+    marker = os.path.join(setting.split(":", 1)[1], feature_stem.replace("/", "__") + "." + stage)
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError(f"Injected failure {stage} for {feature_stem} (test only, {INJECT_FAILURE_ENV})")
