@@ -148,6 +148,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # the runner already logged the worker's traceback
+        print(f"error: the job failed: {type(exc).__name__}: {exc}\n"
+              f"Outputs already published are complete; re-running reuses them and does the rest.",
+              file=sys.stderr)
+        return 1
     if summary:
         print_summary(summary, summary["config"]["output_dir"])
     return 0

@@ -7,10 +7,18 @@ more real clips: carphone (a person talking, no hands) and bikes (street).
 """
 import csv
 import importlib.util
+import json
 import os
 from pathlib import Path
 
 import pytest
+
+# No test may look for Google credentials on the network: google-auth would probe
+# the GCE metadata server (a link-local address) and wait for it. Set before any
+# test module imports google.auth; worker processes inherit it.
+os.environ["NO_GCE_CHECK"] = "true"
+os.environ["GCE_METADATA_HOST"] = "127.0.0.1:9"
+os.environ["GCE_METADATA_IP"] = "127.0.0.1:9"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GHSL_SHARED_DIR", REPO.parent / "shared"))
@@ -45,3 +53,66 @@ def write_metadata(path: Path, rows, extra_columns=()):
 def read_csv(path: Path):
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+GCS_BUCKET = "ghsl-test"
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """A real GCS emulator (gcp-storage-emulator) on a free loopback port; yields the bucket URI.
+
+    Beam's GCS filesystem and the google-cloud-storage client follow
+    STORAGE_EMULATOR_HOST and connect anonymously; worker processes inherit it.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"gcs-emulator-{port}.log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1", f"--port={port}",
+         "--in-memory", f"--default-bucket={GCS_BUCKET}"], stdout=log, stderr=subprocess.STDOUT)
+    host = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{host}/storage/v1/b/{GCS_BUCKET}", timeout=1)
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"gcp-storage-emulator did not start; see {log.name}")
+            time.sleep(0.2)
+    # Without credentials Beam retries google.auth.default() with backoff for ~23 s in
+    # every process before connecting anonymously. A user credential holding a token
+    # valid far into the future is found at once and never refreshed (no network).
+    credentials = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"gcs-emulator-{port}-adc.json")
+    with open(credentials, "w") as handle:
+        json.dump({"type": "authorized_user", "client_id": "test", "client_secret": "test",
+                   "refresh_token": "test", "token": "emulator-token", "expiry": "2099-01-01T00:00:00Z"}, handle)
+    overrides = {"STORAGE_EMULATOR_HOST": host, "GOOGLE_APPLICATION_CREDENTIALS": credentials,
+                 "GOOGLE_CLOUD_PROJECT": "ghsl-test"}
+    previous = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield f"gs://{GCS_BUCKET}"
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        os.unlink(credentials)
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
