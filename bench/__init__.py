@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory of the GhSL preprocessing, measured locally."""
