@@ -43,6 +43,20 @@ class GhslOptions(PipelineOptions):
                            help="Delete the outputs of videos that are no longer in the metadata "
                                 "(always listed in proc/orphaned_outputs.csv).")
 
+        report = parser.add_argument_group("dataset report (proc/report.html)")
+        report.add_argument("--preview_overlay", type=flag, nargs="?", const=True, default=False,
+                            help="Draw the previews' landmarks on the video frames (needs --video_dir; "
+                                 "re-runs MediaPipe on the previewed clips).")
+        report.add_argument("--preview_samples", type=int, default=4,
+                            help="Successful clips to preview (a stable sample).")
+        report.add_argument("--max_previews", type=int, default=12,
+                            help="At most this many low-quality clips get a preview.")
+
+        text = parser.add_argument_group("text")
+        text.add_argument("--augment_text", type=flag, nargs="?", const=True, default=False,
+                          help="After the job, add Gemini sentence variations to processed_metadata.csv "
+                               "(the options of pipeline.augment_text apply).")
+
         mp = parser.add_argument_group("MediaPipe Holistic")
         mp.add_argument("--model_complexity", type=int, default=2, choices=(0, 1, 2),
                         help="Pose model: 0 lite, 1 full (ships with mediapipe), 2 heavy (production; "

@@ -1,0 +1,170 @@
+"""DrawPreview: one picked clip in, one skeleton preview (an animated GIF) out.
+
+Where the landmarks come from:
+  * a saved clip (success or kept_low): its .npy under features/pose_data/;
+  * a clip the quality rules rejected is not saved. With a video folder the
+    preview re-extracts it (MediaPipe Holistic with the run's settings, then
+    features v1 with keep_low_quality) — MediaPipe is deterministic, so these
+    are the frames the run would have saved. Without one the preview is
+    unavailable and says how to get it;
+  * with `overlay`, every picked clip is re-extracted and its raw landmarks are
+    drawn over the video's own frames.
+A preview that cannot be drawn carries the reason instead of an image; it never
+fails the bundle.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from transforms import features, storage
+from transforms.holistic import HolisticExtractor, ModelNotAvailable
+from transforms.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
+
+NAMESPACE = "ghsl_report"
+SAVED = "saved features"
+REEXTRACTED = "re-extracted from the video (not saved by the run)"
+OVERLAY = "landmarks over the video frames"
+NOT_SAVED = ("Rejected clips are not saved. Rebuild the report with --video_dir to re-extract their "
+             "landmarks, or run the pipeline with --keep_low_quality.")
+OVERLAY_NEEDS_VIDEO = "--preview_overlay needs --video_dir: the overlay is drawn on the video frames."
+
+MAX_FRAMES = 24
+PREVIEW_SIZE = 200
+OVERLAY_WIDTH = 220
+
+
+@dataclasses.dataclass
+class Preview:
+    video_file: str
+    status: str
+    category: str
+    sentence: str
+    reason: str = ""
+    source: str = ""
+    gif: Optional[bytes] = dataclasses.field(default=None, repr=False)
+    frames: int = 0              # frames of the clip the preview was drawn from
+    frames_shown: int = 0
+    unavailable: str = ""        # why there is no image
+
+
+def quality_config(run_config: dict) -> features.QualityConfig:
+    """The run's quality rules, keeping what they reject (a preview wants the frames, not the verdict)."""
+    names = {f.name for f in dataclasses.fields(features.QualityConfig)}
+    values = {k: v for k, v in run_config.items() if k in names}
+    return features.QualityConfig(**{**values, "keep_low_quality": True})
+
+
+class DrawPreview(beam.DoFn):
+    """A ReportClip in, its Preview out (see the module docstring for where the landmarks come from)."""
+
+    def __init__(self, video_dir: Optional[str] = None, overlay: bool = False, max_frames: int = MAX_FRAMES):
+        self.video_dir = video_dir
+        self.overlay = overlay
+        self.max_frames = max_frames
+        self.previews_drawn = Metrics.counter(NAMESPACE, "previews_drawn")
+        self.previews_unavailable = Metrics.counter(NAMESPACE, "previews_unavailable")
+
+    def setup(self):
+        self._extractor = None  # built on first need: most reports never run MediaPipe
+
+    def teardown(self):
+        if getattr(self, "_extractor", None) is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def process(self, clip, summary: dict):
+        preview = Preview(video_file=clip.video_file, status=clip.status, category=clip.category,
+                          sentence=clip.sentence, reason=clip.reason)
+        try:
+            self._draw(clip, preview, summary["config"])
+        except ModelNotAvailable as exc:
+            preview.unavailable = str(exc)
+        except Exception as exc:  # a missing preview with its reason beats a failed report
+            preview.unavailable = f"Could not draw the preview: {type(exc).__name__}: {exc}"
+        (self.previews_unavailable if preview.gif is None else self.previews_drawn).inc()
+        yield preview
+
+    def _draw(self, clip, preview: Preview, run_config: dict) -> None:
+        if self.overlay:
+            if not self.video_dir:
+                preview.unavailable = OVERLAY_NEEDS_VIDEO
+                return
+            self._draw_overlay(clip, preview, run_config)
+        elif clip.saved:
+            array = storage.load_npy(clip.feature_path)
+            self._set_gif(preview, SAVED, array, skeleton_gif(array, PREVIEW_SIZE, self.max_frames))
+        elif not self.video_dir:
+            preview.unavailable = NOT_SAVED
+        else:
+            video = self._video_path(clip, preview)
+            if video is None:
+                return
+            with storage.local_copy(video) as local:
+                landmarks = self._holistic(run_config).extract(local)
+            verdict = features.clip_features(landmarks, quality_config(run_config))
+            if verdict.features is None:
+                preview.unavailable = f"No landmarks to draw: {verdict.reason}."
+                return
+            self._set_gif(preview, REEXTRACTED, verdict.features,
+                          skeleton_gif(verdict.features, PREVIEW_SIZE, self.max_frames))
+
+    def _draw_overlay(self, clip, preview: Preview, run_config: dict) -> None:
+        video = self._video_path(clip, preview)
+        if video is None:
+            return
+        with storage.local_copy(video) as local:
+            raw = self._holistic(run_config).extract(local).frames
+            shown = frame_indices(len(raw), self.max_frames)
+            images = read_frames(local, shown, OVERLAY_WIDTH)
+        if not images:
+            preview.unavailable = "No frames could be read from the video."
+            return
+        self._set_gif(preview, OVERLAY, raw, overlay_gif(images, raw[shown[:len(images)]]))
+
+    def _set_gif(self, preview: Preview, source: str, frames: np.ndarray, gif: bytes) -> None:
+        preview.source = source
+        preview.gif = gif
+        preview.frames = len(frames)
+        preview.frames_shown = len(frame_indices(len(frames), self.max_frames))
+
+    def _video_path(self, clip, preview: Preview) -> Optional[str]:
+        path = storage.join(self.video_dir, clip.video_file)
+        if not storage.exists(path):
+            preview.unavailable = f"The video is not under --video_dir ({path})."
+            return None
+        return path
+
+    def _holistic(self, cfg: dict) -> HolisticExtractor:
+        """One Holistic per DoFn instance, with the run's settings (one run per report job)."""
+        if self._extractor is None:
+            self._extractor = HolisticExtractor(cfg["model_complexity"], cfg["min_detection_confidence"],
+                                                cfg["min_tracking_confidence"], cfg["face_downsample"])
+        return self._extractor
+
+
+def read_frames(video_path: str, indices: np.ndarray, width: int) -> List[np.ndarray]:
+    """The RGB frames at `indices` (in read order, as Holistic saw them), scaled down to `width`."""
+    import cv2
+
+    wanted = set(int(i) for i in indices)
+    images = []
+    capture = cv2.VideoCapture(video_path)
+    try:
+        t = 0
+        while t <= max(wanted, default=-1):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if t in wanted:
+                height = round(frame.shape[0] * min(1.0, width / frame.shape[1]))
+                small = cv2.resize(frame, (min(width, frame.shape[1]), height), interpolation=cv2.INTER_AREA)
+                images.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+            t += 1
+    finally:
+        capture.release()
+    return images
