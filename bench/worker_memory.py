@@ -1,0 +1,144 @@
+"""Worker memory: what one Holistic and one worker process running the DoFn cost.
+
+`python -m bench.worker_memory [--threads 1 2 4] [--clips GLOB]` (about a minute on 2 cores)
+
+Each measurement runs in a fresh Python process, so nothing one measurement
+loaded is counted in the next. Figures are resident set sizes in MiB, read from
+/proc/self/status: VmRSS now and VmHWM (the peak since the process started).
+
+- interpreter: Python with Beam, OpenCV and MediaPipe imported, no model yet.
+- one Holistic (complexity 1): after building it, and the peak while it runs
+  over one real clip.
+- worker: the whole job on the DirectRunner inside one process with N worker
+  threads, like a Dataflow SDK worker process with N harness threads: one
+  ExtractLandmarks (one Holistic) per thread, over N copies of the real clips. Its peak is
+  what one SDK process needs; the DirectRunner's own bookkeeping makes it a
+  slight overestimate.
+
+The per-thread cost is the difference between the worker peaks for N and N-1
+threads; it is what each extra harness thread adds on a Dataflow worker.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SHARED = Path(os.environ.get("GHSL_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+CLIPS = str(SHARED / "data" / "sign_clips" / "*.mp4")
+MODEL_COMPLEXITY = 1
+
+
+def _rss_mib() -> dict:
+    status = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                status[key] = int(value.split()[0]) / 1024
+    return status
+
+
+def measure_holistic(clip: str) -> dict:
+    """Runs in a child process: imports, one Holistic, one clip."""
+    from transforms.native_logs import quiet_native_logs
+    quiet_native_logs()
+    import apache_beam  # noqa: F401  (a worker has Beam loaded too)
+    import cv2  # noqa: F401
+    import mediapipe  # noqa: F401
+    from transforms.holistic import HolisticExtractor
+
+    figures = {"interpreter": _rss_mib()["VmRSS"]}
+    extractor = HolisticExtractor(model_complexity=MODEL_COMPLEXITY)
+    figures["holistic_built"] = _rss_mib()["VmRSS"]
+    frames = len(extractor.extract(clip).frames)
+    after = _rss_mib()
+    figures.update(holistic_after_clip=after["VmRSS"], holistic_peak=after["VmHWM"], frames=frames)
+    extractor.close()
+    return figures
+
+
+def measure_worker(threads: int, clips: list) -> dict:
+    """Runs in a child process: the whole job on the DirectRunner in this one process, with
+    `threads` worker threads (one ExtractLandmarks instance each, as on a Dataflow SDK worker)."""
+    import shutil
+    import tempfile
+
+    from pipeline import run
+
+    with tempfile.TemporaryDirectory(prefix="ghsl-worker-memory-") as scratch:
+        # Every clip once per thread, under distinct names, so that every thread
+        # builds its Holistic and works (Holistic is built on a DoFn's first video).
+        videos = os.path.join(scratch, "videos")
+        os.mkdir(videos)
+        metadata = os.path.join(scratch, "metadata.csv")
+        with open(metadata, "w", encoding="utf-8") as handle:
+            handle.write("video_file,sentence_id,sentence,category\n")
+            for copy in range(threads):
+                for i, clip in enumerate(clips):
+                    name = f"{copy}_{os.path.basename(clip)}"
+                    shutil.copyfile(clip, os.path.join(videos, name))
+                    handle.write(f"{name},{copy * len(clips) + i},clip {i},bench\n")
+        before = _rss_mib()["VmRSS"]
+        run.configure_logging()
+        summary = run.run([f"--metadata_csv={metadata}", f"--video_dir={videos}",
+                           f"--output_dir={os.path.join(scratch, 'out')}",
+                           f"--model_complexity={MODEL_COMPLEXITY}", "--reprocess=all",
+                           "--direct_running_mode=multi_threading", f"--direct_num_workers={threads}"])
+    after = _rss_mib()
+    return {"threads": threads, "before": before, "after_clips": after["VmRSS"], "peak": after["VmHWM"],
+            "videos": len(clips) * threads, "frames": summary["frames_decoded"]}
+
+
+def _child(kind: str, args: list) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.worker_memory", "--child", kind, *args],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", default=CLIPS, help="Glob of real clips to run over.")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4],
+                        help="Harness thread counts to measure the worker process at.")
+    parser.add_argument("--child", choices=("holistic", "worker"), help=argparse.SUPPRESS)
+    parser.add_argument("--child_threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    clips = sorted(glob.glob(args.clips))
+    if not clips:
+        print(f"error: no clips match {args.clips}", file=sys.stderr)
+        return 2
+
+    if args.child == "holistic":
+        print(json.dumps(measure_holistic(max(clips, key=os.path.getsize))))
+        return 0
+    if args.child == "worker":
+        print(json.dumps(measure_worker(args.child_threads, clips)))
+        return 0
+
+    one = _child("holistic", ["--clips", args.clips])
+    print(f"MediaPipe Holistic, model_complexity={MODEL_COMPLEXITY}, RSS in MiB")
+    print(f"  interpreter with Beam, OpenCV, MediaPipe imported  {one['interpreter']:7.0f}")
+    print(f"  + one Holistic built                               {one['holistic_built']:7.0f}"
+          f"  (+{one['holistic_built'] - one['interpreter']:.0f})")
+    print(f"  after one clip ({one['frames']} frames)                      {one['holistic_after_clip']:7.0f}"
+          f"  peak {one['holistic_peak']:.0f}")
+    print(f"Worker process running the job over {len(clips)} real clips, one ExtractLandmarks per thread")
+    previous = None
+    for threads in sorted(args.threads):
+        w = _child("worker", ["--clips", args.clips, "--child_threads", str(threads)])
+        extra = ""
+        if previous is not None:
+            extra = f"  (+{(w['peak'] - previous['peak']) / (threads - previous['threads']):.0f} per extra thread)"
+        print(f"  {threads} thread(s): before the job {w['before']:6.0f}, after {w['videos']} videos "
+              f"({w['frames']} frames) {w['after_clips']:6.0f}, peak {w['peak']:6.0f}{extra}")
+        previous = w
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
