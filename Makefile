@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench lock clean
+.PHONY: install system-tools demo test bench lock clean metadata
 
-install: $(STAMP)
+install: $(STAMP) system-tools
 
 # --no-deps everywhere: the lock is complete, and MediaPipe's declared protobuf<5
 # would otherwise make pip backtrack for many minutes against Beam's protobuf>=5.
@@ -20,6 +20,18 @@ $(STAMP): requirements.lock setup.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Optional tools some tests use (the report's browser check, shellcheck on run_dataflow.sh).
+# Installed with apt where it is available and we are root; otherwise those tests skip with a reason.
+SYSTEM_TOOLS := chromium shellcheck
+system-tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing$$missing with apt-get"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null) \
+	    || echo "note: apt-get could not install$$missing; the tests that need them will skip"; \
+	else echo "note:$$missing not installed (needs apt as root); the tests that need them will skip"; fi
+
 demo: install
 	$(PY) -m pipeline.demo
 
@@ -28,6 +40,10 @@ test: install
 
 bench: install
 	$(PY) -m bench.run_bench
+
+# The Flex Template spec is generated from the options; a test holds metadata.json to it.
+metadata: install
+	$(PY) -m pipeline.flex_template --output metadata.json
 
 # Re-resolve requirements.in into requirements.lock in a scratch virtualenv.
 lock:

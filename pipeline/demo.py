@@ -92,6 +92,7 @@ def print_table(output_dir: Path, summary: dict) -> None:
           f"{summary['frames_decoded'] / seconds:.1f} frames/s over {seconds:.1f}s")
     print(f"features: {output_dir / 'features' / 'pose_data'}")
     print(f"reports:  {proc}")
+    print(f"report:   {summary['report']}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

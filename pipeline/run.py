@@ -17,13 +17,16 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipeline import graph
+from pipeline import augment_text, graph
+from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, option_problems
+from pipeline.report import add_report
 from transforms import metadata, storage
 from transforms.holistic import ModelNotAvailable, check_model_available
 from transforms.native_logs import quiet_native_logs
 from transforms.progress import LOG, ProgressCounter
-from transforms.reports import SUMMARY_JSON, proc_path
+from transforms.report_html import REPORT_HTML
+from transforms.reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
 
 LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
 
@@ -77,6 +80,11 @@ def preflight(options: PipelineOptions):
             check_model_available(opts.model_complexity)
         except ModelNotAvailable as exc:
             raise ConfigError(str(exc)) from exc
+    if opts.augment_text:
+        try:
+            augment_text.check_config(options)
+        except AugmentConfigError as exc:
+            raise ConfigError(str(exc)) from exc
     try:
         return metadata.read(opts.metadata_csv)
     except metadata.MetadataError as exc:
@@ -102,17 +110,24 @@ def run(argv: Optional[List[str]] = None) -> dict:
     progress = ProgressCounter(run_id, to_process)
     try:
         pipeline = beam.Pipeline(options=options)
-        graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
-                    started_at=started_at, config=config)
+        summaries = graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
+                                started_at=started_at, config=config)
+        # Part of the job, not a step after it, so that Dataflow runs write it too.
+        add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay, opts.preview_samples,
+                   opts.max_previews)
         result = pipeline.run()
-        if not is_local(options):
+        if not is_local(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
             return {}
+        # The text step reads the finished processed_metadata.csv, so with it even a remote run waits.
         result.wait_until_finish()
     finally:
         progress.cleanup()
     summary = json.loads(storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
     summary["counters"] = _counters(result)
+    summary["report"] = proc_path(opts.output_dir, REPORT_HTML)
+    if opts.augment_text:
+        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options)
     return summary
 
 
@@ -138,6 +153,10 @@ def print_summary(summary: dict, output_dir: str) -> None:
               f"see {storage.join(output_dir, 'proc', 'orphaned_outputs.csv')}")
     print(f"  outputs: {storage.join(output_dir, 'features', 'pose_data')}")
     print(f"           {storage.join(output_dir, 'proc')}")
+    print(f"  report:  {summary['report']}")
+    if "augment_text" in summary:
+        counts = summary["augment_text"].get("counts", {})
+        print("  text variations: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "submitted"))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -145,7 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     quiet_native_logs()
     try:
         summary = run(argv)
-    except ConfigError as exc:
+    except (ConfigError, AugmentConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # the runner already logged the worker's traceback
