@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", help="Keep the dataset here (reused if present); default: a temp folder.")
     parser.add_argument("--seconds", type=float, default=6.0, help="Length of each looped HD clip.")
-    parser.add_argument("--copies", type=int, default=2, help="Copies of each source clip.")
+    parser.add_argument("--copies", type=int, default=4, help="Copies of each source clip.")
     args = parser.parse_args(argv)
     run_job.configure_logging()
 
