@@ -20,6 +20,7 @@ import time
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.logs import configure_logging
 from pipeline import augment_text
 from tests.gemini_server import GeminiServer
 
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--per_request", type=int, default=10)
     args = parser.parse_args(argv)
-    augment_text.configure_logging()
+    configure_logging()
 
     with tempfile.TemporaryDirectory() as tmp, GeminiServer(keys={KEY}) as server:
         os.environ["GOOGLE_GEMINI_BASE_URL"] = server.base_url

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench import hd_dataset
+from pipeline.logs import configure_logging
 from pipeline import run as run_job
 from transforms import features, storage
 from transforms.holistic import HolisticExtractor
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="Length of each looped HD clip.")
     parser.add_argument("--copies", type=int, default=4, help="Copies of each source clip.")
     args = parser.parse_args(argv)
-    run_job.configure_logging()
+    configure_logging()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="ghsl-bench-"))
     print(f"Building the HD dataset in {workdir} …", flush=True)

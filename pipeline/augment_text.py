@@ -36,6 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, AugmentOptions, credential_problems, option_problems
 from transforms import sentence_variations as sv
 from transforms import storage, variations_cache, variations_csv
@@ -204,25 +205,6 @@ def print_summary(summary: dict) -> None:
     print(f"  output: {paths['output_csv']}")
     print(f"  cache:  {paths['cache']}")
     print(f"  failed: {paths['failed_csv']}")
-
-
-class _DropMemoryProbeWarning(logging.Filter):
-    """Beam 2.77's RunInference warns once per request that it cannot read memory use.
-
-    Its `import resource` sits in one try block with model_manager, which imports
-    torch; without torch the (present) resource module is taken as missing.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Resource module is not available")
-
-
-def configure_logging() -> None:
-    # Beam's INFO chatter hides our lines; its warnings (retries, throttling) still show.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_DropMemoryProbeWarning())
-    LOG.setLevel(logging.INFO)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

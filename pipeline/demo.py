@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from pipeline.logs import configure_logging
 from pipeline import run as run_job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="ghsl-demo-"))
     metadata_csv, video_dir = build_dataset(workdir / "data")
     output_dir = workdir / "out"
-    run_job.configure_logging()
+    configure_logging()
     summary = run_job.run([
         f"--metadata_csv={metadata_csv}", f"--video_dir={video_dir}", f"--output_dir={output_dir}",
         "--model_complexity=1", "--direct_num_workers=2", "--direct_running_mode=multi_processing",

@@ -8,13 +8,13 @@ or adds the same steps after its own with `add_report`.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import List, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
+from pipeline.logs import configure_logging
 from pipeline.options import GhslOptions
 from transforms import storage
 from transforms.native_logs import quiet_native_logs
@@ -65,7 +65,7 @@ def build_report(output_dir: str, video_dir: Optional[str] = None, preview_overl
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     quiet_native_logs()
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)

@@ -7,7 +7,6 @@ the graph, and prints the summary.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from pipeline import augment_text, graph
+from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, option_problems
 from pipeline.report import add_report
@@ -33,20 +33,6 @@ LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "Bundl
 
 class ConfigError(Exception):
     """A mistake in how the job was configured; the message says how to fix it."""
-
-
-def configure_logging() -> None:
-    # Beam's own INFO chatter hides the progress lines; keep its warnings and errors.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Worker start-up warnings relayed by the local job service ("No semi_persistent_directory",
-    # "Discarding unparseable args" for our own options) are noise; worker errors still show.
-    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    if not LOG.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        LOG.addHandler(handler)
-        LOG.propagate = False
-    LOG.setLevel(logging.INFO)
 
 
 def is_local(options: PipelineOptions) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline import run as run_job
-from tests.conftest import read_csv, write_metadata
+from tests.conftest import write_metadata
 from transforms import storage
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")

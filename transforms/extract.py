@@ -17,6 +17,10 @@ from transforms.holistic import HolisticExtractor, VideoDecodeError, check_model
 from transforms.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult, ToDecode
 
+# What the reports take from a clip's verdict (transforms.features.ClipFeatures).
+_VERDICT_METRICS = ("num_frames", "detection_ratio", "mean_visibility", "motion_mean", "motion_p50",
+                    "motion_p95", "motion_max", "kept_low")
+
 
 class ExtractLandmarks(beam.DoFn):
     """Runs MediaPipe Holistic over a row's video and judges the clip (features v1).
@@ -92,18 +96,9 @@ class ExtractLandmarks(beam.DoFn):
                                       retryable=True, **decoded)
 
         verdict = features.clip_features(clip, self.quality)
-        metrics = dict(
-            frames_decoded=verdict.total_frames or len(clip.frames),
-            num_frames=verdict.num_frames,
-            detection_ratio=verdict.detection_ratio,
-            mean_visibility=verdict.mean_visibility,
-            motion_mean=verdict.motion_mean,
-            motion_p50=verdict.motion_p50,
-            motion_p95=verdict.motion_p95,
-            motion_max=verdict.motion_max,
-            kept_low=verdict.kept_low,
-        )
-        result = ClipResult.for_row(row, verdict.status, verdict.reason, **metrics, **decoded)
+        metrics = {name: getattr(verdict, name) for name in _VERDICT_METRICS}
+        result = ClipResult.for_row(row, verdict.status, verdict.reason, frames_decoded=len(clip.frames),
+                                    **metrics, **decoded)
         if verdict.features is not None:
             result.features = verdict.features
             result.frame_feature_dim = verdict.features.shape[1]

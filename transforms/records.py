@@ -71,14 +71,15 @@ def fingerprint(feature_options: Dict[str, object]) -> str:
 
 
 def source_identity(path: str) -> Optional[Dict[str, object]]:
-    """Size, update time and (on GCS) CRC32C of the video; None when it does not exist."""
-    try:
-        [match] = FileSystems.match([path])
-    except Exception:  # a missing object makes some filesystems raise instead of matching nothing
+    """Size, update time and (on GCS) CRC32C of the video; None when it does not exist.
+
+    Not FileSystems.match: that treats [ ] * ? in a file name as a pattern. A
+    lookup that fails for another reason (the network, permissions) raises, so
+    the bundle is retried rather than the video reported missing.
+    """
+    if not storage.exists(path):
         return None
-    if not match.metadata_list:
-        return None
-    meta = match.metadata_list[0]
+    meta = FileSystems.get_filesystem(path).metadata(path)
     identity = {"size": meta.size_in_bytes, "updated": meta.last_updated_in_seconds, "checksum": None}
     if not storage.is_local(path):
         identity["checksum"] = FileSystems.checksum(path)

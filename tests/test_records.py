@@ -1,0 +1,52 @@
+"""Result records: exact round trip, fingerprints, and source identity of awkward file names."""
+import numpy as np
+
+from transforms import records
+from transforms.metadata import ClipRow
+from transforms.results import ClipResult
+from transforms.stats import moments_of
+
+OPTIONS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5, face_downsample=5,
+               min_frames=48, min_valid_ratio=0.45, visibility_threshold=0.55, motion_keep_threshold=1e-3,
+               motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
+
+
+def test_a_record_gives_back_exactly_what_was_published(tmp_path):
+    row = ClipRow(line=3, video_file="a/b.mp4", sentence_id="7", sentence="Hi", category="c", extra={"signer": "A"})
+    frames = np.random.default_rng(0).normal(size=(30, 540)).astype(np.float32)
+    result = ClipResult.for_row(row, "success", "", frames_decoded=31, num_frames=30, frame_feature_dim=540,
+                                detection_ratio=30 / 31, mean_visibility=0.123456789, motion_mean=1 / 3,
+                                motion_p50=0.1, motion_p95=0.2, motion_max=0.3)
+    result.moments = moments_of(frames)
+    path = str(tmp_path / "r.json")
+    records.storage.write_text(path, records.to_json(result, {"size": 5, "updated": 1.5, "checksum": None}, "fp"))
+    back = records.result_from(records.read(path), row, "/out/a/b.npy")
+    for field in ("status", "error", "frames_decoded", "num_frames", "detection_ratio", "mean_visibility",
+                  "motion_mean", "motion_p95", "kept_low", "line", "extra"):
+        assert getattr(back, field) == getattr(result, field), field
+    assert back.moments.count == 30 and back.origin == "reused"
+    np.testing.assert_array_equal(back.moments.total, result.moments.total)     # bit for bit
+    np.testing.assert_array_equal(back.moments.total_sq, result.moments.total_sq)
+
+
+def test_unreadable_or_foreign_records_are_ignored(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('{"format": "something-else"}')
+    assert records.read(str(tmp_path / "bad.json")) is None
+    assert records.read(str(tmp_path / "other.json")) is None
+    assert records.read(str(tmp_path / "absent.json")) is None
+
+
+def test_fingerprint_changes_with_any_feature_option():
+    base = records.fingerprint(OPTIONS)
+    assert records.fingerprint(dict(OPTIONS)) == base
+    for name, value in (("ema_alpha", 0.3), ("min_frames", 47), ("model_complexity", 2), ("keep_low_quality", True)):
+        assert records.fingerprint({**OPTIONS, name: value}) != base, name
+
+
+def test_source_identity_reads_names_with_pattern_characters_literally(tmp_path):
+    (tmp_path / "clip[1].mp4").write_bytes(b"a" * 10)
+    (tmp_path / "clip1.mp4").write_bytes(b"b" * 20)
+    assert records.source_identity(str(tmp_path / "clip[1].mp4"))["size"] == 10
+    assert records.source_identity(str(tmp_path / "clip*.mp4")) is None
+    assert records.source_identity(str(tmp_path / "missing.mp4")) is None
