@@ -392,3 +392,35 @@ def test_vertex_ai_with_the_jobs_own_credentials(server, tmp_path, monkeypatch):
     assert server.vertex_projects == ["my-project"] * 3
     assert all(r.key.removeprefix("bearer:") in server.tokens for r in server.requests)
     assert all(len(v) == N + 1 for v in variations_by_id(path).values())
+
+
+def test_main_job_with_augment_text_adds_the_column_at_its_end(server, tmp_path, sign_clips):
+    from pipeline import run as run_job
+    metadata = tmp_path / "m.csv"
+    metadata.write_text("video_file,sentence_id,sentence,category\n"
+                        "FOOTBALL.mp4,1,I play football,sport\ntest_video.mp4,2,Help me,health\n")
+    out = tmp_path / "out"
+    assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={sign_clips}", f"--output_dir={out}",
+                         "--model_complexity=1", "--min_frames=20", "--direct_num_workers=1", "--augment_text",
+                         f"--variations={N}", "--request_timeout_s=5", "--max_retries=1"]) == 0
+    rows = read_csv(out / "proc" / "processed_metadata.csv")
+    assert [r["video_file"] for r in rows] == ["FOOTBALL.mp4", "test_video.mp4"]
+    for r in rows:
+        variations = json.loads(r["text_variations"])
+        assert variations[0] == r["sentence"] and len(variations) == N + 1
+    assert len(server.requests) == 1  # both sentences in one request
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_main_job_with_augment_text_and_no_key_stops_before_any_work(tmp_path, monkeypatch, capsys, sign_clips):
+    from pipeline import run as run_job
+    for name in ("GEMINI_API_KEY", "GEMINI_API_KEYS", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    metadata = tmp_path / "m.csv"
+    metadata.write_text("video_file,sentence_id,sentence,category\nFOOTBALL.mp4,1,Hi,sport\n")
+    out = tmp_path / "out"
+    assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={sign_clips}", f"--output_dir={out}",
+                         "--model_complexity=1", "--augment_text"]) == 2
+    assert "GEMINI_API_KEY" in capsys.readouterr().err and not out.exists()
