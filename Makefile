@@ -38,7 +38,10 @@ demo: install
 test: install
 	$(PY) -m pytest tests
 
+# Memory of a worker, Gemini requests per sentence, then the fan-out speed-up (printed last).
 bench: install
+	$(PY) -m bench.worker_memory
+	$(PY) -m bench.bench_augment
 	$(PY) -m bench.run_bench
 
 # The Flex Template spec is generated from the options; a test holds metadata.json to it.

@@ -37,6 +37,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.logs import configure_logging
+from pipeline.options import exit_with_help
 from pipeline.augment_options import AugmentConfigError, AugmentOptions, credential_problems, option_problems
 from transforms import sentence_variations as sv
 from transforms import storage, variations_cache, variations_csv
@@ -208,6 +209,7 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    exit_with_help(argv, "python -m pipeline.augment_text", __doc__.splitlines()[0], [AugmentOptions])
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)

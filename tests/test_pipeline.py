@@ -233,3 +233,12 @@ def test_unavailable_model_stops_with_how_to_fix(tmp_path, capsys, complexity):
 def test_missing_required_option_stops(tmp_path, capsys):
     assert run_job.main([f"--video_dir={tmp_path}", f"--output_dir={tmp_path / 'out'}"]) == 2
     assert "--metadata_csv is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module,option", [("pipeline.run", "--min_valid_ratio"), ("pipeline.report", "--max_previews"),
+                                           ("pipeline.augment_text", "--sentences_per_request")])
+def test_help_lists_the_options(capsys, module, option):
+    import importlib
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(module).main(["--help"])
+    assert stop.value.code == 0 and option in capsys.readouterr().out
