@@ -242,3 +242,24 @@ def test_help_lists_the_options(capsys, module, option):
     with pytest.raises(SystemExit) as stop:
         importlib.import_module(module).main(["--help"])
     assert stop.value.code == 0 and option in capsys.readouterr().out
+
+
+def test_logs_have_one_progress_line_per_video_a_summary_and_no_mediapipe_noise(tmp_path, sign_clips):
+    """Run as a user does, in its own process, so the real stderr is what is checked."""
+    import subprocess
+    import sys
+    metadata = write_metadata(tmp_path / "m.csv", [
+        dict(video_file="SOUP.mp4", sentence_id="1", sentence="Soup", category="food"),
+        dict(video_file="sample_video.mp4", sentence_id="2", sentence="Hi", category="greeting"),
+        dict(video_file="gone.mp4", sentence_id="3", sentence="Gone", category="misc")])
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.run", f"--metadata_csv={metadata}", f"--video_dir={sign_clips}",
+         f"--output_dir={tmp_path / 'out'}", "--model_complexity=1", "--direct_num_workers=2"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if "] " in line and "/3]" in line]
+    assert len(progress) == 3 and {p.split("[")[1].split("]")[0] for p in progress} == {"1/3", "2/3", "3/3"}
+    for noise in ("inference_feedback_manager", "XNNPACK", "absl::InitializeLog", "GetPrototype",
+                  "semi_persistent_directory", "Discarding unparseable args"):
+        assert noise not in done.stderr, noise
+    assert "GhSL preprocessing: 3 metadata rows" in done.stdout and "report:" in done.stdout
