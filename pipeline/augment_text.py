@@ -37,8 +37,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.logs import configure_logging
-from pipeline.options import exit_with_help
-from pipeline.augment_options import AugmentConfigError, AugmentOptions, credential_problems, option_problems
+from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
+from pipeline.options import GhslOptions, exit_with_help
 from transforms import sentence_variations as sv
 from transforms import storage, variations_cache, variations_csv
 from transforms.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
@@ -68,7 +68,7 @@ def check_config(options: PipelineOptions, input_csv: Optional[str] = None, cach
     Without `input_csv` only the options and credentials are checked: what
     pipeline.run can check before its main job has written the CSV.
     """
-    opts = options.view_as(AugmentOptions)
+    opts = options.view_as(GhslOptions)
     problems = option_problems(opts) + credential_problems(opts, remote=not is_local(options))
     if problems:
         raise AugmentConfigError(" ".join(problems) + " Run with --help for every option.")
@@ -119,7 +119,7 @@ def _write_outputs(rows, answers, failures, *, input_csv: str, output_csv: str, 
 
 
 def build(p: beam.Pipeline, *, input_csv: str, output_csv: str, cache: str, failed_csv: str,
-          opts: AugmentOptions, run_id: str):
+          opts: GhslOptions, run_id: str):
     """Adds the job to `p`: CSV → distinct sentences → cache or Gemini → CSV with text_variations."""
     def handler():
         return SentenceVariationsHandler(
@@ -161,11 +161,11 @@ def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[st
             cache: Optional[str] = None) -> dict:
     """Adds text_variations to `input_csv` (see module docstring); returns counts and paths.
 
-    Options come from AugmentOptions (pipeline.run passes its own PipelineOptions);
+    Options come from GhslOptions (pipeline.run passes its own PipelineOptions);
     `output_csv` and `cache` override --output_csv and --cache. Raises
     AugmentConfigError before any work when the configuration cannot work.
     """
-    opts = options.view_as(AugmentOptions)
+    opts = options.view_as(GhslOptions)
     paths = {
         "input_csv": input_csv,
         "output_csv": output_csv or opts.output_csv or input_csv,
@@ -209,11 +209,11 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    exit_with_help(argv, "python -m pipeline.augment_text", __doc__.splitlines()[0], [AugmentOptions])
+    exit_with_help(argv, "python -m pipeline.augment_text", __doc__.splitlines()[0], [GhslOptions])
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
-    input_csv = options.view_as(AugmentOptions).input_csv
+    input_csv = options.view_as(GhslOptions).input_csv
     try:
         if not input_csv:
             raise AugmentConfigError("--input_csv is required: the processed_metadata.csv of a preprocessing "

@@ -61,6 +61,34 @@ class GhslOptions(PipelineOptions):
                           help="After the job, add Gemini sentence variations to processed_metadata.csv "
                                "(the options of pipeline.augment_text apply).")
 
+        io = parser.add_argument_group("sentence variations (pipeline.augment_text; local paths or gs:// URIs)")
+        io.add_argument("--input_csv", help="processed_metadata.csv of a preprocessing run (needs sentence_id, "
+                                            "sentence).")
+        io.add_argument("--output_csv", default=None,
+                        help="Where the CSV with text_variations goes; default: --input_csv itself, rewritten "
+                             "in one step.")
+        io.add_argument("--cache", default=None,
+                        help="Variations cache; default: sentence_variations.json next to --input_csv.")
+
+        g = parser.add_argument_group("Gemini")
+        g.add_argument("--model", default="gemini-2.5-flash", help="Gemini model that writes the variations.")
+        g.add_argument("--variations", type=int, default=5, help="Rephrasings per sentence (the original is "
+                                                                  "added first).")
+        g.add_argument("--sentences_per_request", type=int, default=10)
+        g.add_argument("--requests_per_minute", type=int, default=60,
+                       help="Limit on sends (retries and key rotations included) for the whole job.")
+        g.add_argument("--request_timeout_s", type=float, default=120.0,
+                       help="A request without an answer by then fails and is retried like a 5xx.")
+        g.add_argument("--max_retries", type=int, default=5,
+                       help="Retries with backoff after 429 (on every key), 5xx or timeout.")
+        g.add_argument("--vertex_project", default=None,
+                       help="Use Vertex AI in this project with the job's own credentials instead of API keys.")
+        g.add_argument("--vertex_location", default="us-central1")
+        g.add_argument("--api_key_secret", default=None,
+                       help="Secret Manager version holding the key(s), k1,k2 "
+                            "(projects/P/secrets/S/versions/latest); needed on remote runners, whose workers "
+                            "do not see this shell's GEMINI_API_KEYS.")
+
         mp = parser.add_argument_group("MediaPipe Holistic")
         mp.add_argument("--model_complexity", type=int, default=2, choices=(0, 1, 2),
                         help="Pose model: 0 lite, 1 full (ships with mediapipe), 2 heavy (production; "

@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from pipeline import augment_text, graph
 from pipeline.logs import configure_logging
-from pipeline.augment_options import AugmentConfigError, AugmentOptions
+from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, exit_with_help, option_problems
 from pipeline.report import add_report
 from transforms import metadata, storage
@@ -146,7 +146,7 @@ def print_summary(summary: dict, output_dir: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions, AugmentOptions])
+    exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions])
     configure_logging()
     quiet_native_logs()
     try:

@@ -16,7 +16,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from google.genai import errors
 
 from pipeline import augment_text
-from pipeline.augment_options import AugmentConfigError, AugmentOptions
+from pipeline.augment_options import AugmentConfigError
+from pipeline.options import GhslOptions
 from tests.gemini_server import GeminiServer
 from transforms import sentence_variations as sv
 from transforms.gemini_handler import GeminiUnavailable, RequestsPerMinute, retry_filter
@@ -267,7 +268,7 @@ def test_the_key_appears_nowhere(server, tmp_path, monkeypatch, caplog, capfd):
         run(path, "--max_retries=0")
         p = beam.Pipeline(options=PipelineOptions([]))
         augment_text.build(p, input_csv=str(path), output_csv=str(path), cache=str(tmp_path / "c.json"),
-                           failed_csv=str(tmp_path / "f.csv"), opts=PipelineOptions([]).view_as(AugmentOptions),
+                           failed_csv=str(tmp_path / "f.csv"), opts=PipelineOptions([]).view_as(GhslOptions),
                            run_id="x")
         graph = p.to_runner_api().SerializeToString()
 
