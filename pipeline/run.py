@@ -72,9 +72,27 @@ def preflight(options: PipelineOptions):
         except AugmentConfigError as exc:
             raise ConfigError(str(exc)) from exc
     try:
-        return metadata.read(opts.metadata_csv)
+        header_and_rows = metadata.read(opts.metadata_csv)
     except metadata.MetadataError as exc:
         raise ConfigError(str(exc)) from exc
+    if is_local(options):
+        # Typos in a folder would otherwise show up hours later, as every video missing
+        # or as the first write failing.
+        check_folders(opts)
+    return header_and_rows
+
+
+def check_folders(opts: GhslOptions) -> None:
+    if not storage.folder_exists(opts.video_dir):
+        raise ConfigError(f"--video_dir {opts.video_dir} does not exist (or holds no files), so every video "
+                          f"would be missing. Check the path.")
+    probe = proc_path(opts.output_dir, f".write-check-{uuid.uuid4().hex}")
+    try:
+        storage.write_bytes(probe, b"")
+        storage.delete(probe)
+    except Exception as exc:  # permissions, a file in the way, a bucket that does not exist…
+        raise ConfigError(f"Cannot write under --output_dir {opts.output_dir}: {exc}. Check the path and "
+                          f"that this account may write there.") from exc
 
 
 def run(argv: Optional[List[str]] = None) -> dict:

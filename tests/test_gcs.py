@@ -129,3 +129,11 @@ def test_streamed_copy_is_deleted_even_when_decoding_fails(gcs_emulator, tmp_pat
     assert seen and not os.path.exists(seen[0])
     leftovers = [p for p in os.listdir(tempfile.gettempdir()) if p.startswith("ghsl-video-")]
     assert not leftovers
+
+
+def test_a_video_prefix_with_no_objects_stops_before_any_work(gcs_emulator, dataset, capsys):
+    metadata, _ = dataset
+    assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={gcs_emulator}/no_such_prefix",
+                         f"--output_dir={gcs_emulator}/never_written", "--model_complexity=1"]) == 2
+    assert "--video_dir" in capsys.readouterr().err
+    assert storage.list_files(f"{gcs_emulator}/never_written") == []

@@ -263,3 +263,20 @@ def test_logs_have_one_progress_line_per_video_a_summary_and_no_mediapipe_noise(
                   "semi_persistent_directory", "Discarding unparseable args"):
         assert noise not in done.stderr, noise
     assert "GhSL preprocessing: 3 metadata rows" in done.stdout and "report:" in done.stdout
+
+
+def test_video_dir_that_does_not_exist_stops_before_any_work(tmp_path, capsys):
+    metadata = write_metadata(tmp_path / "m.csv", [dict(video_file="a.mp4", sentence_id="1", sentence="s", category="c")])
+    out = tmp_path / "out"
+    assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={tmp_path / 'vidoes'}", f"--output_dir={out}",
+                         "--model_complexity=1"]) == 2
+    assert "--video_dir" in capsys.readouterr().err and not out.exists()
+
+
+def test_output_dir_that_cannot_be_written_stops_before_any_work(tmp_path, capsys, sign_clips):
+    metadata = write_metadata(tmp_path / "m.csv", [dict(video_file="SOUP.mp4", sentence_id="1", sentence="s", category="c")])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("in the way")
+    assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={sign_clips}", f"--output_dir={blocker / 'out'}",
+                         "--model_complexity=1"]) == 2
+    assert "Cannot write under --output_dir" in capsys.readouterr().err

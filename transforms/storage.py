@@ -80,6 +80,14 @@ def list_files(folder: str) -> List[str]:
     return [m.path for m in match.metadata_list]
 
 
+def folder_exists(folder: str) -> bool:
+    """A local directory, or a bucket prefix holding at least one object."""
+    if is_local(folder):
+        return os.path.isdir(folder)
+    [match] = FileSystems.match([join(folder, "**")], limits=[1])
+    return bool(match.metadata_list)
+
+
 def delete(path: str) -> None:
     FileSystems.delete([path])
 
