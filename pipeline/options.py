@@ -9,7 +9,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.features import QualityConfig
 
-# Options that change the saved features; their values are recorded in run_summary.json.
+# Options that change the saved features or verdicts: recorded in run_summary.json, and
+# fingerprinted in every result record so a change makes a re-run decode again.
 FEATURE_OPTIONS = (
     "model_complexity", "min_detection_confidence", "min_tracking_confidence", "face_downsample",
     "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",

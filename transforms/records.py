@@ -9,7 +9,7 @@ One JSON file per video, next to the features:
       "video_file": "signer1/clip.mp4",
       "source": {"size": 123456, "updated": 1732380000.0, "checksum": "crc32c or null"},
       "fingerprint": "sha256 of the feature definition version and every option that
-                      changes the result (see FINGERPRINT_OPTIONS), plus the MediaPipe version",
+                      changes the result (pipeline.options.FEATURE_OPTIONS), plus the MediaPipe version",
       "status": "success" | "low_quality" | "failed",
       "error": "", "frames_decoded": 62, "num_frames": 62, "frame_feature_dim": 540,
       "detection_ratio": 1.0, ..., "kept_low": false,
@@ -45,12 +45,6 @@ from transforms.stats import Moments
 FORMAT = "ghsl-result-record/1"
 RECORDS_SUBDIR = ("features", "records")
 
-# Every option that changes a clip's features or verdict.
-FINGERPRINT_OPTIONS = (
-    "model_complexity", "min_detection_confidence", "min_tracking_confidence", "face_downsample",
-    "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",
-    "motion_rejection_threshold", "ema_alpha", "keep_low_quality",
-)
 _RESULT_FIELDS = ("status", "error", "frames_decoded", "num_frames", "frame_feature_dim", "detection_ratio",
                   "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max", "kept_low")
 
@@ -60,13 +54,17 @@ def record_path(output_dir: str, feature_stem: str) -> str:
 
 
 def fingerprint(feature_options: Dict[str, object]) -> str:
-    """Fingerprint of what makes a result, computed where the work runs (the worker's MediaPipe)."""
+    """Fingerprint of what makes a result, computed where the work runs (the worker's MediaPipe).
+
+    feature_options: every option that changes a clip's features or verdict, as
+    pipeline.options.feature_config gives them; all of them are hashed.
+    """
     try:
         mediapipe_version = importlib_metadata.version("mediapipe")
     except importlib_metadata.PackageNotFoundError:
         mediapipe_version = "not installed"
     made_by = {"feature_version": FEATURE_VERSION, "mediapipe": mediapipe_version,
-               **{k: feature_options[k] for k in FINGERPRINT_OPTIONS}}
+               **feature_options}
     return hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()
 
 
