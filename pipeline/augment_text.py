@@ -34,11 +34,11 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
-from pipeline.options import GhslOptions, exit_with_help
+from pipeline.options import GhslOptions, runs_locally, exit_with_help
 from transforms import sentence_variations as sv
 from transforms import storage, variations_cache, variations_csv
 from transforms.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
@@ -49,13 +49,8 @@ CACHE_JSON = "sentence_variations.json"
 FAILED_CSV = "augment_failed.csv"
 CACHED = "cached"
 TO_ASK = "to_ask"
-LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
 COUNTERS = ("sentences_cached", "gemini_requests", "gemini_key_rotations", "sentences_answered",
             "sentences_answered_wrong", "sentences_failed")
-
-
-def is_local(options: PipelineOptions) -> bool:
-    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
 
 
 def folder_of(path: str) -> str:
@@ -69,7 +64,7 @@ def check_config(options: PipelineOptions, input_csv: Optional[str] = None, cach
     pipeline.run can check before its main job has written the CSV.
     """
     opts = options.view_as(GhslOptions)
-    problems = option_problems(opts) + credential_problems(opts, remote=not is_local(options))
+    problems = option_problems(opts) + credential_problems(opts, remote=not runs_locally(options))
     if problems:
         raise AugmentConfigError(" ".join(problems) + " Run with --help for every option.")
     if input_csv is None:
@@ -177,7 +172,7 @@ def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[st
     pipeline = beam.Pipeline(options=options)
     build(pipeline, opts=opts, run_id=uuid.uuid4().hex, **paths)
     result = pipeline.run()
-    if not is_local(options):
+    if not runs_locally(options):
         LOG.info("Submitted; the job writes %s when it finishes.", paths["output_csv"])
         return {"paths": paths}
     result.wait_until_finish()

@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import List, Optional, Sequence, Type
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms.features import QualityConfig
 
@@ -113,6 +113,14 @@ class GhslOptions(PipelineOptions):
                        help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
         q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=False,
                        help="Save clips the quality rules reject, flagged kept_low.")
+
+
+LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
+
+
+def runs_locally(options: PipelineOptions) -> bool:
+    """The job runs on this machine (the DirectRunner), so local checks and waiting make sense."""
+    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
 
 
 def quality_config(opts: GhslOptions) -> QualityConfig:

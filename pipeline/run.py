@@ -14,12 +14,12 @@ import uuid
 from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from pipeline import augment_text, graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, exit_with_help, option_problems
+from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
 from pipeline.report import add_report
 from transforms import metadata, storage
 from transforms.holistic import ModelNotAvailable, check_model_available
@@ -28,20 +28,15 @@ from transforms.progress import LOG, ProgressCounter
 from transforms.report_html import REPORT_HTML
 from transforms.reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
 
-LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
 
 
 class ConfigError(Exception):
     """A mistake in how the job was configured; the message says how to fix it."""
 
 
-def is_local(options: PipelineOptions) -> bool:
-    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
-
-
 def use_all_local_cores(options: PipelineOptions, argv: List[str]) -> None:
     """Locally, default to one worker process per core: Beam's own default is one thread."""
-    if not is_local(options):
+    if not runs_locally(options):
         return
     direct = options.view_as(DirectOptions)
     if not any(a.startswith("--direct_num_workers") for a in argv):
@@ -60,7 +55,7 @@ def preflight(options: PipelineOptions):
         # Reports give full paths (feature_path), and workers may not share our working directory.
         if storage.is_local(getattr(opts, name)):
             setattr(opts, name, os.path.abspath(getattr(opts, name)))
-    if is_local(options):
+    if runs_locally(options):
         # On a remote runner the check runs where the work runs, at DoFn set-up in the worker image.
         try:
             check_model_available(opts.model_complexity)
@@ -75,7 +70,7 @@ def preflight(options: PipelineOptions):
         header_and_rows = metadata.read(opts.metadata_csv)
     except metadata.MetadataError as exc:
         raise ConfigError(str(exc)) from exc
-    if is_local(options):
+    if runs_locally(options):
         # Typos in a folder would otherwise show up hours later, as every video missing
         # or as the first write failing.
         check_folders(opts)
@@ -120,7 +115,7 @@ def run(argv: Optional[List[str]] = None) -> dict:
         add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay, opts.preview_samples,
                    opts.max_previews)
         result = pipeline.run()
-        if not is_local(options) and not opts.augment_text:
+        if not runs_locally(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
             return {}
         # The text step reads the finished processed_metadata.csv, so with it even a remote run waits.
