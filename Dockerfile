@@ -27,7 +27,7 @@ COPY requirements.lock .
 RUN pip install --no-cache-dir --no-deps -r requirements.lock
 
 # Bakes the lite (complexity 0) and heavy (complexity 2) pose models into mediapipe/modules/pose_landmark/,
-# where MediaPipe (and transforms.holistic.pose_model_path) look, so workers without internet never download them.
+# where MediaPipe (and transforms.landmarks.holistic.pose_model_path) look, so workers without internet never download them.
 RUN if [ "$DOWNLOAD_POSE_MODELS" = "true" ]; then python -c 'import importlib.util, os, urllib.request; folder = os.path.join(list(importlib.util.find_spec("mediapipe").submodule_search_locations)[0], "modules", "pose_landmark"); [urllib.request.urlretrieve("https://storage.googleapis.com/mediapipe-assets/" + name, os.path.join(folder, name)) for name in ("pose_landmark_lite.tflite", "pose_landmark_heavy.tflite")]'; fi
 
 # The package definition, copied after the slow layers so code changes rebuild only what follows.
@@ -46,7 +46,7 @@ COPY main.py .
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 
 # Fails the build, not a job, when a baked model is missing: the same check the DoFn runs at set-up.
-RUN if [ "$DOWNLOAD_POSE_MODELS" = "true" ]; then python -c 'from transforms.holistic import check_model_available; [check_model_available(c) for c in (0, 1, 2)]'; fi
+RUN if [ "$DOWNLOAD_POSE_MODELS" = "true" ]; then python -c 'from transforms.landmarks.holistic import check_model_available; [check_model_available(c) for c in (0, 1, 2)]'; fi
 
 # The Flex Template launcher runs this file with the template's parameters as --name=value flags.
 ENV FLEX_TEMPLATE_PYTHON_PY_FILE="/template/main.py"

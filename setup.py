@@ -9,7 +9,7 @@ setuptools.setup(
     name="ghsl-preprocessing",
     version="1.0.0",
     description="Apache Beam pipeline turning GhSL sign-language clips into MediaPipe landmark features",
-    packages=["pipeline", "transforms"],
+    packages=setuptools.find_packages(include=["pipeline", "transforms", "transforms.*"]),
     python_requires=">=3.11,<3.12",
     # Pure-Python requirements the workers need on top of the worker image.
     # MediaPipe and OpenCV come from the image (see Dockerfile): MediaPipe must be

@@ -23,8 +23,9 @@ from pathlib import Path
 from bench import hd_dataset
 from pipeline.logs import configure_logging
 from pipeline import run as run_job
-from transforms import features, storage
-from transforms.holistic import HolisticExtractor
+from transforms.features import v1 as features
+from transforms.store import storage
+from transforms.landmarks.holistic import HolisticExtractor
 
 GOAL = 1.3
 NO_OP_GOAL = 0.30

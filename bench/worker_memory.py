@@ -45,12 +45,12 @@ def _rss_mib() -> dict:
 
 def measure_holistic(clip: str) -> dict:
     """Runs in a child process: imports, one Holistic, one clip."""
-    from transforms.native_logs import quiet_native_logs
+    from transforms.landmarks.native_logs import quiet_native_logs
     quiet_native_logs()
     import apache_beam  # noqa: F401  (a worker has Beam loaded too)
     import cv2  # noqa: F401
     import mediapipe  # noqa: F401
-    from transforms.holistic import HolisticExtractor
+    from transforms.landmarks.holistic import HolisticExtractor
 
     figures = {"interpreter": _rss_mib()["VmRSS"]}
     extractor = HolisticExtractor(model_complexity=MODEL_COMPLEXITY)

@@ -5,7 +5,7 @@ import os
 from typing import List, Mapping
 
 from pipeline.options import GhslOptions
-from transforms.gemini_handler import KEY_ENV, KEYS_ENV, keys_from_environment
+from transforms.text.gemini_handler import KEY_ENV, KEYS_ENV, keys_from_environment
 
 
 class AugmentConfigError(ValueError):

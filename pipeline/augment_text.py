@@ -2,7 +2,7 @@
 
 For every distinct (sentence_id, sentence) of the CSV, Gemini writes
 --variations natural English rephrasings; the CSV gets a `text_variations`
-column (see transforms/variations_csv.py). `pipeline.run --augment_text`
+column (see transforms/text/variations_csv.py). `pipeline.run --augment_text`
 calls `augment()` at the end of the main job.
 
 Where things go (local paths or gs:// URIs):
@@ -39,10 +39,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
 from pipeline.options import GhslOptions, runs_locally, exit_with_help
-from transforms import sentence_variations as sv
-from transforms import storage, variations_cache, variations_csv
-from transforms.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
-from transforms.gemini_handler import RequestsPerMinute, SentenceVariationsHandler
+from transforms.text import sentence_variations as sv
+from transforms.store import storage
+from transforms.text import variations_cache
+from transforms.text import variations_csv
+from transforms.text.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
+from transforms.text.gemini_handler import RequestsPerMinute, SentenceVariationsHandler
 
 LOG = logging.getLogger("ghsl")
 CACHE_JSON = "sentence_variations.json"

@@ -4,14 +4,14 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipeline.options import GhslOptions, feature_config, quality_config
-from transforms import metadata
-from transforms.extract import ExtractLandmarks
-from transforms.features import frame_dim
-from transforms.orphans import ListOrphans
-from transforms.reports import WriteReports
-from transforms.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
-from transforms.reuse import REUSED, LookUpRecords
-from transforms.write_features import RecordRejection, WriteFeatures
+from transforms.store import metadata
+from transforms.landmarks.extract import ExtractLandmarks
+from transforms.features.v1 import frame_dim
+from transforms.store.orphans import ListOrphans
+from transforms.reports.run_reports import WriteReports
+from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
+from transforms.store.reuse import REUSED, LookUpRecords
+from transforms.store.write_features import RecordRejection, WriteFeatures
 
 
 def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,

@@ -7,7 +7,7 @@ from typing import List, Optional, Sequence, Type
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from transforms.features import QualityConfig
+from transforms.features.v1 import QualityConfig
 
 # Options that change the saved features or verdicts: recorded in run_summary.json, and
 # fingerprinted in every result record so a change makes a re-run decode again.

@@ -16,11 +16,11 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from pipeline.logs import configure_logging
 from pipeline.options import GhslOptions, exit_with_help
-from transforms import storage
-from transforms.native_logs import quiet_native_logs
-from transforms.report_data import ReportData
-from transforms.report_html import REPORT_HTML, write_report
-from transforms.reports import SUMMARY_JSON, proc_path
+from transforms.store import storage
+from transforms.landmarks.native_logs import quiet_native_logs
+from transforms.reports.report_data import ReportData
+from transforms.reports.report_html import REPORT_HTML, write_report
+from transforms.reports.run_reports import SUMMARY_JSON, proc_path
 
 
 class ReportError(Exception):

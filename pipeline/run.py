@@ -21,12 +21,13 @@ from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
 from pipeline.report import add_report
-from transforms import metadata, storage
-from transforms.holistic import ModelNotAvailable, check_model_available
-from transforms.native_logs import quiet_native_logs
-from transforms.progress import LOG, ProgressCounter
-from transforms.report_html import REPORT_HTML
-from transforms.reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
+from transforms.store import metadata
+from transforms.store import storage
+from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
+from transforms.landmarks.native_logs import quiet_native_logs
+from transforms.reports.progress import LOG, ProgressCounter
+from transforms.reports.report_html import REPORT_HTML
+from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
 
 
 

@@ -1,7 +1,7 @@
 """A literal, frame-by-frame transcription of ../shared/spec/features-v1.md.
 
 Deliberately written the slow, obvious way (one frame at a time, plain loops)
-and independently of transforms/features.py, so that tests can hold the
+and independently of transforms/features/v1.py, so that tests can hold the
 vectorized production code to the definition at 1e-5.
 """
 import numpy as np

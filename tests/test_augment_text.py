@@ -19,8 +19,8 @@ from pipeline import augment_text
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions
 from tests.gemini_server import GeminiServer
-from transforms import sentence_variations as sv
-from transforms.gemini_handler import GeminiUnavailable, RequestsPerMinute, retry_filter
+from transforms.text import sentence_variations as sv
+from transforms.text.gemini_handler import GeminiUnavailable, RequestsPerMinute, retry_filter
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "AIzaSy-test-key-9f3kQ"

@@ -32,8 +32,8 @@ from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
 from pipeline import flex_template, graph, run
 from pipeline.options import GhslOptions
-from transforms.extract import ExtractLandmarks
-from transforms.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
+from transforms.landmarks.extract import ExtractLandmarks
+from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
 REPO = Path(__file__).resolve().parent.parent
 

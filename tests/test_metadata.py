@@ -1,7 +1,7 @@
 """Reading the metadata CSV: real-world CSV, and a clear reason for every unusable row."""
 import pytest
 
-from transforms import metadata
+from transforms.store import metadata
 
 HEADER = "video_file,sentence_id,sentence,category"
 

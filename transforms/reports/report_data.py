@@ -1,6 +1,6 @@
 """ReportData: what proc/report.html needs, computed by Beam from a finished run's outputs.
 
-Inputs are only the four report CSVs (transforms/reports.py documents them) and,
+Inputs are only the four report CSVs (transforms/reports/run_reports.py documents them) and,
 for a bounded sample of clips, their feature arrays: the graph never loads every
 array, so it scales to a whole bucket. Per clip it keeps a handful of numbers
 (frames, detection ratio, visibility, motion), which is what the plots and
@@ -28,10 +28,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import reports
-from transforms.report_previews import DrawPreview
-from transforms.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
-from transforms.write_features import feature_path
+from transforms.reports import run_reports as reports
+from transforms.reports.report_previews import DrawPreview
+from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
+from transforms.store.write_features import feature_path
 
 KEPT_LOW = "kept_low"
 # Status of a clip in the report; a kept_low clip is saved, so it is not also counted as low_quality.

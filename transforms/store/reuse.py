@@ -12,11 +12,13 @@ from typing import Dict
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import records, storage
-from transforms.metadata import ClipRow
-from transforms.progress import NAMESPACE, ProgressCounter, ensure_log_handler
-from transforms.results import SUCCESS, ToDecode
-from transforms.write_features import feature_path
+from transforms.store import records
+
+from transforms.store import storage
+from transforms.store.metadata import ClipRow
+from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.store.results import SUCCESS, ToDecode
+from transforms.store.write_features import feature_path
 
 REUSED = "reused"
 

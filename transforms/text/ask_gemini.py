@@ -17,8 +17,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import PredictionResult, RunInference
 
-from transforms import sentence_variations as sv
-from transforms import variations_cache
+from transforms.text import sentence_variations as sv
+from transforms.text import variations_cache
 
 ANSWERED = "answered"
 ASK_AGAIN = "ask_again"

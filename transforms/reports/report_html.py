@@ -14,11 +14,15 @@ import html
 import json
 from typing import Dict, Mapping, Optional, Sequence
 
-from transforms import report_plots, skeleton_preview, storage
-from transforms.report_data import MAX_TABLE_ROWS, REPORT_STATUSES, DatasetStats, ReportClip, dataset_numbers
-from transforms.report_plots import STATUS_COLOURS, STATUS_LABELS
-from transforms.report_previews import Preview
-from transforms.reports import proc_path
+from transforms.reports import report_plots
+
+from transforms.reports import skeleton_preview
+
+from transforms.store import storage
+from transforms.reports.report_data import MAX_TABLE_ROWS, REPORT_STATUSES, DatasetStats, ReportClip, dataset_numbers
+from transforms.reports.report_plots import STATUS_COLOURS, STATUS_LABELS
+from transforms.reports.report_previews import Preview
+from transforms.reports.run_reports import proc_path
 
 REPORT_HTML = "report.html"
 

@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-from transforms.report_data import KEPT_LOW, MEASURED, REPORT_STATUSES  # noqa: E402
-from transforms.results import FAILED, LOW_QUALITY, MISSING, SUCCESS  # noqa: E402
+from transforms.reports.report_data import KEPT_LOW, MEASURED, REPORT_STATUSES  # noqa: E402
+from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS  # noqa: E402
 
 STATUS_COLOURS = {SUCCESS: "#2f9e44", KEPT_LOW: "#f59f00", LOW_QUALITY: "#e8590c", FAILED: "#c92a2a",
                   MISSING: "#868e96"}

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from transforms import features
-from transforms.native_logs import quiet_native_logs
+from transforms.features import v1 as features
+from transforms.landmarks.native_logs import quiet_native_logs
 
 # model_complexity → the pose model MediaPipe loads from its package folder.
 # Only "full" ships in the wheel; "lite" and "heavy" are downloaded on first use,

@@ -46,7 +46,7 @@ from apache_beam.ml.inference.gemini_inference import (
 from google import genai
 from google.genai import errors, types
 
-from transforms import sentence_variations as sv
+from transforms.text import sentence_variations as sv
 
 LOG = logging.getLogger("ghsl")
 KEYS_ENV = "GEMINI_API_KEYS"

@@ -2,7 +2,7 @@
 
 Pure NumPy, OpenCV drawing and Pillow (which comes with matplotlib) for the GIF;
 no Beam, no MediaPipe. Works on frame vectors in the features v1 layout
-(transforms/features.py), either
+(transforms/features/v1.py), either
 
   * saved features: torso-normalized (centre ≈ 0, unit ≈ torso size), drawn on
     a dark canvas inside one view box per clip, taken from the data itself, or
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from transforms.features import FACE_START, HAND_POINTS, LEFT_HAND, POSE_DIM, POSE_POINTS, RIGHT_HAND
+from transforms.features.v1 import FACE_START, HAND_POINTS, LEFT_HAND, POSE_DIM, POSE_POINTS, RIGHT_HAND
 
 # mediapipe.solutions.pose.POSE_CONNECTIONS and mediapipe.solutions.hands.HAND_CONNECTIONS
 # (mediapipe 0.10.21), sorted; tests/test_report.py checks they still match.

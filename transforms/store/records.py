@@ -36,11 +36,11 @@ from typing import Dict, Optional
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import storage
-from transforms.features import FEATURE_VERSION
-from transforms.metadata import ClipRow
-from transforms.results import SUCCESS, ClipResult
-from transforms.stats import Moments
+from transforms.store import storage
+from transforms.features.v1 import FEATURE_VERSION
+from transforms.store.metadata import ClipRow
+from transforms.store.results import SUCCESS, ClipResult
+from transforms.reports.stats import Moments
 
 FORMAT = "ghsl-result-record/1"
 RECORDS_SUBDIR = ("features", "records")

@@ -2,17 +2,17 @@
 
 Feature file format: `features/pose_data/<video_file without extension>.npy`,
 NumPy .npy (no pickle), float32, shape (kept frames, 540), one row per kept
-frame, columns as in transforms/features.py. Record format: transforms/records.py.
+frame, columns as in transforms/features/v1.py. Record format: transforms/store/records.py.
 
 Order matters for retries (Beam and Dataflow retry bundles): the .npy is
-published whole (transforms/storage.py), then the record that vouches for
+published whole (transforms/store/storage.py), then the record that vouches for
 it, then the result is emitted. A failure anywhere in between leaves either
 nothing new, or a complete .npy the next attempt overwrites with the same
 bytes, or a complete .npy and record that the next run reuses.
 
 After a run, pose_data/ holds the .npy of exactly the clips listed in
 processed_metadata.csv (plus orphans of rows that left the metadata, see
-transforms/orphans.py): a clip that is no longer a success loses its old .npy.
+transforms/store/orphans.py): a clip that is no longer a success loses its old .npy.
 """
 from __future__ import annotations
 
@@ -21,8 +21,12 @@ import os
 
 import apache_beam as beam
 
-from transforms import records, stats, storage
-from transforms.results import FAILED, LOW_QUALITY, ClipResult
+from transforms.store import records
+
+from transforms.reports import stats
+
+from transforms.store import storage
+from transforms.store.results import FAILED, LOW_QUALITY, ClipResult
 
 FEATURES_SUBDIR = ("features", "pose_data")
 

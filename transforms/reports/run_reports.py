@@ -5,7 +5,7 @@ Files (all written, header included, even when empty; rows in metadata order):
   low_quality_videos.csv   clips the quality rules rejected (kept=True: saved anyway)
   failed_videos.csv        rows that could not be processed, with the error
   missing_videos.csv       rows whose video file does not exist
-  orphaned_outputs.csv     outputs of videos no longer in the metadata (transforms/orphans.py)
+  orphaned_outputs.csv     outputs of videos no longer in the metadata (transforms/store/orphans.py)
   global_stats.npz         feature_mean, feature_std (float32, D), seq_lengths (int32),
                            motion_means (float32) in processed_metadata.csv order,
                            frame_count, video_count
@@ -24,10 +24,12 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 
-from transforms import stats, storage
-from transforms.features import FEATURE_VERSION
-from transforms.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
-from transforms.results import FAILED, LOW_QUALITY, MISSING, STATUSES, SUCCESS, ClipResult
+from transforms.reports import stats
+
+from transforms.store import storage
+from transforms.features.v1 import FEATURE_VERSION
+from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
+from transforms.store.results import FAILED, LOW_QUALITY, MISSING, STATUSES, SUCCESS, ClipResult
 
 PROC_SUBDIR = "proc"
 PROCESSED_CSV = "processed_metadata.csv"

@@ -12,12 +12,14 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import features, storage
-from transforms.holistic import HolisticExtractor, VideoDecodeError, check_model_available
-from transforms.progress import NAMESPACE, ProgressCounter, ensure_log_handler
-from transforms.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult, ToDecode
+from transforms.features import v1 as features
 
-# What the reports take from a clip's verdict (transforms.features.ClipFeatures).
+from transforms.store import storage
+from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
+from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.store.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult, ToDecode
+
+# What the reports take from a clip's verdict (transforms.features.v1.ClipFeatures).
 _VERDICT_METRICS = ("num_frames", "detection_ratio", "mean_visibility", "motion_mean", "motion_p50",
                     "motion_p95", "motion_max", "kept_low")
 

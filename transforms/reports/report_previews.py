@@ -21,9 +21,11 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms import features, storage
-from transforms.holistic import HolisticExtractor, ModelNotAvailable
-from transforms.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
+from transforms.features import v1 as features
+
+from transforms.store import storage
+from transforms.landmarks.holistic import HolisticExtractor, ModelNotAvailable
+from transforms.reports.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
 
 NAMESPACE = "ghsl_report"
 SAVED = "saved features"

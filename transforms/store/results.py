@@ -6,8 +6,8 @@ from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 
-from transforms.metadata import ClipRow
-from transforms.stats import Moments
+from transforms.store.metadata import ClipRow
+from transforms.reports.stats import Moments
 
 SUCCESS = "success"
 LOW_QUALITY = "low_quality"
@@ -45,7 +45,7 @@ class ClipResult:
     origin: str = ""
     # An unexpected error (a network hiccup, say) is not recorded: the next run tries again.
     retryable: bool = False
-    # The video's identity when it was read (see transforms/records.py), for its record.
+    # The video's identity when it was read (see transforms/store/records.py), for its record.
     source: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
     # Carried only from extraction to the feature writer, never into reports.
     features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)

@@ -11,9 +11,9 @@ from typing import Iterable, List
 
 import apache_beam as beam
 
-from transforms import storage
-from transforms.records import RECORDS_SUBDIR
-from transforms.write_features import FEATURES_SUBDIR
+from transforms.store import storage
+from transforms.store.records import RECORDS_SUBDIR
+from transforms.store.write_features import FEATURES_SUBDIR
 
 ORPHANS_CSV = "orphaned_outputs.csv"
 ORPHAN_COLUMNS = ("path", "kind", "video", "deleted")

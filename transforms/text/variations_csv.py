@@ -16,8 +16,8 @@ import io
 import json
 from typing import Dict, List, Sequence, Tuple
 
-from transforms import storage
-from transforms.reports import csv_text
+from transforms.store import storage
+from transforms.reports.run_reports import csv_text
 
 COLUMN = "text_variations"
 NEEDED_COLUMNS = ("sentence_id", "sentence")

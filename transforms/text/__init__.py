@@ -1,0 +1,1 @@
+"""Text: Gemini sentence variations."""
