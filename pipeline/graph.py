@@ -49,14 +49,10 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run
                 | "Record rejections" >> beam.ParDo(RecordRejection(opts.output_dir, feature_config(opts))))
     bad_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
 
-    orphans = (checked.good
-               | "Owned outputs" >> beam.Map(lambda row: row.feature_stem)
-               | "Find orphaned outputs" >> ListOrphans(opts.output_dir, prune=opts.prune_orphans))
-
-    return ((saved, rejected, looked_up[REUSED], bad_rows)
-            | "All results" >> beam.Flatten()
-            | "Write reports" >> WriteReports(opts.output_dir, extra_columns, config,
-                                              frame_dim(opts.face_downsample), started_at, orphans))
+    results = (saved, rejected, looked_up[REUSED], bad_rows) | "All results" >> beam.Flatten()
+    orphans = results | "Find orphaned outputs" >> ListOrphans(opts.output_dir, prune=opts.prune_orphans)
+    return results | "Write reports" >> WriteReports(opts.output_dir, extra_columns, config,
+                                                     frame_dim(opts.face_downsample), started_at, orphans)
 
 
 class _SplitByRowError(beam.DoFn):

@@ -45,8 +45,12 @@ class GhslOptions(PipelineOptions):
                                 "that changes features did; reuse the recorded results of the rest. "
                                 "all: decode every video again.")
         rerun.add_argument("--prune_orphans", type=flag, nargs="?", const=True, default=False,
-                           help="Delete the outputs of videos that are no longer in the metadata "
-                                "(always listed in proc/orphaned_outputs.csv).")
+                           help="Delete the outputs no result of this run vouches for: videos no longer in "
+                                "the metadata, missing, or failed with a possibly transient error (always "
+                                "listed in proc/orphaned_outputs.csv).")
+        rerun.add_argument("--max_missing_fraction", type=float, default=0.5,
+                           help="Stop before any write when more than this fraction of the metadata's videos "
+                                "are not under --video_dir (a wrong folder, say); 1 runs anyway.")
 
         report = parser.add_argument_group("dataset report (proc/report.html)")
         report.add_argument("--preview_overlay", type=flag, nargs="?", const=True, default=False,
@@ -148,6 +152,8 @@ def option_problems(opts: GhslOptions) -> list:
             problems.append(f"--{name} must be between 0 and 1.")
     if not 0.0 <= opts.ema_alpha <= 1.0:
         problems.append("--ema_alpha must be between 0 and 1 (0 disables smoothing).")
+    if not 0.0 <= opts.max_missing_fraction <= 1.0:
+        problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
     if opts.min_frames < 0:
         problems.append("--min_frames must not be negative.")
     return problems

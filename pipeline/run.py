@@ -71,10 +71,10 @@ def preflight(options: PipelineOptions):
         header_and_rows = metadata.read(opts.metadata_csv)
     except metadata.MetadataError as exc:
         raise ConfigError(str(exc)) from exc
-    if runs_locally(options):
-        # Typos in a folder would otherwise show up hours later, as every video missing
-        # or as the first write failing.
-        check_folders(opts)
+    # Here, on the launcher, for gs:// too: a typo in a folder would otherwise show up hours
+    # later, as every video missing or as the first write failing.
+    check_folders(opts)
+    check_missing_videos(opts, header_and_rows[1])
     return header_and_rows
 
 
@@ -89,6 +89,25 @@ def check_folders(opts: GhslOptions) -> None:
     except Exception as exc:  # permissions, a file in the way, a bucket that does not exist…
         raise ConfigError(f"Cannot write under --output_dir {opts.output_dir}: {exc}. Check the path and "
                           f"that this account may write there.") from exc
+
+
+def check_missing_videos(opts: GhslOptions, rows) -> None:
+    """Stop when most videos are missing: that is a wrong --video_dir far more often than a lost dataset.
+
+    One listing of the folder (a few requests per thousand objects on GCS), not a lookup per row.
+    """
+    wanted = [r.video_file for r in rows if not r.error]
+    if not wanted or opts.max_missing_fraction >= 1.0:
+        return
+    present = storage.list_relative(opts.video_dir)
+    missing = [v for v in wanted if v not in present]
+    if len(missing) > opts.max_missing_fraction * len(wanted):
+        examples = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
+        raise ConfigError(
+            f"{len(missing)} of the {len(wanted)} videos the metadata lists are not under --video_dir "
+            f"{opts.video_dir} ({examples}). Check --video_dir and the metadata's video_file paths; if the "
+            f"videos really are gone, run again with --max_missing_fraction=1 (their published outputs are "
+            f"kept and listed in proc/orphaned_outputs.csv).")
 
 
 def run(argv: Optional[List[str]] = None) -> dict:
@@ -107,6 +126,8 @@ def run(argv: Optional[List[str]] = None) -> dict:
     extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]
     LOG.info("Processing %d videos (%d metadata rows) from %s", to_process, len(rows), opts.metadata_csv)
 
+    # From here until this run writes it last, proc/ is being rewritten: no summary may vouch for it.
+    storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
     progress = ProgressCounter(run_id, to_process)
     try:
         pipeline = beam.Pipeline(options=options)

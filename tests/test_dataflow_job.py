@@ -32,6 +32,7 @@ from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
 from pipeline import flex_template, graph, run
 from pipeline.options import GhslOptions
+from transforms.store import storage
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
@@ -48,9 +49,10 @@ DATAFLOW_ARGS = [
     "--machine_type=n2-standard-4",
     "--number_of_worker_harness_threads=1",
 ]
+# In the GCS emulator's bucket: the launcher checks --video_dir and --output_dir before it submits.
 GHSL_ARGS = [
-    "--video_dir=gs://ghsl-datasets/sample_dataset/videos",
-    "--output_dir=gs://ghsl-datasets",
+    "--video_dir=gs://ghsl-test/sample_dataset/videos",
+    "--output_dir=gs://ghsl-test",
     "--model_complexity=2",
     "--min_frames=32",
     "--ema_alpha=0.3",
@@ -77,8 +79,10 @@ def heavy_model_missing():
 
 
 @pytest.fixture(scope="module")
-def launched(metadata_csv, heavy_model_missing):
+def launched(metadata_csv, heavy_model_missing, gcs_emulator):
     """(exit code, dry-run result) of launching a complexity-2 job from this machine."""
+    for name in ("FOOTBALL.mp4", "SOUP.mp4"):  # their content is read by workers, never at launch
+        storage.write_bytes(f"{gcs_emulator}/sample_dataset/videos/{name}", b"video")
     results = []
     submit = DataflowRunner.run_pipeline
 
@@ -183,8 +187,8 @@ def test_ghsl_options_reach_the_workers(job):
     assert options["model_complexity"] == 2
     assert options["min_frames"] == 32
     assert options["ema_alpha"] == pytest.approx(0.3)
-    assert options["video_dir"] == "gs://ghsl-datasets/sample_dataset/videos"
-    assert options["output_dir"] == "gs://ghsl-datasets"
+    assert options["video_dir"] == "gs://ghsl-test/sample_dataset/videos"
+    assert options["output_dir"] == "gs://ghsl-test"
     assert options["sdk_container_image"] == IMAGE
 
 
@@ -199,7 +203,7 @@ def test_the_workers_dofn_is_configured_from_the_options(job):
     dofn = _extract_dofn(job)
     assert dofn.model_complexity == 2
     assert dofn.quality.min_frames == 32
-    assert dofn.video_dir == "gs://ghsl-datasets/sample_dataset/videos"
+    assert dofn.video_dir == "gs://ghsl-test/sample_dataset/videos"
 
 
 def test_the_heavy_model_check_runs_at_dofn_set_up(job):

@@ -25,7 +25,14 @@ class ModelNotAvailable(RuntimeError):
 
 
 class VideoDecodeError(RuntimeError):
-    """The file could not be opened as a video."""
+    """The file could not be opened as a video, or decoding ended early."""
+
+
+# A complete file decodes (nearly) every frame its container declares; real clips lose a
+# frame or two at the end (FOOTBALL.mp4: 62 of 64). A truncated upload whose index sits at
+# the front still opens and decodes up to the cut, so far fewer frames than declared
+# means an incomplete file, not a short clip.
+MIN_DECODED_SHARE = 0.9
 
 
 def pose_model_path(model_complexity: int) -> str:
@@ -51,6 +58,14 @@ def check_model_available(model_complexity: int) -> None:
         f"and once per worker otherwise). Fix: use --model_complexity=1 (its model ships with "
         f"mediapipe), or put the model there first, e.g. `curl -o {path} {MODEL_URL.format(name=name)}`; "
         f"the Dataflow worker image bakes it in at build time.")
+
+
+def check_complete(decoded: int, declared: int) -> None:
+    """Raise VideoDecodeError when decoding stopped well before the frames the container declares."""
+    if declared > 0 and decoded < MIN_DECODED_SHARE * declared:
+        raise VideoDecodeError(
+            f"Truncated video: decoded {decoded} of the {declared} frames its container declares; "
+            f"the file is probably an incomplete upload or copy. Upload it again.")
 
 
 class HolisticExtractor:
@@ -89,6 +104,7 @@ class HolisticExtractor:
                 raise VideoDecodeError(
                     f"OpenCV could not open the file as a video ({size} bytes): not a video, "
                     f"or a truncated/corrupt container")
+            declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             vectors, valid, visibility = [], [], []
             while True:
                 ok, frame_bgr = capture.read()
@@ -100,6 +116,7 @@ class HolisticExtractor:
                 visibility.append(vis)
         finally:
             capture.release()
+        check_complete(len(vectors), declared)
         dim = features.frame_dim(self.face_downsample)
         return features.ClipLandmarks(
             frames=np.array(vectors, dtype=np.float32).reshape(-1, dim),

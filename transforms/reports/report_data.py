@@ -88,7 +88,7 @@ def _clip(output_dir: str, status: str, row: Dict[str, str]) -> ReportClip:
         return ReportClip(status=status, reason=row.get("error", ""), **common)
     metrics = {m: float(row[m]) for m in METRICS if row.get(m) not in (None, "")}
     # Derived from output_dir rather than the CSV's feature_path, so a copied or moved output still works.
-    saved_at = feature_path(output_dir, posixpath.splitext(posixpath.normpath(video_file))[0])
+    saved_at = feature_path(output_dir, posixpath.splitext(video_file)[0])
     if status == SUCCESS:
         kept_low = row.get("quality_flag") == KEPT_LOW
         return ReportClip(status=KEPT_LOW if kept_low else SUCCESS, feature_path=saved_at, **common, **metrics)

@@ -41,8 +41,8 @@ class ClipRow:
 
     @property
     def feature_stem(self) -> str:
-        """video_file without its extension: where its features are saved."""
-        return posixpath.splitext(posixpath.normpath(self.video_file))[0]
+        """video_file without its extension: where its outputs are saved."""
+        return posixpath.splitext(self.video_file)[0]
 
 
 def read_text(path: str) -> str:
@@ -120,6 +120,10 @@ def _row(header: List[str], values: List[str], line: int) -> ClipRow:
         row.error = f"sentence_id {row.sentence_id!r} is not an integer"
     else:
         row.sentence_id = str(int(row.sentence_id))
+    if not row.error:
+        # Normalized here, once: a local folder forgives "./a.mp4" and "a//b.mp4", a bucket
+        # does not (its object is "a.mp4"), and every output path derives from this name.
+        row.video_file = posixpath.normpath(row.video_file)
     return row
 
 
@@ -154,8 +158,8 @@ def _mark_duplicates(rows: List[ClipRow]) -> None:
     for row in rows:
         if row.error:
             continue
-        key = posixpath.normpath(row.video_file)
-        stem = posixpath.splitext(key)[0]
+        key = row.video_file
+        stem = row.feature_stem
         if key in first_by_file:
             row.error = f"duplicate of line {first_by_file[key]}: the same video_file is listed twice"
         elif stem in first_by_stem:

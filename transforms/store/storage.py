@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Iterator, List
+from typing import Iterator, List, Set
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
@@ -90,6 +90,23 @@ def folder_exists(folder: str) -> bool:
 
 def delete(path: str) -> None:
     FileSystems.delete([path])
+
+
+def delete_if_present(path: str) -> None:
+    if exists(path):
+        delete(path)
+
+
+def list_relative(folder: str) -> Set[str]:
+    """Paths of every file under `folder`, relative to it with '/' separators."""
+    if is_local(folder):
+        found = set()
+        for parent, _, names in os.walk(folder):
+            for name in names:
+                found.add(os.path.relpath(os.path.join(parent, name), folder).replace(os.sep, "/"))
+        return found
+    root = folder.rstrip("/") + "/"
+    return {path[len(root):] for path in list_files(folder) if path.startswith(root)}
 
 
 def read_bytes(path: str) -> bytes:

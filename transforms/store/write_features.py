@@ -11,8 +11,8 @@ nothing new, or a complete .npy the next attempt overwrites with the same
 bytes, or a complete .npy and record that the next run reuses.
 
 After a run, pose_data/ holds the .npy of exactly the clips listed in
-processed_metadata.csv (plus orphans of rows that left the metadata, see
-transforms/store/orphans.py): a clip that is no longer a success loses its old .npy.
+processed_metadata.csv, plus the orphans listed in orphaned_outputs.csv (see
+transforms/store/orphans.py): a clip judged anew and no longer a success loses its old .npy.
 """
 from __future__ import annotations
 
@@ -37,11 +37,6 @@ INJECT_FAILURE_ENV = "GHSL_INJECT_FAILURE"
 
 def feature_path(output_dir: str, feature_stem: str) -> str:
     return storage.join(output_dir, *FEATURES_SUBDIR, feature_stem + ".npy")
-
-
-def remove_if_present(path: str) -> None:
-    if storage.exists(path):
-        storage.delete(path)
 
 
 class _Publisher(beam.DoFn):
@@ -72,15 +67,17 @@ class WriteFeatures(_Publisher):
 
 
 class RecordRejection(_Publisher):
-    """Clears a clip's old features; records a deterministic verdict so the next run can reuse it."""
+    """Records a deterministic verdict (and clears the clip's old features) so the next run can reuse it.
+
+    A MISSING video or an error that may be transient says nothing about the
+    clip: its published outputs are left alone (listed as orphans, see
+    transforms/store/orphans.py), so a mistyped --video_dir never deletes features.
+    """
 
     def process(self, result: ClipResult):
-        remove_if_present(feature_path(self.output_dir, result.feature_stem))
-        record = records.record_path(self.output_dir, result.feature_stem)
         if result.status in (LOW_QUALITY, FAILED) and not result.retryable and result.source:
+            storage.delete_if_present(feature_path(self.output_dir, result.feature_stem))
             self._record(result, result.source)
-        else:
-            remove_if_present(record)
         yield result.slim()
 
 
