@@ -50,12 +50,13 @@ def measure_holistic(clip: str) -> dict:
     import apache_beam  # noqa: F401  (a worker has Beam loaded too)
     import cv2  # noqa: F401
     import mediapipe  # noqa: F401
+    from transforms.landmarks import pose_file
     from transforms.landmarks.holistic import HolisticExtractor
 
     figures = {"interpreter": _rss_mib()["VmRSS"]}
     extractor = HolisticExtractor(model_complexity=MODEL_COMPLEXITY)
     figures["holistic_built"] = _rss_mib()["VmRSS"]
-    frames = len(extractor.extract(clip).frames)
+    frames = pose_file.frame_count(extractor.extract(clip))
     after = _rss_mib()
     figures.update(holistic_after_clip=after["VmRSS"], holistic_peak=after["VmHWM"], frames=frames)
     extractor.close()

@@ -3,56 +3,57 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.options import GhslOptions, feature_config, quality_config
-from transforms.store import metadata
-from transforms.landmarks.extract import ExtractLandmarks
+from pipeline.options import GhslOptions, feature_config, landmark_config, quality_config
+from transforms.features.compute import ComputeFeatures
 from transforms.features.v1 import frame_dim
+from transforms.landmarks.extract import ExtractLandmarks
+from transforms.store import metadata
 from transforms.store.orphans import ListOrphans
 from transforms.reports.run_reports import WriteReports
 from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
-from transforms.store.reuse import REUSED, LookUpRecords
+from transforms.store.reuse import RECOMPUTE, REUSED, LookUpRecords
 from transforms.store.write_features import RecordRejection, WriteFeatures
 
 
 def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,
           config: dict):
     """Adds the whole job to `p` and returns the PCollection holding the run summary."""
+    out, landmark_options, feature_options = opts.output_dir, landmark_config(opts), feature_config(opts)
     rows = (p
             | "Read metadata" >> beam.Create([opts.metadata_csv])
             | "Parse rows" >> beam.FlatMap(lambda path: metadata.read(path)[1]))
     checked = rows | "Check rows" >> beam.ParDo(_SplitByRowError()).with_outputs("bad", main="good")
 
-    looked_up = (checked.good
-                 # One file fans out into one bundle; without a reshuffle every video
-                 # would run on the same worker.
-                 | "Spread videos" >> beam.Reshuffle()
-                 | "Reuse unchanged results" >> beam.ParDo(LookUpRecords(
-                     opts.video_dir, opts.output_dir, feature_config(opts),
-                     reprocess_all=opts.reprocess == "all", run_id=run_id, total=total,
-                 )).with_outputs(REUSED, main="to_decode"))
+    planned = (checked.good
+               # One file fans out into one bundle; without a reshuffle every video
+               # would run on the same worker.
+               | "Spread videos" >> beam.Reshuffle()
+               | "Plan the work" >> beam.ParDo(LookUpRecords(
+                   opts.video_dir, out, landmark_options, feature_options,
+                   reprocess_all=opts.reprocess == "all", run_id=run_id, total=total,
+               )).with_outputs(REUSED, RECOMPUTE, main="to_decode"))
 
-    extracted = (looked_up.to_decode
+    extracted = (planned.to_decode
                  | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
-                     video_dir=opts.video_dir,
-                     quality=quality_config(opts),
-                     model_complexity=opts.model_complexity,
-                     min_detection_confidence=opts.min_detection_confidence,
-                     min_tracking_confidence=opts.min_tracking_confidence,
-                     face_downsample=opts.face_downsample,
-                     run_id=run_id,
-                     total=total,
-                 )).with_outputs(LOW_QUALITY, FAILED, MISSING, main=SUCCESS))
+                     opts.video_dir, out, landmark_options, run_id=run_id, total=total,
+                 )).with_outputs(FAILED, MISSING, main="stored"))
 
-    saved = extracted[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(opts.output_dir, feature_config(opts)))
-    rejected = ((extracted[LOW_QUALITY], extracted[FAILED], extracted[MISSING])
+    judged = ((extracted.stored, planned[RECOMPUTE])
+              | "Stored landmarks" >> beam.Flatten()
+              | "Compute features" >> beam.ParDo(ComputeFeatures(
+                  quality_config(opts), opts.face_downsample, run_id=run_id, total=total,
+              )).with_outputs(LOW_QUALITY, FAILED, main=SUCCESS))
+
+    saved = judged[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(out, feature_options))
+    rejected = ((judged[LOW_QUALITY], judged[FAILED], extracted[FAILED], extracted[MISSING])
                 | "All rejected" >> beam.Flatten()
-                | "Record rejections" >> beam.ParDo(RecordRejection(opts.output_dir, feature_config(opts))))
+                | "Record rejections" >> beam.ParDo(RecordRejection(out, feature_options)))
     bad_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
 
-    results = (saved, rejected, looked_up[REUSED], bad_rows) | "All results" >> beam.Flatten()
-    orphans = results | "Find orphaned outputs" >> ListOrphans(opts.output_dir, prune=opts.prune_orphans)
-    return results | "Write reports" >> WriteReports(opts.output_dir, extra_columns, config,
-                                                     frame_dim(opts.face_downsample), started_at, orphans)
+    results = (saved, rejected, planned[REUSED], bad_rows) | "All results" >> beam.Flatten()
+    orphans = results | "Find orphaned outputs" >> ListOrphans(out, prune=opts.prune_orphans)
+    return results | "Write reports" >> WriteReports(out, extra_columns, config, frame_dim(opts.face_downsample),
+                                                     started_at, orphans)
 
 
 class _SplitByRowError(beam.DoFn):
@@ -68,5 +69,6 @@ def run_config(opts: GhslOptions) -> dict:
         "output_dir": opts.output_dir,
         "reprocess": opts.reprocess,
         "prune_orphans": opts.prune_orphans,
+        **landmark_config(opts),
         **feature_config(opts),
     }

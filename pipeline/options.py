@@ -8,12 +8,15 @@ from typing import List, Optional, Sequence, Type
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms.features.v1 import QualityConfig
+from transforms.landmarks.holistic import LANDMARK_OPTIONS
 
-# Options that change the saved features or verdicts: recorded in run_summary.json, and
-# fingerprinted in every result record so a change makes a re-run decode again.
+# LANDMARK_OPTIONS (transforms/landmarks/holistic.py) change a video's landmarks: a change
+# decodes every video again. Recorded in run_summary.json and fingerprinted (with the
+# MediaPipe version) in every result record.
+# Options that change features or verdicts computed from stored landmarks: a change
+# recomputes them from the .pose files, and decodes no video.
 FEATURE_OPTIONS = (
-    "model_complexity", "min_detection_confidence", "min_tracking_confidence", "face_downsample",
-    "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",
+    "face_downsample", "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",
     "motion_rejection_threshold", "ema_alpha", "keep_low_quality",
 )
 
@@ -100,10 +103,15 @@ class GhslOptions(PipelineOptions):
                              "needs the heavy model installed, see README).")
         mp.add_argument("--min_detection_confidence", type=float, default=0.5)
         mp.add_argument("--min_tracking_confidence", type=float, default=0.5)
-        mp.add_argument("--face_downsample", type=int, default=5,
-                        help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
+        mp.add_argument("--refine_face_landmarks", type=flag, nargs="?", const=True, default=False,
+                        help="Holistic's refined face mesh: 478 face points (iris included) in the .pose files "
+                             "instead of 468; features use the first 468 either way.")
+        mp.add_argument("--smooth_landmarks", type=flag, nargs="?", const=True, default=True,
+                        help="Holistic's own smoothing of landmarks across frames (its default, and v1's).")
 
-        q = parser.add_argument_group("quality rules (features v1)")
+        q = parser.add_argument_group("features and quality rules (computed from the stored landmarks)")
+        q.add_argument("--face_downsample", type=int, default=5,
+                       help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
         q.add_argument("--min_frames", type=int, default=48, help="Fewer kept frames → 'Too few frames'.")
         q.add_argument("--min_valid_ratio", type=float, default=0.45,
                        help="Lower share of frames with pose or a hand → low quality.")
@@ -157,6 +165,10 @@ def option_problems(opts: GhslOptions) -> list:
     if opts.min_frames < 0:
         problems.append("--min_frames must not be negative.")
     return problems
+
+
+def landmark_config(opts: GhslOptions) -> dict:
+    return {name: getattr(opts, name) for name in LANDMARK_OPTIONS}
 
 
 def feature_config(opts: GhslOptions) -> dict:

@@ -79,7 +79,12 @@ def preflight(options: PipelineOptions):
 
 
 def check_folders(opts: GhslOptions) -> None:
-    if not storage.folder_exists(opts.video_dir):
+    try:
+        found = storage.folder_exists(opts.video_dir)
+    except Exception as exc:  # a bucket that does not exist, no permission to list…
+        raise ConfigError(f"Cannot list --video_dir {opts.video_dir}: {exc}. Check the path and that this "
+                          f"account may read it.") from exc
+    if not found:
         raise ConfigError(f"--video_dir {opts.video_dir} does not exist (or holds no files), so every video "
                           f"would be missing. Check the path.")
     probe = proc_path(opts.output_dir, f".write-check-{uuid.uuid4().hex}")
@@ -167,12 +172,13 @@ def print_summary(summary: dict, output_dir: str) -> None:
     for status in ("success", "kept_low", "low_quality", "failed", "missing"):
         print(f"  {status:<12} {counts[status]:>5}")
     print(f"  videos decoded {summary['videos_decoded']} (changed {summary['videos_changed']}), "
-          f"reused {summary['videos_reused']}")
+          f"recomputed from stored landmarks {summary['videos_recomputed']}, reused {summary['videos_reused']}")
     print(f"  frames decoded {summary['frames_decoded']}, saved {summary['frames_saved']}")
     if summary["orphaned_outputs"]:
         print(f"  orphaned outputs {summary['orphaned_outputs']} (deleted {summary['orphans_deleted']}): "
               f"see {storage.join(output_dir, 'proc', 'orphaned_outputs.csv')}")
-    print(f"  outputs: {storage.join(output_dir, 'features', 'pose_data')}")
+    print(f"  outputs: {storage.join(output_dir, 'landmarks')}")
+    print(f"           {storage.join(output_dir, 'features', 'pose_data')}")
     print(f"           {storage.join(output_dir, 'proc')}")
     print(f"  report:  {summary['report']}")
     if "augment_text" in summary:

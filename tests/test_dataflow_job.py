@@ -143,12 +143,16 @@ def _worker_environment(job) -> dict:
     return json.loads(type(env).to_json(env))
 
 
-def _extract_dofn(job) -> ExtractLandmarks:
+def _dofn(job, label: str):
     for transform in job.proto_pipeline.components.transforms.values():
-        if transform.unique_name == "Extract landmarks/ParDo(ExtractLandmarks)":
+        if transform.unique_name == label:
             payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
             return pickler.loads(payload.do_fn.payload)[0]
-    raise AssertionError("no ExtractLandmarks transform in the job")
+    raise AssertionError(f"no {label} transform in the job")
+
+
+def _extract_dofn(job) -> ExtractLandmarks:
+    return _dofn(job, "Extract landmarks/ParDo(ExtractLandmarks)")
 
 
 def test_launching_a_complexity_2_job_without_the_heavy_model_succeeds(launched):
@@ -176,7 +180,7 @@ def test_every_transform_runs_in_the_worker_image(job):
 
 def test_the_job_carries_every_transform_of_the_graph(job, metadata_csv):
     expected = _direct_runner_labels(metadata_csv)
-    assert {"Read metadata", "Spread videos", "Extract landmarks", "Write features", "Write reports",
+    assert {"Read metadata", "Spread videos", "Extract landmarks", "Compute features", "Write features", "Write reports",
             "Write reports/Write files"} <= expected
     missing = expected - _transform_labels(job.proto_pipeline)
     assert not missing, f"transforms of the graph missing from the Dataflow job: {sorted(missing)}"
@@ -201,9 +205,11 @@ def test_worker_pool_uses_the_image_and_one_harness_thread(job):
 
 def test_the_workers_dofn_is_configured_from_the_options(job):
     dofn = _extract_dofn(job)
-    assert dofn.model_complexity == 2
-    assert dofn.quality.min_frames == 32
+    assert dofn.landmark_options["model_complexity"] == 2
     assert dofn.video_dir == "gs://ghsl-test/sample_dataset/videos"
+    assert dofn.output_dir == "gs://ghsl-test"
+    features = _dofn(job, "Compute features/ParDo(ComputeFeatures)")
+    assert features.quality.min_frames == 32 and features.quality.ema_alpha == pytest.approx(0.3)
 
 
 def test_the_heavy_model_check_runs_at_dofn_set_up(job):

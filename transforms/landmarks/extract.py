@@ -1,4 +1,9 @@
-"""ExtractLandmarks: one video to decode in, one result out, on one of four tagged outputs.
+"""ExtractLandmarks: one video to decode in, its published .pose landmark file out.
+
+Stage 1 of the job, and the only one that runs MediaPipe. The .pose file is
+published atomically (transforms/store/storage.py) before anything downstream
+sees it; features are then computed from its bytes (transforms/features/compute.py),
+exactly as a later run computes them from the stored file.
 
 A bad video never raises out of `process`: it becomes a `failed` or `missing`
 result with a reason, so one broken file cannot fail a bundle (and, on
@@ -12,44 +17,35 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.features import v1 as features
-
-from transforms.store import storage
+from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
 from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
-from transforms.store.results import FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, SUCCESS, ClipResult, ToDecode
-
-# What the reports take from a clip's verdict (transforms.features.v1.ClipFeatures).
-_VERDICT_METRICS = ("num_frames", "detection_ratio", "mean_visibility", "motion_mean", "motion_p50",
-                    "motion_p95", "motion_max", "kept_low")
+from transforms.store import records, storage
+from transforms.store.results import FAILED, FILE_NOT_FOUND, MISSING, ClipResult, StoredLandmarks, ToDecode
 
 
 class ExtractLandmarks(beam.DoFn):
-    """Runs MediaPipe Holistic over a row's video and judges the clip (features v1).
+    """Runs MediaPipe Holistic over a row's video and publishes OUT/landmarks/<stem>.pose.
 
-    Main output: success (including clips kept with keep_low_quality, flagged
-    kept_low). Tagged outputs: low_quality, failed, missing.
+    Main output: StoredLandmarks. Tagged outputs: failed, missing (ClipResult).
     """
 
-    def __init__(self, video_dir: str, quality: features.QualityConfig, model_complexity: int = 1,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 face_downsample: int = 5, run_id: str = "", total: int = 0):
+    def __init__(self, video_dir: str, output_dir: str, landmark_options: dict, run_id: str = "", total: int = 0):
         self.video_dir = video_dir
-        self.quality = quality
-        self.model_complexity = model_complexity
-        self.min_detection_confidence = min_detection_confidence
-        self.min_tracking_confidence = min_tracking_confidence
-        self.face_downsample = face_downsample
+        self.output_dir = output_dir
+        self.landmark_options = dict(landmark_options)
         self.run_id = run_id
         self.total = total
-        self.videos = {s: Metrics.counter(NAMESPACE, f"videos_{s}") for s in (SUCCESS, LOW_QUALITY, FAILED, MISSING)}
+        self.videos = {s: Metrics.counter(NAMESPACE, f"videos_{s}") for s in (FAILED, MISSING)}
+        self.videos_decoded = Metrics.counter(NAMESPACE, "videos_decoded")
         self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
-        self.seconds_per_video = Metrics.distribution(NAMESPACE, "video_millis")
+        self.decode_millis = Metrics.distribution(NAMESPACE, "decode_millis")
 
     def setup(self):
         ensure_log_handler()
         # Fails here, in the worker, when the worker image lacks the pose model.
-        check_model_available(self.model_complexity)
+        check_model_available(self.landmark_options["model_complexity"])
+        self.fingerprint = records.landmark_fingerprint(self.landmark_options)
         self._extractor = None
         self.progress = ProgressCounter(self.run_id, self.total)
 
@@ -58,8 +54,7 @@ class ExtractLandmarks(beam.DoFn):
         # One Holistic per DoFn instance, built on the first video: loading its four
         # TFLite models takes about a second, wasted on a re-run that decodes nothing.
         if self._extractor is None:
-            self._extractor = HolisticExtractor(self.model_complexity, self.min_detection_confidence,
-                                                self.min_tracking_confidence, self.face_downsample)
+            self._extractor = HolisticExtractor(**self.landmark_options)
         return self._extractor
 
     def teardown(self):
@@ -70,39 +65,38 @@ class ExtractLandmarks(beam.DoFn):
     def process(self, item: ToDecode):
         started = time.monotonic()
         row = item.row
-        result = self._judge(item)
-        result.seconds = time.monotonic() - started
-        self.videos[result.status].inc()
-        self.frames_decoded.inc(result.frames_decoded)
-        self.seconds_per_video.update(int(result.seconds * 1000))
-        self.progress.finished(row.video_file, "kept_low" if result.kept_low else result.status,
-                               result.frames_decoded, result.seconds, result.error)
-        if result.status == SUCCESS:
-            yield result
-        else:
-            yield beam.pvalue.TaggedOutput(result.status, result)
-
-    def _judge(self, item: ToDecode) -> ClipResult:
-        row = item.row
         if item.source is None:
-            return ClipResult.for_row(row, MISSING, FILE_NOT_FOUND)
+            yield self._rejected(ClipResult.for_row(row, MISSING, FILE_NOT_FOUND), started)
+            return
         decoded = dict(origin=item.origin, source=item.source)
         try:
             with storage.local_copy(storage.join(self.video_dir, row.video_file)) as local_path:
-                clip = self.extractor.extract(local_path)
+                pose = self.extractor.extract(local_path)
         except VideoDecodeError as exc:
-            return ClipResult.for_row(row, FAILED, str(exc), **decoded)
+            # Deterministic for this file and these options: recorded, so no later run decodes it again.
+            result = ClipResult.for_row(row, FAILED, str(exc), landmarks={"fingerprint": self.fingerprint,
+                                                                         "sha256": None}, **decoded)
+            yield self._rejected(result, started)
+            return
         except Exception as exc:  # a reason in the report beats a dead bundle
             logging.getLogger(__name__).exception("Unexpected error on %s", row.video_file)
-            return ClipResult.for_row(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: {exc}",
-                                      retryable=True, **decoded)
+            result = ClipResult.for_row(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: "
+                                                     f"{exc}", retryable=True, **decoded)
+            yield self._rejected(result, started)
+            return
 
-        verdict = features.clip_features(clip, self.quality)
-        metrics = {name: getattr(verdict, name) for name in _VERDICT_METRICS}
-        result = ClipResult.for_row(row, verdict.status, verdict.reason, frames_decoded=len(clip.frames),
-                                    **metrics, **decoded)
-        if verdict.features is not None:
-            result.features = verdict.features
-            result.frame_feature_dim = verdict.features.shape[1]
-        return result
+        storage.write_bytes(pose_file.landmark_path(self.output_dir, row.feature_stem), pose)
+        frames = pose_file.frame_count(pose)
+        seconds = time.monotonic() - started
+        self.videos_decoded.inc()
+        self.frames_decoded.inc(frames)
+        self.decode_millis.update(int(seconds * 1000))
+        yield StoredLandmarks(row, item.source, item.origin, pose,
+                              {"fingerprint": self.fingerprint, "sha256": pose_file.digest(pose), "size": len(pose),
+                               "frames": frames}, seconds)
 
+    def _rejected(self, result: ClipResult, started: float):
+        result.seconds = time.monotonic() - started
+        self.videos[result.status].inc()
+        self.progress.finished(result.video_file, result.status, result.frames_decoded, result.seconds, result.error)
+        return beam.pvalue.TaggedOutput(result.status, result)

@@ -1,4 +1,4 @@
-"""MediaPipe Holistic behind one small interface: a video file in, raw landmarks out.
+"""MediaPipe Holistic behind one small interface: a video file in, its .pose landmark file out.
 
 The DoFn, the tests and the benchmark's single-process loop all call
 `HolisticExtractor.extract`, so they run exactly the same extraction code.
@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from transforms.features import v1 as features
+from transforms.landmarks import pose_file
 from transforms.landmarks.native_logs import quiet_native_logs
 
 # model_complexity → the pose model MediaPipe loads from its package folder.
@@ -18,6 +18,11 @@ from transforms.landmarks.native_logs import quiet_native_logs
 # which fails without internet (../shared/NOTES.md).
 POSE_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
 MODEL_URL = "https://storage.googleapis.com/mediapipe-assets/{name}"
+
+# Everything that changes a video's landmarks besides the video: HolisticExtractor's
+# arguments, which are also the job's options of the same names.
+LANDMARK_OPTIONS = ("model_complexity", "min_detection_confidence", "min_tracking_confidence",
+                    "refine_face_landmarks", "smooth_landmarks")
 
 
 class ModelNotAvailable(RuntimeError):
@@ -69,30 +74,37 @@ def check_complete(decoded: int, declared: int) -> None:
 
 
 class HolisticExtractor:
-    """One MediaPipe Holistic, reused across videos with its tracking state reset."""
+    """One MediaPipe Holistic, reused across videos with its tracking state reset.
+
+    `extract` turns a video file into the bytes of its .pose landmark file
+    (transforms/landmarks/pose_file.py documents the layout).
+    """
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, face_downsample: int = 5):
+                 min_tracking_confidence: float = 0.5, refine_face_landmarks: bool = False,
+                 smooth_landmarks: bool = True):
         check_model_available(model_complexity)
         quiet_native_logs()
         import mediapipe as mp  # imported late: after the log filter and the protobuf patch
 
-        self.face_downsample = face_downsample
+        self.refine_face_landmarks = refine_face_landmarks
         self._holistic = mp.solutions.holistic.Holistic(
             static_image_mode=False,
             model_complexity=model_complexity,
+            smooth_landmarks=smooth_landmarks,
+            refine_face_landmarks=refine_face_landmarks,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
 
-    def extract(self, video_path: str) -> features.ClipLandmarks:
-        """Landmarks of every frame OpenCV reads, in order, until the first failed read.
+    def extract(self, video_path: str) -> bytes:
+        """The .pose file of every frame OpenCV reads, in order, until the first failed read.
 
-        Raises VideoDecodeError when the file cannot be opened as a video.
+        Raises VideoDecodeError when the file cannot be opened as a video or is truncated.
         """
         import cv2
 
-        # Tracking must not carry over from the previous video: a clip's features
+        # Tracking must not carry over from the previous video: a clip's landmarks
         # may not depend on which clip this worker happened to process before.
         self._holistic.reset()
         size = os.path.getsize(video_path)
@@ -105,40 +117,39 @@ class HolisticExtractor:
                     f"OpenCV could not open the file as a video ({size} bytes): not a video, "
                     f"or a truncated/corrupt container")
             declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-            vectors, valid, visibility = [], [], []
+            fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            data, confidence = [], []
             while True:
                 ok, frame_bgr = capture.read()
                 if not ok:
                     break
-                vec, is_valid, vis = self._landmarks(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
-                vectors.append(vec)
-                valid.append(is_valid)
-                visibility.append(vis)
+                height, width = frame_bgr.shape[:2]  # what MediaPipe saw, whatever the container says
+                points, conf = self._landmarks(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), width, height)
+                data.append(points)
+                confidence.append(conf)
         finally:
             capture.release()
-        check_complete(len(vectors), declared)
-        dim = features.frame_dim(self.face_downsample)
-        return features.ClipLandmarks(
-            frames=np.array(vectors, dtype=np.float32).reshape(-1, dim),
-            valid=np.array(valid, dtype=bool),
-            visibility=np.array(visibility, dtype=np.float32),
-        )
+        check_complete(len(data), declared)
+        header = pose_file.holistic_header(width, height, self.refine_face_landmarks)
+        points = header.total_points()
+        return pose_file.to_bytes(header, np.asarray(data, np.float32).reshape(-1, points, 3),
+                                  np.asarray(confidence, np.float32).reshape(-1, points), fps)
 
-    def _landmarks(self, frame_rgb: np.ndarray):
+    def _landmarks(self, frame_rgb: np.ndarray, width: int, height: int):
+        # pose-format's own per-part converters, in load_holistic's component order, so our
+        # files hold exactly what its load_holistic would write for the same frames.
+        from pose_format.utils.holistic import FACE_POINTS_NUM, body_points, component_points
+
         results = self._holistic.process(frame_rgb)
-        pose = _points(results.pose_landmarks, with_visibility=True)
-        left = _points(results.left_hand_landmarks)
-        right = _points(results.right_hand_landmarks)
-        face = _points(results.face_landmarks)
-        return features.frame_vector(pose, left, right, face, self.face_downsample)
+        face_points = FACE_POINTS_NUM(10 if self.refine_face_landmarks else 0)
+        parts = (body_points(results.pose_landmarks, width, height, 33),
+                 component_points(results.face_landmarks, width, height, face_points),
+                 component_points(results.left_hand_landmarks, width, height, 21),
+                 component_points(results.right_hand_landmarks, width, height, 21),
+                 body_points(results.pose_world_landmarks, width, height, 33))
+        return np.concatenate([p for p, _ in parts]), np.concatenate([c for _, c in parts])
 
     def close(self) -> None:
         self._holistic.close()
-
-
-def _points(landmark_list, with_visibility: bool = False):
-    if landmark_list is None:
-        return None
-    if with_visibility:
-        return np.array([(p.x, p.y, p.z, p.visibility) for p in landmark_list.landmark], dtype=np.float32)
-    return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)

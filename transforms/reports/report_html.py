@@ -38,6 +38,7 @@ PLOT_TITLES = {
 RUN_NUMBERS = (
     ("videos_decoded", "Videos decoded in this run"),
     ("videos_changed", "… of which changed since an earlier run"),
+    ("videos_recomputed", "Videos whose features were recomputed from their stored landmarks (not decoded)"),
     ("videos_reused", "Videos reused from an earlier run (not decoded again)"),
     ("frames_decoded", "Frames decoded in this run"),
     ("frames_reused", "Frames of the reused videos"),

@@ -2,19 +2,21 @@
 
 Where the landmarks come from:
   * a saved clip (success or kept_low): its .npy under features/pose_data/;
-  * a clip the quality rules rejected is not saved. With a video folder the
-    preview re-extracts it (MediaPipe Holistic with the run's settings, then
-    features v1 with keep_low_quality) — MediaPipe is deterministic, so these
-    are the frames the run would have saved. Without one the preview is
+  * a clip the quality rules rejected is not saved: its stored landmarks
+    (OUT/landmarks/<stem>.pose) go through features v1 with the run's settings
+    and keep_low_quality, which gives the frames the run would have saved. Only
+    for outputs without a .pose (written before the landmark store) is the
+    video decoded again, when a video folder is given; otherwise the preview is
     unavailable and says how to get it;
-  * with `overlay`, every picked clip is re-extracted and its raw landmarks are
-    drawn over the video's own frames.
+  * with `overlay`, every picked clip's raw landmarks (from its .pose, or decoded
+    again without one) are drawn over the video's own frames.
 A preview that cannot be drawn carries the reason instead of an image; it never
 fails the bundle.
 """
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from typing import List, Optional
 
 import apache_beam as beam
@@ -24,15 +26,17 @@ from apache_beam.metrics import Metrics
 from transforms.features import v1 as features
 
 from transforms.store import storage
-from transforms.landmarks.holistic import HolisticExtractor, ModelNotAvailable
+from transforms.landmarks import pose_file
+from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable
 from transforms.reports.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
 
 NAMESPACE = "ghsl_report"
 SAVED = "saved features"
+STORED = "computed from its stored landmarks (not saved by the run)"
 REEXTRACTED = "re-extracted from the video (not saved by the run)"
 OVERLAY = "landmarks over the video frames"
-NOT_SAVED = ("Rejected clips are not saved. Rebuild the report with --video_dir to re-extract their "
-             "landmarks, or run the pipeline with --keep_low_quality.")
+NOT_SAVED = ("Rejected clips are not saved, and this one has no stored landmarks (OUT/landmarks/). Rebuild "
+             "the report with --video_dir to re-extract them, or run the pipeline again (it writes them).")
 OVERLAY_NEEDS_VIDEO = "--preview_overlay needs --video_dir: the overlay is drawn on the video frames."
 
 MAX_FRAMES = 24
@@ -100,28 +104,43 @@ class DrawPreview(beam.DoFn):
         elif clip.saved:
             array = storage.load_npy(clip.feature_path)
             self._set_gif(preview, SAVED, array, skeleton_gif(array, PREVIEW_SIZE, self.max_frames))
-        elif not self.video_dir:
-            preview.unavailable = NOT_SAVED
         else:
-            video = self._video_path(clip, preview)
-            if video is None:
+            found = self._points(clip, preview, run_config)
+            if found is None:
                 return
-            with storage.local_copy(video) as local:
-                landmarks = self._holistic(run_config).extract(local)
-            verdict = features.clip_features(landmarks, quality_config(run_config))
+            points, source = found
+            frames = features.from_points(points, run_config["face_downsample"])
+            verdict = features.clip_features(frames, quality_config(run_config))
             if verdict.features is None:
                 preview.unavailable = f"No landmarks to draw: {verdict.reason}."
                 return
-            self._set_gif(preview, REEXTRACTED, verdict.features,
+            self._set_gif(preview, source, verdict.features,
                           skeleton_gif(verdict.features, PREVIEW_SIZE, self.max_frames))
+
+    def _points(self, clip, preview: Preview, run_config: dict):
+        """(ClipPoints, where they came from), or None with preview.unavailable set."""
+        stored = pose_file.landmark_path(run_config["output_dir"], posixpath.splitext(clip.video_file)[0])
+        if storage.exists(stored):
+            return pose_file.read_points(storage.read_bytes(stored)), STORED
+        if not self.video_dir:
+            preview.unavailable = NOT_SAVED
+            return None
+        video = self._video_path(clip, preview)
+        if video is None:
+            return None
+        with storage.local_copy(video) as local:
+            return pose_file.read_points(self._holistic(run_config).extract(local)), REEXTRACTED
 
     def _draw_overlay(self, clip, preview: Preview, run_config: dict) -> None:
         video = self._video_path(clip, preview)
         if video is None:
             return
+        found = self._points(clip, preview, run_config)
+        if found is None:
+            return
+        raw = features.from_points(found[0], run_config["face_downsample"]).frames
+        shown = frame_indices(len(raw), self.max_frames)
         with storage.local_copy(video) as local:
-            raw = self._holistic(run_config).extract(local).frames
-            shown = frame_indices(len(raw), self.max_frames)
             images = read_frames(local, shown, OVERLAY_WIDTH)
         if not images:
             preview.unavailable = "No frames could be read from the video."
@@ -144,8 +163,7 @@ class DrawPreview(beam.DoFn):
     def _holistic(self, cfg: dict) -> HolisticExtractor:
         """One Holistic per DoFn instance, with the run's settings (one run per report job)."""
         if self._extractor is None:
-            self._extractor = HolisticExtractor(cfg["model_complexity"], cfg["min_detection_confidence"],
-                                                cfg["min_tracking_confidence"], cfg["face_downsample"])
+            self._extractor = HolisticExtractor(**{k: cfg[k] for k in LANDMARK_OPTIONS if k in cfg})
         return self._extractor
 
 

@@ -9,7 +9,8 @@ Files (all written, header included, even when empty; rows in metadata order):
   global_stats.npz         feature_mean, feature_std (float32, D), seq_lengths (int32),
                            motion_means (float32) in processed_metadata.csv order,
                            frame_count, video_count
-  run_summary.json         counts per status; videos and frames decoded, reused and changed;
+  run_summary.json         counts per status; videos and frames decoded, changed, recomputed from
+                           stored landmarks and reused;
                            wall seconds, configuration, versions
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from transforms.reports import stats
 from transforms.store import storage
 from transforms.features.v1 import FEATURE_VERSION
 from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
-from transforms.store.results import FAILED, LOW_QUALITY, MISSING, STATUSES, SUCCESS, ClipResult
+from transforms.store.results import DECODED, FAILED, LOW_QUALITY, MISSING, RECOMPUTED, STATUSES, SUCCESS, ClipResult
 
 PROC_SUBDIR = "proc"
 PROCESSED_CSV = "processed_metadata.csv"
@@ -106,7 +107,8 @@ def versions() -> Dict[str, str]:
 def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Moments],
             config: Dict[str, object], started_at: float, orphans: List[dict]) -> Dict[str, object]:
     everything = [r for rs in by_status.values() for r in rs]
-    decoded = [r for r in everything if r.origin in ("new", "changed")]
+    decoded = [r for r in everything if r.origin in DECODED]
+    recomputed = [r for r in everything if r.origin == RECOMPUTED]
     reused = [r for r in everything if r.origin == "reused"]
     changed = [r for r in everything if r.origin == "changed"]
     return {
@@ -119,9 +121,11 @@ def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Mome
             MISSING: len(by_status[MISSING]),
         },
         "videos_decoded": len(decoded),
+        "videos_recomputed": len(recomputed),
         "videos_reused": len(reused),
         "videos_changed": len(changed),
         "frames_decoded": sum(r.frames_decoded for r in decoded),
+        "frames_recomputed": sum(r.frames_decoded for r in recomputed),
         "frames_reused": sum(r.frames_decoded for r in reused),
         "frames_changed": sum(r.frames_decoded for r in changed),
         "frames_saved": moments.count if moments else 0,

@@ -1,6 +1,6 @@
 """Outputs no finished result of this run vouches for: listed always, deleted only when asked.
 
-proc/orphaned_outputs.csv: path, kind (features | record), video (the
+proc/orphaned_outputs.csv: path, kind (landmarks | features | record), video (the
 video_file path without extension that produced it), reason, deleted (True
 when --prune_orphans removed it). An output is an orphan when
 
@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 
+from transforms.landmarks.pose_file import LANDMARKS_SUBDIR, SUFFIX
 from transforms.store import storage
 from transforms.store.records import RECORDS_SUBDIR
 from transforms.store.results import MISSING, ClipResult
@@ -27,7 +28,8 @@ from transforms.store.write_features import FEATURES_SUBDIR
 ORPHANS_CSV = "orphaned_outputs.csv"
 ORPHAN_COLUMNS = ("path", "kind", "video", "reason", "deleted")
 NOT_IN_METADATA = "no longer in the metadata"
-_KINDS = (("features", FEATURES_SUBDIR, ".npy"), ("record", RECORDS_SUBDIR, ".json"))
+_KINDS = (("landmarks", LANDMARKS_SUBDIR, SUFFIX), ("features", FEATURES_SUBDIR, ".npy"),
+          ("record", RECORDS_SUBDIR, ".json"))
 
 
 def claim(result: ClipResult) -> Optional[Tuple[str, Optional[str]]]:

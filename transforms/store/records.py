@@ -5,11 +5,15 @@ One JSON file per video, next to the features:
     OUT/features/records/<video_file without extension>.json
 
     {
-      "format": "ghsl-result-record/1",
+      "format": "ghsl-result-record/2",
       "video_file": "signer1/clip.mp4",
       "source": {"size": 123456, "updated": 1732380000.0, "checksum": "crc32c or null"},
-      "fingerprint": "sha256 of the feature definition version and every option that
-                      changes the result (pipeline.options.FEATURE_OPTIONS), plus the MediaPipe version",
+      "landmarks": {"fingerprint": "sha256 of the landmark options (pipeline.options.LANDMARK_OPTIONS),
+                                     the landmark file layout and the MediaPipe version",
+                    "sha256": "of OUT/landmarks/<stem>.pose, or null when the video could not be decoded",
+                    "size": 584215, "frames": 62},
+      "fingerprint": "sha256 of the feature definition version, every feature option
+                      (pipeline.options.FEATURE_OPTIONS) and the landmark fingerprint",
       "status": "success" | "low_quality" | "failed",
       "error": "", "frames_decoded": 62, "num_frames": 62, "frame_feature_dim": 540,
       "detection_ratio": 1.0, ..., "kept_low": false,
@@ -20,10 +24,13 @@ One JSON file per video, next to the features:
 (float64 bytes, little-endian, base64), so global statistics over unchanged
 clips are combined without reading their arrays again.
 
-A record is published only after the clip's .npy (when there is one), so a
-record always describes complete features. A re-run reuses a record when the
-source object's identity and the fingerprint are unchanged (and, for a
-success, its .npy still exists); anything else is decoded again.
+A record is published only after the clip's .pose and .npy (when there are
+some), so a record always describes complete files. What a re-run does with
+it (transforms/store/reuse.py): with the same source and landmark fingerprint
+the video is never decoded again; with the same feature fingerprint too, the
+result is reused as it stands; otherwise features are recomputed from the
+.pose file, whose sha256 must match. Records of format 1 (before the landmark
+store) are not read: those videos are decoded once more.
 """
 from __future__ import annotations
 
@@ -42,7 +49,9 @@ from transforms.store.metadata import ClipRow
 from transforms.store.results import SUCCESS, ClipResult
 from transforms.reports.stats import Moments
 
-FORMAT = "ghsl-result-record/1"
+FORMAT = "ghsl-result-record/2"
+# Bumped when what the extractor writes into a .pose changes for the same options.
+LANDMARK_LAYOUT = "pose-format holistic 0.2, one person, upright frames"
 RECORDS_SUBDIR = ("features", "records")
 
 _RESULT_FIELDS = ("status", "error", "frames_decoded", "num_frames", "frame_feature_dim", "detection_ratio",
@@ -53,19 +62,31 @@ def record_path(output_dir: str, feature_stem: str) -> str:
     return storage.join(output_dir, *RECORDS_SUBDIR, feature_stem + ".json")
 
 
-def fingerprint(feature_options: Dict[str, object]) -> str:
-    """Fingerprint of what makes a result, computed where the work runs (the worker's MediaPipe).
-
-    feature_options: every option that changes a clip's features or verdict, as
-    pipeline.options.feature_config gives them; all of them are hashed.
-    """
-    try:
-        mediapipe_version = importlib_metadata.version("mediapipe")
-    except importlib_metadata.PackageNotFoundError:
-        mediapipe_version = "not installed"
-    made_by = {"feature_version": FEATURE_VERSION, "mediapipe": mediapipe_version,
-               **feature_options}
+def _sha(made_by: dict) -> str:
     return hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()
+
+
+def mediapipe_version() -> str:
+    try:
+        return importlib_metadata.version("mediapipe")
+    except importlib_metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def landmark_fingerprint(landmark_options: Dict[str, object]) -> str:
+    """What makes a video's landmarks, computed where the work runs (the worker's MediaPipe).
+
+    landmark_options: pipeline.options.landmark_config, all of them hashed.
+    """
+    return _sha({"layout": LANDMARK_LAYOUT, "mediapipe": mediapipe_version(), **landmark_options})
+
+
+def feature_fingerprint(feature_options: Dict[str, object], landmark_fp: str) -> str:
+    """What makes a clip's features and verdict from its landmarks.
+
+    feature_options: pipeline.options.feature_config, all of them hashed.
+    """
+    return _sha({"feature_version": FEATURE_VERSION, "landmarks": landmark_fp, **feature_options})
 
 
 def source_identity(path: str) -> Optional[Dict[str, object]]:
@@ -93,7 +114,8 @@ def _unb64(text: str) -> np.ndarray:
 
 
 def to_json(result: ClipResult, source: Dict[str, object], made_by: str) -> str:
-    record = {"format": FORMAT, "video_file": result.video_file, "source": source, "fingerprint": made_by}
+    record = {"format": FORMAT, "video_file": result.video_file, "source": source,
+              "landmarks": result.landmarks, "fingerprint": made_by}
     record.update({k: getattr(result, k) for k in _RESULT_FIELDS})
     m = result.moments
     record["moments"] = None if m is None else {"count": int(m.count), "sum": _b64(m.total), "sum_sq": _b64(m.total_sq)}
@@ -113,6 +135,7 @@ def result_from(record: dict, row: ClipRow, feature_path: str) -> ClipResult:
     """The reports' view of a reused record, for the row as it stands in today's metadata."""
     values = {k: record[k] for k in _RESULT_FIELDS if k not in ("status", "error")}
     result = ClipResult.for_row(row, record["status"], record["error"], **values)
+    result.landmarks = record["landmarks"]
     if record["status"] == SUCCESS:
         m = record["moments"]
         result.moments = Moments(int(m["count"]), _unb64(m["sum"]), _unb64(m["sum_sq"]))

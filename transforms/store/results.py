@@ -41,12 +41,15 @@ class ClipResult:
     seconds: float = 0.0
     feature_stem: str = ""
     feature_path: str = ""
-    # "new" or "changed" when decoded in this run, "reused" when taken from its record, "" otherwise.
+    # "new" or "changed" when decoded in this run, "recomputed" when computed from its stored
+    # landmarks, "reused" when taken from its record, "" otherwise.
     origin: str = ""
     # An unexpected error (a network hiccup, say) is not recorded: the next run tries again.
     retryable: bool = False
     # The video's identity when it was read (see transforms/store/records.py), for its record.
     source: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
+    # The record's "landmarks" section: which .pose file (if any) the result was computed from.
+    landmarks: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
     # Carried only from extraction to the feature writer, never into reports.
     features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
     moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
@@ -62,9 +65,24 @@ class ClipResult:
         return dataclasses.replace(self, features=None, moments=None)
 
 
+DECODED = ("new", "changed")
+RECOMPUTED = "recomputed"
+
+
 class ToDecode(NamedTuple):
     """A metadata row whose video must be decoded in this run."""
 
     row: ClipRow
     source: Optional[Dict[str, object]]  # None: the video does not exist
     origin: str                          # "new" (no usable record) or "changed"
+
+
+class StoredLandmarks(NamedTuple):
+    """A video's published .pose file, from which its features are computed."""
+
+    row: ClipRow
+    source: Dict[str, object]
+    origin: str                          # "new" or "changed" (decoded just now) or "recomputed"
+    pose: bytes                          # the .pose file's bytes
+    landmarks: Dict[str, object]         # the record's "landmarks" section for this file
+    seconds: float = 0.0                 # spent decoding, when decoded in this run

@@ -1,5 +1,7 @@
 """Publishing fresh results: the .npy of a saved clip, then its result record.
 
+The clip's .pose landmark file was published before (transforms/landmarks/extract.py).
+
 Feature file format: `features/pose_data/<video_file without extension>.npy`,
 NumPy .npy (no pickle), float32, shape (kept frames, 540), one row per kept
 frame, columns as in transforms/features/v1.py. Record format: transforms/store/records.py.
@@ -44,12 +46,10 @@ class _Publisher(beam.DoFn):
         self.output_dir = output_dir
         self.feature_options = feature_options
 
-    def setup(self):
-        self.fingerprint = records.fingerprint(self.feature_options)
-
     def _record(self, result: ClipResult, source: dict) -> None:
+        made_by = records.feature_fingerprint(self.feature_options, result.landmarks["fingerprint"])
         storage.write_text(records.record_path(self.output_dir, result.feature_stem),
-                           records.to_json(result, source, self.fingerprint))
+                           records.to_json(result, source, made_by))
 
 
 class WriteFeatures(_Publisher):
@@ -75,7 +75,7 @@ class RecordRejection(_Publisher):
     """
 
     def process(self, result: ClipResult):
-        if result.status in (LOW_QUALITY, FAILED) and not result.retryable and result.source:
+        if result.status in (LOW_QUALITY, FAILED) and not result.retryable and result.landmarks:
             storage.delete_if_present(feature_path(self.output_dir, result.feature_stem))
             self._record(result, result.source)
         yield result.slim()
