@@ -321,9 +321,10 @@ def _low_quality_reason(result: ClipFeaturesV2, torso_frames: int, cfg: V2Config
     """The first gate that applies, causes before symptoms; "" when the clip passes."""
     n = result.num_frames
     if n < cfg.min_frames:
-        return (f"{TOO_FEW_FRAMES}: {n} frames kept after trimming {result.trimmed_start} at the start and "
-                f"{result.trimmed_end} at the end with no signer (needs {cfg.min_frames}); use a longer clip "
-                f"or lower min_frames")
+        trimming = (f" after trimming {result.trimmed_start} at the start and {result.trimmed_end} at the end "
+                    f"with no signer" if result.trimmed_start or result.trimmed_end else "")
+        return (f"{TOO_FEW_FRAMES}: {n} frames{trimming} (needs {cfg.min_frames}); use a longer clip or lower "
+                f"min_frames")
     if result.detection_ratio < cfg.min_valid_ratio:
         return (f"{LOW_DETECTION}: a pose or hand was seen in {round(result.detection_ratio * n)} of {n} frames "
                 f"(needs {_percent(cfg.min_valid_ratio)}); check that the signer stays in view")
