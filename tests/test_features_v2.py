@@ -367,3 +367,9 @@ def test_a_refined_face_mesh_uses_the_same_468_points():
     refined = signer_clip(20)
     refined.face = np.concatenate([clip.face, np.full((20, 10, 3), 0.5, np.float32)], axis=1)
     np.testing.assert_array_equal(run(refined).features, run(clip).features)
+
+
+def test_a_clip_without_its_frame_size_is_refused():
+    clip = signer_clip(10, width=0)
+    with pytest.raises(ValueError, match="frame size"):
+        run(clip)

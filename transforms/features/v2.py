@@ -135,46 +135,29 @@ def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
     if total == 0:
         return ClipFeaturesV2(status="failed", reason=f"{NO_FRAMES}: the video gave no frame to decode")
 
-    presence = _presence(points)
-    signer = presence[:, POSE] | presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]
+    signer = _signer_frames(_presence(points))
     if not signer.any():
         return ClipFeaturesV2(
             status="failed", total_frames=total,
             reason=f"{NO_SIGNER}: no pose or hand was seen in any of the {total} frames (a face alone "
                    f"does not count); check that the clip shows a signer")
 
-    seen = np.flatnonzero(signer)
-    first, last = int(seen[0]), int(seen[-1])
-    kept = slice(first, last + 1)
-    presence = presence[kept]
-    num_frames = len(presence)
-    trimmed = dict(total_frames=total, num_frames=num_frames, trimmed_start=first, trimmed_end=total - 1 - last)
-
-    pose = points.pose[kept].astype(np.float32)
-    has_torso = _has_torso(pose, presence[:, POSE])
+    first, last = np.flatnonzero(signer)[[0, -1]]
+    clip = _frames(points, slice(first, last + 1))
+    counts = dict(total_frames=total, num_frames=len(clip),
+                  trimmed_start=int(first), trimmed_end=int(total - 1 - last))
+    presence = _presence(clip)
+    has_torso = _has_torso(clip.pose, presence[:, POSE])
     if not has_torso.any():
         return ClipFeaturesV2(
-            status="failed", **trimmed,
-            reason=f"{NO_TORSO}: none of the {num_frames} frames has a pose with shoulders and hips, "
+            status="failed", **counts,
+            reason=f"{NO_TORSO}: none of the {len(clip)} frames has a pose with shoulders and hips, "
                    f"so hands and face cannot be placed relative to the body; film the signer's upper body")
 
-    centre, scale = _torso_reference(pose, has_torso)
-    frames = _normalized(points, kept, presence, centre, scale, cfg.face_downsample)
+    frames = _normalized(clip, presence, *_torso_reference(clip.pose, has_torso), cfg.face_downsample)
     present_columns = presence[:, column_parts(cfg.face_downsample)]
-    energy = _motion_energy(frames, present_columns)
-    result = ClipFeaturesV2(
-        status="success",
-        **trimmed,
-        detection_ratio=float(signer[kept].mean()),
-        mean_visibility=float(pose[presence[:, POSE], :, 3].mean()) if presence[:, POSE].any() else 0.0,
-        motion_mean=float(np.mean(energy)),
-        motion_p50=float(np.percentile(energy, 50)),
-        motion_p95=float(np.percentile(energy, 95)),
-        motion_max=float(np.max(energy)),
-        presence={part: float(presence[:, i].mean()) for i, part in enumerate(PARTS)},
-        hand_ratio=float((presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]).mean()),
-        shoulder_width=_shoulder_width(pose[has_torso], points.width, points.height),
-    )
+    result = ClipFeaturesV2(status="success", **counts, **_measures(clip, presence, has_torso),
+                            **_motion_summary(_motion_energy(frames, present_columns)))
 
     reason = _low_quality_reason(result, int(has_torso.sum()), cfg)
     if reason:
@@ -187,6 +170,39 @@ def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
     smoothed = _smooth_within_runs(frames, present_columns, cfg.ema_alpha)
     result.features = np.concatenate([smoothed, presence.astype(np.float32)], axis=1)
     return result
+
+
+def _frames(points: ClipPoints, kept: slice) -> ClipPoints:
+    """The kept frames of a clip, landmarks as float32."""
+    def take(array):
+        return np.asarray(array)[kept]
+    return dataclasses.replace(
+        points, pose=take(points.pose).astype(np.float32), left_hand=take(points.left_hand).astype(np.float32),
+        right_hand=take(points.right_hand).astype(np.float32), face=take(points.face).astype(np.float32),
+        pose_present=take(points.pose_present), left_hand_present=take(points.left_hand_present),
+        right_hand_present=take(points.right_hand_present), face_present=take(points.face_present))
+
+
+def _signer_frames(presence: np.ndarray) -> np.ndarray:
+    """A pose or a hand was seen. A face alone cannot sign, and v1 does not count it either."""
+    return presence[:, POSE] | presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]
+
+
+def _measures(clip: ClipPoints, presence: np.ndarray, has_torso: np.ndarray) -> dict:
+    """What the gates and the reports look at, over the kept frames (§Per clip, step 6)."""
+    with_pose = presence[:, POSE]
+    return dict(
+        detection_ratio=float(_signer_frames(presence).mean()),
+        mean_visibility=float(clip.pose[with_pose, :, 3].mean()) if with_pose.any() else 0.0,
+        presence={part: float(presence[:, i].mean()) for i, part in enumerate(PARTS)},
+        hand_ratio=float((presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]).mean()),
+        shoulder_width=_shoulder_width(clip.pose[has_torso], clip.width, clip.height),
+    )
+
+
+def _motion_summary(energy: np.ndarray) -> dict:
+    return dict(motion_mean=float(np.mean(energy)), motion_p50=float(np.percentile(energy, 50)),
+                motion_p95=float(np.percentile(energy, 95)), motion_max=float(np.max(energy)))
 
 
 def _presence(points: ClipPoints) -> np.ndarray:
@@ -244,7 +260,7 @@ def _torso_scale(torso: np.ndarray) -> np.ndarray:
     return np.where(count > 0, median, np.float32(1.0)).astype(np.float32)
 
 
-def _normalized(points: ClipPoints, kept: slice, presence: np.ndarray, centre: np.ndarray, scale: np.ndarray,
+def _normalized(clip: ClipPoints, presence: np.ndarray, centre: np.ndarray, scale: np.ndarray,
                 face_downsample: int) -> np.ndarray:
     """(T, 540) float32 in v1's layout: each part torso-normalized where present, exactly 0 where absent.
 
@@ -255,19 +271,16 @@ def _normalized(points: ClipPoints, kept: slice, presence: np.ndarray, centre: n
 
     def place(xyz: np.ndarray, present: np.ndarray) -> np.ndarray:
         moved = (xyz - centre[:, None, :]) * inverse[:, None, None]
-        return np.where(present[:, None, None], moved, np.float32(0.0)).reshape(len(xyz), -1)
+        return np.where(present[:, None, None], moved, np.float32(0.0))
 
-    pose = points.pose[kept].astype(np.float32)
     pose_present = presence[:, POSE]
-    pose_xyz = place(pose[:, :, :3], pose_present).reshape(-1, POSE_POINTS, 3)
-    visibility = np.where(pose_present[:, None], pose[:, :, 3], np.float32(0.0))
-    parts = [
-        np.concatenate([pose_xyz, visibility[:, :, None]], axis=2).reshape(len(pose), -1),
-        place(points.left_hand[kept].astype(np.float32), presence[:, LEFT_HAND]),
-        place(points.right_hand[kept].astype(np.float32), presence[:, RIGHT_HAND]),
-        place(points.face[kept][:, v1.face_indices(face_downsample)].astype(np.float32), presence[:, FACE]),
-    ]
-    return np.concatenate(parts, axis=1).astype(np.float32)
+    pose = np.concatenate([place(clip.pose[:, :, :3], pose_present),
+                           np.where(pose_present[:, None, None], clip.pose[:, :, 3:], np.float32(0.0))], axis=2)
+    parts = [pose,
+             place(clip.left_hand, presence[:, LEFT_HAND]),
+             place(clip.right_hand, presence[:, RIGHT_HAND]),
+             place(clip.face[:, v1.face_indices(face_downsample)], presence[:, FACE])]
+    return np.concatenate([part.reshape(len(clip), -1) for part in parts], axis=1)
 
 
 def _motion_energy(frames: np.ndarray, present_columns: np.ndarray) -> np.ndarray:
