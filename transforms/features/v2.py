@@ -1,0 +1,354 @@
+"""Feature definition v2: one clip's landmarks → features that say what was seen and keep time.
+
+Pure NumPy, no Beam or MediaPipe, so every rule can be tested with hand-made
+arrays. The definition, each rule with its reason, is docs/features-v2.md.
+v1 (transforms/features/v1.py) stays the default and unchanged; v2 shares its
+column layout and its torso scale rule and fixes what v1 gets wrong: absent
+parts become zeros *after* normalization and are flagged, no frame is dropped
+in the middle of a clip, the EMA never blends a part with its absence, and
+clips with no signing are rejected with a reason a person can act on.
+
+Frame vector layout (face_downsample = 5 → 544 float32):
+    [0:540)    v1's layout: pose (x, y, z, visibility), left hand, right hand,
+               face landmarks 0, 5, …, 465 (x, y, z), torso-normalized, smoothed;
+               exactly 0 wherever that part was not detected
+    [540:544)  presence of pose, left hand, right hand, face: 1.0 or 0.0
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from transforms.features import v1
+from transforms.features.landmarks import ClipPoints, HAND_POINTS, POSE_POINTS
+
+FEATURE_VERSION = "v2"
+
+PARTS = ("pose", "left_hand", "right_hand", "face")
+POSE, LEFT_HAND, RIGHT_HAND, FACE = range(len(PARTS))
+AXES = ("x", "y", "z")
+VISIBILITY_COLUMNS = np.arange(POSE_POINTS) * 4 + 3  # pose visibilities are confidence, not position
+
+# Reason labels: every reason is "<label>: <details>", so reports can group by label.
+NO_FRAMES = "No frames"
+NO_SIGNER = "No signer"
+NO_TORSO = "No torso"
+TOO_FEW_FRAMES = v1.TOO_FEW_FRAMES
+LOW_DETECTION = v1.LOW_DETECTION
+SIGNER_TOO_SMALL = "Signer too small"
+NO_HANDS = "No hands"
+LOW_MOTION = v1.LOW_MOTION
+
+
+@dataclasses.dataclass(frozen=True)
+class V2Config:
+    """Every threshold of v2, with its default; docs/features-v2.md says why each default."""
+
+    min_frames: int = 48
+    min_valid_ratio: float = 0.45
+    min_hand_ratio: float = 0.2
+    min_shoulder_width: float = 0.1
+    motion_rejection_threshold: float = 7.5e-4
+    ema_alpha: float = 0.2
+    keep_low_quality: bool = False
+    face_downsample: int = 5
+
+
+@dataclasses.dataclass
+class ClipFeaturesV2:
+    """The verdict on one clip and, unless it failed or was rejected, its features."""
+
+    status: str                        # "success" | "low_quality" | "failed"
+    reason: str = ""                   # "<label>: <details>"; "" for a clean success
+    features: Optional[np.ndarray] = None  # (num_frames, 544) float32; None when failed or rejected
+    total_frames: int = 0              # frames decoded
+    num_frames: int = 0                # kept frames: total minus the trimmed ones
+    detection_ratio: float = 0.0       # share of kept frames with a pose or a hand
+    mean_visibility: float = 0.0       # mean pose visibility over kept frames with a pose
+    motion_mean: float = 0.0
+    motion_p50: float = 0.0
+    motion_p95: float = 0.0
+    motion_max: float = 0.0
+    kept_low: bool = False             # rejected by a gate but saved because of keep_low_quality
+    trimmed_start: int = 0             # leading frames with no signer, not kept
+    trimmed_end: int = 0               # trailing frames with no signer, not kept
+    presence: Dict[str, float] = dataclasses.field(default_factory=dict)  # part → rate over kept frames
+    hand_ratio: float = 0.0            # share of kept frames with at least one hand
+    shoulder_width: float = 0.0        # median shoulder span as a fraction of the frame width
+
+
+def feature_dim(face_downsample: int = 5) -> int:
+    return v1.frame_dim(face_downsample) + len(PARTS)
+
+
+def v1_column_names(face_downsample: int = 5) -> List[str]:
+    """Names of v1's columns, in v1's layout (540 with the default face_downsample)."""
+    names = [f"pose_{i}_{axis}" for i in range(POSE_POINTS) for axis in (*AXES, "visibility")]
+    for hand in ("left_hand", "right_hand"):
+        names += [f"{hand}_{i}_{axis}" for i in range(HAND_POINTS) for axis in AXES]
+    names += [f"face_{i}_{axis}" for i in v1.face_indices(face_downsample) for axis in AXES]
+    return names
+
+
+def column_names(face_downsample: int = 5) -> List[str]:
+    """Names of v2's columns: v1's, then one presence flag per part (544 by default)."""
+    return v1_column_names(face_downsample) + [f"present_{part}" for part in PARTS]
+
+
+def column_parts(face_downsample: int = 5) -> np.ndarray:
+    """For each of v1's columns, the index into PARTS of the body part it belongs to."""
+    hand_dim = HAND_POINTS * 3
+    face_dim = 3 * len(v1.face_indices(face_downsample))
+    return np.repeat([POSE, LEFT_HAND, RIGHT_HAND, FACE], [v1.POSE_DIM, hand_dim, hand_dim, face_dim])
+
+
+def present_moments(features: np.ndarray, face_downsample: int = 5) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column (count, Σx, Σx²) over the frames where that column's part is present.
+
+    The presence columns count over every frame, so their mean is the presence
+    rate. Moments of several clips merge by adding them.
+    """
+    features = np.asarray(features)
+    presence = features[:, -len(PARTS):] > 0.5
+    mask = np.concatenate([presence[:, column_parts(face_downsample)], np.ones_like(presence)], axis=1)
+    seen = np.where(mask, features.astype(np.float64), 0.0)
+    return mask.sum(axis=0, dtype=np.int64), seen.sum(axis=0), np.square(seen).sum(axis=0)
+
+
+def stats_from_moments(count: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and std (float32) from merged present_moments, v1's std floor included.
+
+    A column never seen gets mean 0 and std 1, so standardizing it leaves its zeros at 0.
+    """
+    seen = count > 0
+    n = np.where(seen, count, 1).astype(np.float64)
+    mean = np.where(seen, total / n, 0.0)
+    std = np.where(seen, np.sqrt(np.maximum(total_sq / n - mean ** 2, 1e-8)), 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
+    """Trim, normalize, judge and smooth one clip's landmarks (docs/features-v2.md, §Per clip)."""
+    total = len(points)
+    if total == 0:
+        return ClipFeaturesV2(status="failed", reason=f"{NO_FRAMES}: the video gave no frame to decode")
+
+    signer = _signer_frames(_presence(points))
+    if not signer.any():
+        return ClipFeaturesV2(
+            status="failed", total_frames=total,
+            reason=f"{NO_SIGNER}: no pose or hand was seen in any of the {total} frames (a face alone "
+                   f"does not count); check that the clip shows a signer")
+
+    first, last = np.flatnonzero(signer)[[0, -1]]
+    clip = _frames(points, slice(first, last + 1))
+    counts = dict(total_frames=total, num_frames=len(clip),
+                  trimmed_start=int(first), trimmed_end=int(total - 1 - last))
+    presence = _presence(clip)
+    has_torso = _has_torso(clip.pose, presence[:, POSE])
+    if not has_torso.any():
+        return ClipFeaturesV2(
+            status="failed", **counts,
+            reason=f"{NO_TORSO}: none of the {len(clip)} frames has a pose with shoulders and hips, "
+                   f"so hands and face cannot be placed relative to the body; film the signer's upper body")
+
+    frames = _normalized(clip, presence, *_torso_reference(clip.pose, has_torso), cfg.face_downsample)
+    present_columns = presence[:, column_parts(cfg.face_downsample)]
+    result = ClipFeaturesV2(status="success", **counts, **_measures(clip, presence, has_torso),
+                            **_motion_summary(_motion_energy(frames, present_columns)))
+
+    reason = _low_quality_reason(result, int(has_torso.sum()), cfg)
+    if reason:
+        result.reason = reason
+        if not cfg.keep_low_quality:
+            result.status = "low_quality"
+            return result
+        result.kept_low = True
+
+    smoothed = _smooth_within_runs(frames, present_columns, cfg.ema_alpha)
+    result.features = np.concatenate([smoothed, presence.astype(np.float32)], axis=1)
+    return result
+
+
+def _frames(points: ClipPoints, kept: slice) -> ClipPoints:
+    """The kept frames of a clip, landmarks as float32."""
+    def take(array):
+        return np.asarray(array)[kept]
+    return dataclasses.replace(
+        points, pose=take(points.pose).astype(np.float32), left_hand=take(points.left_hand).astype(np.float32),
+        right_hand=take(points.right_hand).astype(np.float32), face=take(points.face).astype(np.float32),
+        pose_present=take(points.pose_present), left_hand_present=take(points.left_hand_present),
+        right_hand_present=take(points.right_hand_present), face_present=take(points.face_present))
+
+
+def _signer_frames(presence: np.ndarray) -> np.ndarray:
+    """A pose or a hand was seen. A face alone cannot sign, and v1 does not count it either."""
+    return presence[:, POSE] | presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]
+
+
+def _measures(clip: ClipPoints, presence: np.ndarray, has_torso: np.ndarray) -> dict:
+    """What the gates and the reports look at, over the kept frames (§Per clip, step 6)."""
+    with_pose = presence[:, POSE]
+    return dict(
+        detection_ratio=float(_signer_frames(presence).mean()),
+        mean_visibility=float(clip.pose[with_pose, :, 3].mean()) if with_pose.any() else 0.0,
+        presence={part: float(presence[:, i].mean()) for i, part in enumerate(PARTS)},
+        hand_ratio=float((presence[:, LEFT_HAND] | presence[:, RIGHT_HAND]).mean()),
+        shoulder_width=_shoulder_width(clip.pose[has_torso], clip.width, clip.height),
+    )
+
+
+def _motion_summary(energy: np.ndarray) -> dict:
+    return dict(motion_mean=float(np.mean(energy)), motion_p50=float(np.percentile(energy, 50)),
+                motion_p95=float(np.percentile(energy, 95)), motion_max=float(np.max(energy)))
+
+
+def _presence(points: ClipPoints) -> np.ndarray:
+    """(T, 4) bool: which parts MediaPipe detected in each frame, in PARTS order."""
+    return np.stack([points.pose_present, points.left_hand_present, points.right_hand_present,
+                     points.face_present], axis=1).astype(bool)
+
+
+def _has_torso(pose: np.ndarray, pose_present: np.ndarray) -> np.ndarray:
+    """Frames whose own shoulders and hips can anchor the frame of reference (v1's usability test)."""
+    torso = pose[:, v1.TORSO_POINTS, :3]
+    with np.errstate(invalid="ignore", over="ignore"):
+        norm = np.linalg.norm(torso.reshape(len(pose), -1), axis=1)
+    return pose_present & np.isfinite(torso).all(axis=(1, 2)) & (norm >= 1e-6)
+
+
+def _torso_reference(pose: np.ndarray, has_torso: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-frame torso centre (T, 3) and scale (T,); a frame without a torso takes the nearest one's.
+
+    Borrowing the nearest torso keeps hands seen without a pose in the same
+    frame of reference as their neighbours (v1 leaves them in image coordinates).
+    """
+    rows = np.flatnonzero(has_torso)
+    torso = pose[rows][:, v1.TORSO_POINTS, :3]
+    centre = torso.mean(axis=1, dtype=np.float32)
+    scale = _torso_scale(torso)
+    nearest = _nearest(rows, len(pose))
+    return centre[nearest], scale[nearest]
+
+
+def _nearest(rows: np.ndarray, length: int) -> np.ndarray:
+    """For every frame 0…length−1, the index into `rows` of the closest row; a tie goes to the earlier."""
+    frames = np.arange(length)
+    after = np.minimum(np.searchsorted(rows, frames), len(rows) - 1)
+    before = np.maximum(after - 1, 0)
+    closer_after = np.abs(rows[after] - frames) < np.abs(rows[before] - frames)
+    return np.where(closer_after, after, before)
+
+
+def _torso_scale(torso: np.ndarray) -> np.ndarray:
+    """v1's scale, vectorized: median of the spans above 1e-4 (shoulders, hips, torso height), else 1.
+
+    torso is (U, 4, 3): left shoulder, right shoulder, left hip, right hip.
+    """
+    shoulders = torso[:, 0] - torso[:, 1]
+    hips = torso[:, 2] - torso[:, 3]
+    height = (torso[:, 0] + torso[:, 1]) / np.float32(2) - (torso[:, 2] + torso[:, 3]) / np.float32(2)
+    spans = np.linalg.norm(np.stack([shoulders, hips, height], axis=1), axis=2)  # (U, 3)
+    candidate = spans > 1e-4
+    ordered = np.sort(np.where(candidate, spans, np.inf), axis=1)
+    count = candidate.sum(axis=1)
+    rows = np.arange(len(spans))
+    low, high = np.maximum((count - 1) // 2, 0), count // 2
+    median = (ordered[rows, low] + ordered[rows, high]) / np.float32(2)
+    return np.where(count > 0, median, np.float32(1.0)).astype(np.float32)
+
+
+def _normalized(clip: ClipPoints, presence: np.ndarray, centre: np.ndarray, scale: np.ndarray,
+                face_downsample: int) -> np.ndarray:
+    """(T, 540) float32 in v1's layout: each part torso-normalized where present, exactly 0 where absent.
+
+    Zeroing after normalization is the point: v1 normalizes the zeros of an
+    undetected part too, which turns them into a phantom part at −centre/scale.
+    """
+    inverse = np.float32(1.0) / scale
+
+    def place(xyz: np.ndarray, present: np.ndarray) -> np.ndarray:
+        moved = (xyz - centre[:, None, :]) * inverse[:, None, None]
+        return np.where(present[:, None, None], moved, np.float32(0.0))
+
+    pose_present = presence[:, POSE]
+    pose = np.concatenate([place(clip.pose[:, :, :3], pose_present),
+                           np.where(pose_present[:, None, None], clip.pose[:, :, 3:], np.float32(0.0))], axis=2)
+    parts = [pose,
+             place(clip.left_hand, presence[:, LEFT_HAND]),
+             place(clip.right_hand, presence[:, RIGHT_HAND]),
+             place(clip.face[:, v1.face_indices(face_downsample)], presence[:, FACE])]
+    return np.concatenate([part.reshape(len(clip), -1) for part in parts], axis=1)
+
+
+def _motion_energy(frames: np.ndarray, present_columns: np.ndarray) -> np.ndarray:
+    """e[t] = ‖F[t] − F[t−1]‖ over the xyz columns present in both frames; e[0] = 0.
+
+    A part appearing or vanishing is a detection event, not motion, so it adds nothing.
+    """
+    energy = np.zeros(len(frames), dtype=np.float32)
+    if len(frames) > 1:
+        both = present_columns[1:] & present_columns[:-1]
+        step = np.where(both, np.diff(frames, axis=0), np.float32(0.0))
+        energy[1:] = np.linalg.norm(np.delete(step, VISIBILITY_COLUMNS, axis=1), axis=1)
+    return energy
+
+
+def _smooth_within_runs(frames: np.ndarray, present_columns: np.ndarray, alpha: float) -> np.ndarray:
+    """v1's EMA per column, restarted at the first frame of every run where that column's part is present.
+
+    Absent frames stay 0 and a part's first frame after a gap is its raw value,
+    so a present value is never blended with an absent zero.
+    """
+    if alpha <= 0:
+        return frames.copy()
+    a, b = np.float32(alpha), np.float32(1.0 - alpha)
+    continuing = np.zeros_like(present_columns)
+    continuing[1:] = present_columns[1:] & present_columns[:-1]
+    out = np.empty_like(frames)
+    out[0] = frames[0]
+    for t in range(1, len(frames)):
+        out[t] = np.where(continuing[t], a * frames[t] + b * out[t - 1], frames[t])
+    return out
+
+
+def _shoulder_width(pose: np.ndarray, width: int, height: int) -> float:
+    """Median shoulder span over the given pose frames, as a fraction of the frame width.
+
+    x and y are fractions of width and height, so the span is measured in pixels first.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"a clip with frames needs its frame size, got {width}×{height}")
+    dx = (pose[:, v1.L_SHOULDER, 0] - pose[:, v1.R_SHOULDER, 0]) * width
+    dy = (pose[:, v1.L_SHOULDER, 1] - pose[:, v1.R_SHOULDER, 1]) * height
+    return float(np.median(np.hypot(dx, dy)) / width)
+
+
+def _percent(ratio: float) -> str:
+    return f"{100 * ratio:.3g}%"
+
+
+def _low_quality_reason(result: ClipFeaturesV2, torso_frames: int, cfg: V2Config) -> str:
+    """The first gate that applies, causes before symptoms; "" when the clip passes."""
+    n = result.num_frames
+    if n < cfg.min_frames:
+        trimming = (f" after trimming {result.trimmed_start} at the start and {result.trimmed_end} at the end "
+                    f"with no signer" if result.trimmed_start or result.trimmed_end else "")
+        return (f"{TOO_FEW_FRAMES}: {n} frames{trimming} (needs {cfg.min_frames}); use a longer clip or lower "
+                f"min_frames")
+    if result.detection_ratio < cfg.min_valid_ratio:
+        return (f"{LOW_DETECTION}: a pose or hand was seen in {round(result.detection_ratio * n)} of {n} frames "
+                f"(needs {_percent(cfg.min_valid_ratio)}); check that the signer stays in view")
+    if result.shoulder_width < cfg.min_shoulder_width:
+        return (f"{SIGNER_TOO_SMALL}: the shoulders span {_percent(result.shoulder_width)} of the frame width "
+                f"(median over {torso_frames} frames; needs {_percent(cfg.min_shoulder_width)}); film closer "
+                f"or crop to the signer")
+    if result.hand_ratio < cfg.min_hand_ratio:
+        return (f"{NO_HANDS}: a hand was seen in {round(result.hand_ratio * n)} of {n} frames "
+                f"(needs {_percent(cfg.min_hand_ratio)}); check that the clip shows signing with the hands in view")
+    if result.motion_mean < cfg.motion_rejection_threshold:
+        return (f"{LOW_MOTION}: the landmarks move {result.motion_mean:.2g} torso units per frame on average "
+                f"(needs {cfg.motion_rejection_threshold:g}); the signer hardly moves")
+    return ""
