@@ -32,8 +32,10 @@ system-tools:
 	    || echo "note: apt-get could not install$$missing; the tests that need them will skip"; \
 	else echo "note:$$missing not installed (needs apt as root); the tests that need them will skip"; fi
 
+# `make demo FEATURES=v2` shows features v2 (default v1, the team's definition).
+FEATURES ?= v1
 demo: install
-	$(PY) -m pipeline.demo
+	$(PY) -m pipeline.demo --feature_version=$(FEATURES)
 
 test: install
 	$(PY) -m pytest tests

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.options import GhslOptions, feature_config, landmark_config, quality_config
+from pipeline.options import GhslOptions, feature_config, landmark_config
 from transforms.features.compute import ComputeFeatures
-from transforms.features.v1 import frame_dim
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.store import metadata
 from transforms.store.orphans import ListOrphans
@@ -40,9 +39,8 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run
 
     judged = ((extracted.stored, planned[RECOMPUTE])
               | "Stored landmarks" >> beam.Flatten()
-              | "Compute features" >> beam.ParDo(ComputeFeatures(
-                  quality_config(opts), opts.face_downsample, run_id=run_id, total=total,
-              )).with_outputs(LOW_QUALITY, FAILED, main=SUCCESS))
+              | "Compute features" >> beam.ParDo(ComputeFeatures(feature_options, run_id=run_id, total=total))
+              .with_outputs(LOW_QUALITY, FAILED, main=SUCCESS))
 
     saved = judged[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(out, feature_options))
     rejected = ((judged[LOW_QUALITY], judged[FAILED], extracted[FAILED], extracted[MISSING])
@@ -52,8 +50,7 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run
 
     results = (saved, rejected, planned[REUSED], bad_rows) | "All results" >> beam.Flatten()
     orphans = results | "Find orphaned outputs" >> ListOrphans(out, prune=opts.prune_orphans)
-    return results | "Write reports" >> WriteReports(out, extra_columns, config, frame_dim(opts.face_downsample),
-                                                     started_at, orphans)
+    return results | "Write reports" >> WriteReports(out, extra_columns, config, feature_options, started_at, orphans)
 
 
 class _SplitByRowError(beam.DoFn):

@@ -7,18 +7,15 @@ from typing import List, Optional, Sequence, Type
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from transforms.features.v1 import QualityConfig
+from transforms.features import definitions
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
 
 # LANDMARK_OPTIONS (transforms/landmarks/holistic.py) change a video's landmarks: a change
 # decodes every video again. Recorded in run_summary.json and fingerprinted (with the
 # MediaPipe version) in every result record.
-# Options that change features or verdicts computed from stored landmarks: a change
-# recomputes them from the .pose files, and decodes no video.
-FEATURE_OPTIONS = (
-    "face_downsample", "min_frames", "min_valid_ratio", "visibility_threshold", "motion_keep_threshold",
-    "motion_rejection_threshold", "ema_alpha", "keep_low_quality",
-)
+# Feature options (transforms/features/definitions.option_names, per --feature_version)
+# change features or verdicts computed from stored landmarks: a change recomputes them
+# from the .pose files, and decodes no video.
 
 
 def flag(value: str) -> bool:
@@ -110,6 +107,10 @@ class GhslOptions(PipelineOptions):
                         help="Holistic's own smoothing of landmarks across frames (its default, and v1's).")
 
         q = parser.add_argument_group("features and quality rules (computed from the stored landmarks)")
+        q.add_argument("--feature_version", choices=definitions.VERSIONS, default=definitions.DEFAULT,
+                       help="v1: the team's exact definition (540 columns, frames dropped, absent parts as "
+                            "-centre/scale). v2: time kept, absent parts 0 plus 4 presence columns (544), "
+                            "clips with no hands or a tiny signer rejected; see docs/features-v2.md.")
         q.add_argument("--face_downsample", type=int, default=5,
                        help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
         q.add_argument("--min_frames", type=int, default=48, help="Fewer kept frames → 'Too few frames'.")
@@ -125,6 +126,10 @@ class GhslOptions(PipelineOptions):
                        help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
         q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=False,
                        help="Save clips the quality rules reject, flagged kept_low.")
+        q.add_argument("--min_hand_ratio", type=float, default=0.2,
+                       help="v2: a hand must be seen in at least this share of kept frames, else 'No hands'.")
+        q.add_argument("--min_shoulder_width", type=float, default=0.1,
+                       help="v2: median shoulder width as a share of the frame width; below → 'Signer too small'.")
 
 
 LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
@@ -133,18 +138,6 @@ LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "Bundl
 def runs_locally(options: PipelineOptions) -> bool:
     """The job runs on this machine (the DirectRunner), so local checks and waiting make sense."""
     return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
-
-
-def quality_config(opts: GhslOptions) -> QualityConfig:
-    return QualityConfig(
-        min_frames=opts.min_frames,
-        min_valid_ratio=opts.min_valid_ratio,
-        visibility_threshold=opts.visibility_threshold,
-        motion_keep_threshold=opts.motion_keep_threshold,
-        motion_rejection_threshold=opts.motion_rejection_threshold,
-        ema_alpha=opts.ema_alpha,
-        keep_low_quality=opts.keep_low_quality,
-    )
 
 
 def option_problems(opts: GhslOptions) -> list:
@@ -162,6 +155,9 @@ def option_problems(opts: GhslOptions) -> list:
         problems.append("--ema_alpha must be between 0 and 1 (0 disables smoothing).")
     if not 0.0 <= opts.max_missing_fraction <= 1.0:
         problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
+    for name in ("min_hand_ratio", "min_shoulder_width"):
+        if not 0.0 <= getattr(opts, name) <= 1.0:
+            problems.append(f"--{name} must be between 0 and 1.")
     if opts.min_frames < 0:
         problems.append("--min_frames must not be negative.")
     return problems
@@ -172,7 +168,9 @@ def landmark_config(opts: GhslOptions) -> dict:
 
 
 def feature_config(opts: GhslOptions) -> dict:
-    return {name: getattr(opts, name) for name in FEATURE_OPTIONS}
+    """The chosen feature version and its options: what the feature fingerprint hashes."""
+    version = opts.feature_version
+    return {"feature_version": version, **{name: getattr(opts, name) for name in definitions.option_names(version)}}
 
 
 def exit_with_help(argv: Optional[List[str]], prog: str, description: str,

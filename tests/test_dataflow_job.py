@@ -209,7 +209,8 @@ def test_the_workers_dofn_is_configured_from_the_options(job):
     assert dofn.video_dir == "gs://ghsl-test/sample_dataset/videos"
     assert dofn.output_dir == "gs://ghsl-test"
     features = _dofn(job, "Compute features/ParDo(ComputeFeatures)")
-    assert features.quality.min_frames == 32 and features.quality.ema_alpha == pytest.approx(0.3)
+    assert features.feature_options["min_frames"] == 32 and features.feature_options["ema_alpha"] == pytest.approx(0.3)
+    assert features.feature_options["feature_version"] == "v1"
 
 
 def test_the_heavy_model_check_runs_at_dofn_set_up(job):

@@ -12,27 +12,29 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.features import v1
+from transforms.features import definitions
 from transforms.landmarks import pose_file
 from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.store.results import FAILED, LOW_QUALITY, RECOMPUTED, SUCCESS, ClipResult, StoredLandmarks
 
-# What the reports take from a clip's verdict (v1.ClipFeatures).
+# What the reports take from a clip's verdict (v1.ClipFeatures, v2.ClipFeaturesV2).
 _VERDICT_METRICS = ("num_frames", "detection_ratio", "mean_visibility", "motion_mean", "motion_p50",
                     "motion_p95", "motion_max", "kept_low")
+_V2_METRICS = ("trimmed_start", "trimmed_end")
 
 
-def judge(item: StoredLandmarks, quality: v1.QualityConfig, face_downsample: int) -> ClipResult:
-    """The clip's result from its .pose bytes (features v1)."""
+def judge(item: StoredLandmarks, feature_options: dict) -> ClipResult:
+    """The clip's result from its .pose bytes, with the run's feature version and options."""
     row = item.row
     stored = dict(origin=item.origin, source=item.source, landmarks=item.landmarks)
     try:
         points = pose_file.read_points(item.pose)
     except pose_file.LandmarkFileError as exc:  # the file was checked before; a reason beats a dead bundle
         return ClipResult.for_row(row, FAILED, f"Stored landmarks unreadable: {exc}", retryable=True, **stored)
-    verdict = v1.clip_features(v1.from_points(points, face_downsample), quality)
-    metrics = {name: getattr(verdict, name) for name in _VERDICT_METRICS}
-    result = ClipResult.for_row(row, verdict.status, verdict.reason, frames_decoded=len(points), **metrics, **stored)
+    verdict = definitions.compute(points, feature_options)
+    metrics = {name: getattr(verdict, name) for name in _VERDICT_METRICS + _V2_METRICS if hasattr(verdict, name)}
+    result = ClipResult.for_row(row, verdict.status, verdict.reason, frames_decoded=len(points),
+                                source_fps=round(points.fps, 3), **metrics, **stored)
     if verdict.features is not None:
         result.features = verdict.features
         result.frame_feature_dim = verdict.features.shape[1]
@@ -42,9 +44,8 @@ def judge(item: StoredLandmarks, quality: v1.QualityConfig, face_downsample: int
 class ComputeFeatures(beam.DoFn):
     """Main output: success (kept_low included). Tagged outputs: low_quality, failed."""
 
-    def __init__(self, quality: v1.QualityConfig, face_downsample: int, run_id: str = "", total: int = 0):
-        self.quality = quality
-        self.face_downsample = face_downsample
+    def __init__(self, feature_options: dict, run_id: str = "", total: int = 0):
+        self.feature_options = dict(feature_options)
         self.run_id = run_id
         self.total = total
         self.videos = {s: Metrics.counter(NAMESPACE, f"videos_{s}") for s in (SUCCESS, LOW_QUALITY, FAILED)}
@@ -57,7 +58,7 @@ class ComputeFeatures(beam.DoFn):
 
     def process(self, item: StoredLandmarks):
         started = time.monotonic()
-        result = judge(item, self.quality, self.face_downsample)
+        result = judge(item, self.feature_options)
         computing = time.monotonic() - started
         result.seconds = item.seconds + computing
         self.feature_millis.update(int(computing * 1000))

@@ -180,6 +180,10 @@ def _summary_section(summary: Mapping, numbers: Dict[str, Optional[float]]) -> s
         ("Categories", _metric(numbers, "categories")),
         ("Run time", f'{_summary_value(summary, "wall_seconds")} s'),
     ]
+    # Features v2 know which parts were seen; v1 does not (its summary has no rates).
+    for part, rate in (summary.get("presence_rates") or {}).items():
+        rows.append((f"Saved frames with the {part.replace('_', ' ')} seen (v2)",
+                     f'<span data-presence="{_e(part)}">{rate:.1%}</span>'))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<h2>Summary</h2><div class="cards">{"".join(cards)}</div><h2>Numbers</h2><table>{table}</table>'
 

@@ -23,6 +23,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
+from transforms.features import definitions
 from transforms.features import v1 as features
 
 from transforms.store import storage
@@ -58,11 +59,12 @@ class Preview:
     unavailable: str = ""        # why there is no image
 
 
-def quality_config(run_config: dict) -> features.QualityConfig:
-    """The run's quality rules, keeping what they reject (a preview wants the frames, not the verdict)."""
-    names = {f.name for f in dataclasses.fields(features.QualityConfig)}
-    values = {k: v for k, v in run_config.items() if k in names}
-    return features.QualityConfig(**{**values, "keep_low_quality": True})
+def feature_options(run_config: dict) -> dict:
+    """The run's feature version and options, keeping what the gates reject (a preview wants the
+    frames, not the verdict). A summary from before --feature_version means v1."""
+    version = run_config.get("feature_version", definitions.DEFAULT)
+    values = {name: run_config[name] for name in definitions.option_names(version) if name in run_config}
+    return {**values, "feature_version": version, "keep_low_quality": True}
 
 
 class DrawPreview(beam.DoFn):
@@ -109,8 +111,7 @@ class DrawPreview(beam.DoFn):
             if found is None:
                 return
             points, source = found
-            frames = features.from_points(points, run_config["face_downsample"])
-            verdict = features.clip_features(frames, quality_config(run_config))
+            verdict = definitions.compute(points, feature_options(run_config))
             if verdict.features is None:
                 preview.unavailable = f"No landmarks to draw: {verdict.reason}."
                 return

@@ -1,14 +1,18 @@
 """The run's reports: four CSVs, global_stats.npz and run_summary.json under OUT/proc/.
 
 Files (all written, header included, even when empty; rows in metadata order):
-  processed_metadata.csv   one row per saved clip (status success)
+  processed_metadata.csv   one row per saved clip (status success); v2 adds source_fps,
+                           trimmed_start, trimmed_end
   low_quality_videos.csv   clips the quality rules rejected (kept=True: saved anyway)
   failed_videos.csv        rows that could not be processed, with the error
   missing_videos.csv       rows whose video file does not exist
   orphaned_outputs.csv     outputs of videos no longer in the metadata (transforms/store/orphans.py)
   global_stats.npz         feature_mean, feature_std (float32, D), seq_lengths (int32),
                            motion_means (float32) in processed_metadata.csv order,
-                           frame_count, video_count
+                           frame_count, video_count; for v2 also present_count (frames each
+                           column was seen in, over which its mean/std are taken),
+                           presence_parts and presence_rate
+  feature_schema.json      the name of every column of the saved arrays, the version, its options
   run_summary.json         counts per status; videos and frames decoded, changed, recomputed from
                            stored landmarks and reused;
                            wall seconds, configuration, versions
@@ -28,7 +32,7 @@ import numpy as np
 from transforms.reports import stats
 
 from transforms.store import storage
-from transforms.features.v1 import FEATURE_VERSION
+from transforms.features import definitions, v2
 from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
 from transforms.store.results import DECODED, FAILED, LOW_QUALITY, MISSING, RECOMPUTED, STATUSES, SUCCESS, ClipResult
 
@@ -39,10 +43,13 @@ FAILED_CSV = "failed_videos.csv"
 MISSING_CSV = "missing_videos.csv"
 STATS_NPZ = "global_stats.npz"
 SUMMARY_JSON = "run_summary.json"
+SCHEMA_JSON = "feature_schema.json"
 
 METRIC_COLUMNS = ("detection_ratio", "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max")
 PROCESSED_COLUMNS = ("video_file", "feature_path", "num_frames", "frame_feature_dim", *METRIC_COLUMNS,
                      "sentence_id", "sentence", "category", "quality_flag")
+# v2 keeps time: what the frames mean in seconds, and how many were trimmed at each end.
+V2_PROCESSED_COLUMNS = PROCESSED_COLUMNS + ("source_fps", "trimmed_start", "trimmed_end")
 LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
@@ -53,7 +60,7 @@ def proc_path(output_dir: str, name: str) -> str:
 
 
 def processed_row(r: ClipResult) -> Dict[str, object]:
-    row = {c: getattr(r, c) for c in PROCESSED_COLUMNS if hasattr(r, c)}
+    row = {c: getattr(r, c) for c in V2_PROCESSED_COLUMNS if hasattr(r, c)}
     row["quality_flag"] = "kept_low" if r.kept_low else ""
     row.update(r.extra)
     return row
@@ -77,24 +84,41 @@ def csv_text(columns: Sequence[str], rows: Iterable[Dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
-def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], dim: int) -> bytes:
-    mean, std = stats.mean_std(moments, dim)
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
+def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], feature_options: dict) -> bytes:
+    version = feature_options["feature_version"]
+    mean, std = definitions.mean_std(version, moments, definitions.dim(version, feature_options["face_downsample"]))
+    arrays = dict(
         feature_mean=mean,
         feature_std=std,
         seq_lengths=np.array([r.num_frames for r in processed], dtype=np.int32),
         motion_means=np.array([r.motion_mean for r in processed], dtype=np.float32),
-        frame_count=np.int64(moments.count if moments else 0),
+        frame_count=np.int64(stats.frame_count(moments)),
         video_count=np.int64(len(processed)),
     )
+    if version != "v1":
+        # Mean/std are over the frames where each column's part was seen; standardize
+        # with present * (x - mean) / std so absent zeros stay zeros.
+        rates = definitions.presence_rates(version, moments)
+        arrays["present_count"] = (np.asarray(moments.count, np.int64) if moments is not None
+                                   else np.zeros(len(mean), np.int64))
+        arrays["presence_parts"] = np.array(list(rates) or list(v2.PARTS))
+        arrays["presence_rate"] = np.array([rates.get(p, 0.0) for p in v2.PARTS], dtype=np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
-def versions() -> Dict[str, str]:
+def feature_schema(feature_options: dict) -> str:
+    """proc/feature_schema.json: the name of every column of the saved arrays, the version and its options."""
+    version = feature_options["feature_version"]
+    names = definitions.column_names(version, feature_options["face_downsample"])
+    return json.dumps({"feature_version": version, "columns": names, "dim": len(names),
+                       "options": feature_options}, indent=1) + "\n"
+
+
+def versions(feature_version: str) -> Dict[str, str]:
     """Versions where the reports are written, i.e. on a worker, which is what made the features."""
-    found = {"feature_definition": FEATURE_VERSION}
+    found = {"feature_definition": feature_version}
     for key, dist in (("pipeline", "ghsl-preprocessing"), ("apache_beam", "apache-beam"),
                       ("mediapipe", "mediapipe"), ("opencv", "opencv-python-headless"), ("numpy", "numpy")):
         try:
@@ -104,8 +128,8 @@ def versions() -> Dict[str, str]:
     return found
 
 
-def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Moments],
-            config: Dict[str, object], started_at: float, orphans: List[dict]) -> Dict[str, object]:
+def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Moments], config: Dict[str, object],
+            feature_options: dict, started_at: float, orphans: List[dict]) -> Dict[str, object]:
     everything = [r for rs in by_status.values() for r in rs]
     decoded = [r for r in everything if r.origin in DECODED]
     recomputed = [r for r in everything if r.origin == RECOMPUTED]
@@ -128,12 +152,13 @@ def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Mome
         "frames_recomputed": sum(r.frames_decoded for r in recomputed),
         "frames_reused": sum(r.frames_decoded for r in reused),
         "frames_changed": sum(r.frames_decoded for r in changed),
-        "frames_saved": moments.count if moments else 0,
+        "frames_saved": stats.frame_count(moments),
         "orphaned_outputs": len(orphans),
         "orphans_deleted": sum(1 for o in orphans if o["deleted"]),
         "wall_seconds": round(time.time() - started_at, 3),
         "config": config,
-        "versions": versions(),
+        "versions": versions(feature_options["feature_version"]),
+        "presence_rates": definitions.presence_rates(feature_options["feature_version"], moments),
     }
 
 
@@ -145,12 +170,12 @@ class WriteReports(beam.PTransform):
     """
 
     def __init__(self, output_dir: str, extra_columns: Sequence[str], config: Dict[str, object],
-                 feature_dim: int, started_at: float, orphans: beam.PCollection):
+                 feature_options: dict, started_at: float, orphans: beam.PCollection):
         super().__init__()
         self.output_dir = output_dir
         self.extra_columns = list(extra_columns)
         self.config = config
-        self.feature_dim = feature_dim
+        self.feature_options = dict(feature_options)
         self.started_at = started_at
         self.orphans = orphans
 
@@ -173,8 +198,10 @@ class WriteReports(beam.PTransform):
         processed = by_status[SUCCESS]
         # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
         low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low], key=lambda r: r.line)
+        columns = PROCESSED_COLUMNS if self.feature_options["feature_version"] == "v1" else V2_PROCESSED_COLUMNS
         files = {
-            PROCESSED_CSV: csv_text(PROCESSED_COLUMNS + tuple(self.extra_columns), map(processed_row, processed)),
+            PROCESSED_CSV: csv_text(columns + tuple(self.extra_columns), map(processed_row, processed)),
+            SCHEMA_JSON: feature_schema(self.feature_options),
             LOW_QUALITY_CSV: csv_text(LOW_QUALITY_COLUMNS, map(low_quality_row, low_quality)),
             FAILED_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[FAILED])),
             MISSING_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[MISSING])),
@@ -182,8 +209,8 @@ class WriteReports(beam.PTransform):
         }
         for name, text in files.items():
             storage.write_text(proc_path(self.output_dir, name), text)
-        storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_dim))
+        storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_options))
         # Written last: its presence means every other output of the run is complete.
-        result = summary(by_status, moments, self.config, self.started_at, orphans)
+        result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
         storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")
         return result

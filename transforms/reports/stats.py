@@ -16,7 +16,7 @@ STD_FLOOR = 1e-8  # variance floor of the v1 definition: std = sqrt(max(var, 1e-
 
 
 class Moments(NamedTuple):
-    count: int
+    count: int             # or, for features v2, (D,) int64: frames in which each column was seen
     total: np.ndarray      # (D,) float64, Σx
     total_sq: np.ndarray   # (D,) float64, Σx²
 
@@ -32,6 +32,11 @@ def add(a: Optional[Moments], b: Optional[Moments]) -> Optional[Moments]:
     if b is None:
         return a
     return Moments(a.count + b.count, a.total + b.total, a.total_sq + b.total_sq)
+
+
+def frame_count(m: Optional[Moments]) -> int:
+    """Frames behind the moments (v2 counts per column; its presence columns count every frame)."""
+    return 0 if m is None else int(np.max(m.count))
 
 
 def mean_std(m: Optional[Moments], dim: int):

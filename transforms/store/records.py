@@ -12,8 +12,8 @@ One JSON file per video, next to the features:
                                      the landmark file layout and the MediaPipe version",
                     "sha256": "of OUT/landmarks/<stem>.pose, or null when the video could not be decoded",
                     "size": 584215, "frames": 62},
-      "fingerprint": "sha256 of the feature definition version, every feature option
-                      (pipeline.options.FEATURE_OPTIONS) and the landmark fingerprint",
+      "fingerprint": "sha256 of the feature version (--feature_version), its options
+                      (transforms/features/definitions.py) and the landmark fingerprint",
       "status": "success" | "low_quality" | "failed",
       "error": "", "frames_decoded": 62, "num_frames": 62, "frame_feature_dim": 540,
       "detection_ratio": 1.0, ..., "kept_low": false,
@@ -44,7 +44,6 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.store import storage
-from transforms.features.v1 import FEATURE_VERSION
 from transforms.store.metadata import ClipRow
 from transforms.store.results import SUCCESS, ClipResult
 from transforms.reports.stats import Moments
@@ -55,7 +54,8 @@ LANDMARK_LAYOUT = "pose-format holistic 0.2, one person, upright frames"
 RECORDS_SUBDIR = ("features", "records")
 
 _RESULT_FIELDS = ("status", "error", "frames_decoded", "num_frames", "frame_feature_dim", "detection_ratio",
-                  "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max", "kept_low")
+                  "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max", "kept_low",
+                  "source_fps", "trimmed_start", "trimmed_end")
 
 
 def record_path(output_dir: str, feature_stem: str) -> str:
@@ -84,9 +84,9 @@ def landmark_fingerprint(landmark_options: Dict[str, object]) -> str:
 def feature_fingerprint(feature_options: Dict[str, object], landmark_fp: str) -> str:
     """What makes a clip's features and verdict from its landmarks.
 
-    feature_options: pipeline.options.feature_config, all of them hashed.
+    feature_options: pipeline.options.feature_config (the feature version and its options), all hashed.
     """
-    return _sha({"feature_version": FEATURE_VERSION, "landmarks": landmark_fp, **feature_options})
+    return _sha({"landmarks": landmark_fp, **feature_options})
 
 
 def source_identity(path: str) -> Optional[Dict[str, object]]:
@@ -118,7 +118,9 @@ def to_json(result: ClipResult, source: Dict[str, object], made_by: str) -> str:
               "landmarks": result.landmarks, "fingerprint": made_by}
     record.update({k: getattr(result, k) for k in _RESULT_FIELDS})
     m = result.moments
-    record["moments"] = None if m is None else {"count": int(m.count), "sum": _b64(m.total), "sum_sq": _b64(m.total_sq)}
+    # v2 counts per column (the frames each part was seen in): a list then, one number for v1.
+    count = None if m is None else (np.asarray(m.count).tolist() if np.ndim(m.count) else int(m.count))
+    record["moments"] = None if m is None else {"count": count, "sum": _b64(m.total), "sum_sq": _b64(m.total_sq)}
     return json.dumps(record, indent=1) + "\n"
 
 
@@ -138,7 +140,8 @@ def result_from(record: dict, row: ClipRow, feature_path: str) -> ClipResult:
     result.landmarks = record["landmarks"]
     if record["status"] == SUCCESS:
         m = record["moments"]
-        result.moments = Moments(int(m["count"]), _unb64(m["sum"]), _unb64(m["sum_sq"]))
+        count = np.asarray(m["count"], dtype=np.int64) if isinstance(m["count"], list) else int(m["count"])
+        result.moments = Moments(count, _unb64(m["sum"]), _unb64(m["sum_sq"]))
         result.feature_path = feature_path
     result.origin = "reused"
     return result

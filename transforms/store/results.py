@@ -38,6 +38,9 @@ class ClipResult:
     motion_p95: float = 0.0
     motion_max: float = 0.0
     kept_low: bool = False
+    source_fps: float = 0.0      # of the video, as stored in its .pose
+    trimmed_start: int = 0       # v2: leading frames with no signer, not kept
+    trimmed_end: int = 0         # v2: trailing frames with no signer, not kept
     seconds: float = 0.0
     feature_stem: str = ""
     feature_path: str = ""

