@@ -65,6 +65,18 @@ def check_model_available(model_complexity: int) -> None:
         f"the Dataflow worker image bakes it in at build time.")
 
 
+def upright(capture) -> None:
+    """Make `capture` hand out frames as a person sees the video.
+
+    Phones store portrait video sideways with a rotation tag (a display matrix). This OpenCV
+    build reads frames as stored unless told otherwise, and MediaPipe would then see the
+    signer lying on their side (landmarks off by a median 1.48 torso units, NOTES.md).
+    """
+    import cv2
+
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+
+
 def check_complete(decoded: int, declared: int) -> None:
     """Raise VideoDecodeError when decoding stopped well before the frames the container declares."""
     if declared > 0 and decoded < MIN_DECODED_SHARE * declared:
@@ -116,6 +128,7 @@ class HolisticExtractor:
                 raise VideoDecodeError(
                     f"OpenCV could not open the file as a video ({size} bytes): not a video, "
                     f"or a truncated/corrupt container")
+            upright(capture)
             declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
             width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))

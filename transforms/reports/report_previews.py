@@ -28,7 +28,7 @@ from transforms.features import v1 as features
 
 from transforms.store import storage
 from transforms.landmarks import pose_file
-from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable
+from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable, upright
 from transforms.reports.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
 
 NAMESPACE = "ghsl_report"
@@ -175,6 +175,7 @@ def read_frames(video_path: str, indices: np.ndarray, width: int) -> List[np.nda
     wanted = set(int(i) for i in indices)
     images = []
     capture = cv2.VideoCapture(video_path)
+    upright(capture)  # the frames Holistic saw
     try:
         t = 0
         while t <= max(wanted, default=-1):
