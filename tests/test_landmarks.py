@@ -179,3 +179,21 @@ def test_reprocess_all_decodes_everything(rerun):
     _, again = rerun
     summary = again("--reprocess=all")
     assert (summary["videos_decoded"], summary["videos_recomputed"], summary["videos_reused"]) == (3, 0, 0)
+
+
+def test_pose_formats_own_tools_normalize_and_draw_our_files(first_run, tmp_path):
+    from pose_format.pose_visualizer import PoseVisualizer
+    from pose_format.utils.generic import pose_normalization_info
+
+    out, _ = first_run
+    pose = read_pose(out / "landmarks" / "SOUP.pose")
+    info = pose_normalization_info(pose.header)  # recognises the holistic layout by its components
+    normalized = pose.normalize(info)
+    assert np.isfinite(np.ma.getdata(normalized.body.data)).all()
+    pose = read_pose(out / "landmarks" / "SOUP.pose").get_components(
+        ["POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"])
+    visualizer = PoseVisualizer(pose)
+    visualizer.save_gif(str(tmp_path / "soup.gif"), visualizer.draw())
+    from PIL import Image
+    image = Image.open(tmp_path / "soup.gif")
+    assert image.size == (320, 240) and image.n_frames == 41
