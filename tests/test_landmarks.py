@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import run as run_job
 from tests import mediapipe_direct
-from tests.conftest import write_metadata
+from tests.conftest import make_dataset
 from tests.test_incremental import assert_same_outputs
 from transforms.features import v1
 from transforms.landmarks import pose_file
@@ -21,14 +21,7 @@ def args(metadata, videos, out, *extra):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, sign_clips):
-    root = tmp_path_factory.mktemp("landmarks")
-    videos = root / "videos"
-    videos.mkdir()
-    for name in CLIPS:
-        shutil.copy(sign_clips / name, videos / name)
-    metadata = write_metadata(root / "m.csv", [dict(video_file=n, sentence_id=str(i), sentence=f"S{i}", category="c")
-                                               for i, n in enumerate(CLIPS)])
-    return metadata, videos
+    return make_dataset(tmp_path_factory.mktemp("landmarks"), [(name, sign_clips / name) for name in CLIPS])
 
 
 @pytest.fixture(scope="module")
