@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from pipeline import augment_text, graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
+from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
 from pipeline.report import add_report
 from transforms.store import metadata
 from transforms.store import storage
@@ -161,6 +161,7 @@ def print_summary(summary: dict, output_dir: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions])
+    exit_on_unknown_arguments(argv)
     configure_logging()
     quiet_native_logs()
     try:
