@@ -48,6 +48,10 @@ class GhslOptions(PipelineOptions):
         rerun.add_argument("--prune_orphans", type=flag, nargs="?", const=True, default=False,
                            help="Delete the outputs of videos that are no longer in the metadata "
                                 "(always listed in proc/orphaned_outputs.csv).")
+        rerun.add_argument("--break_lease", type=flag, nargs="?", const=True, default=False,
+                           help="Take over --output_dir even though another run's lease (proc/.lease.json) says "
+                                "it is running there; only when that run is known to be dead (a lease older than "
+                                "24 h, or of a local run whose process has gone, is taken over anyway).")
 
         report = parser.add_argument_group("dataset report (proc/report.html)")
         report.add_argument("--preview_overlay", type=flag, nargs="?", const=True, default=False,
