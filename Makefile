@@ -20,9 +20,9 @@ $(STAMP): requirements.lock setup.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Optional tools some tests use (the report's browser check, shellcheck on run_dataflow.sh).
+# Optional tools some tests use (the report's browser check, shellcheck on run_dataflow.sh, ffmpeg for odd video variants).
 # Installed with apt where it is available and we are root; otherwise those tests skip with a reason.
-SYSTEM_TOOLS := chromium shellcheck
+SYSTEM_TOOLS := chromium shellcheck ffmpeg
 system-tools:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
