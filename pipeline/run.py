@@ -125,6 +125,8 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
     except Exception as exc:  # no credentials, no permission, a bucket that does not exist…
         raise ConfigError(f"Cannot take the lease {lease.lease_path(opts.output_dir)} on --output_dir: {exc}. "
                           f"Check the path and that this account may write there.") from exc
+    if storage.remove_temporary_files(opts.output_dir):
+        LOG.info("Removed the temporary files a killed run left in %s.", opts.output_dir)
     try:
         yield
     except BaseException:
