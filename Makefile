@@ -21,7 +21,7 @@ $(STAMP): requirements.lock setup.py
 	touch $(STAMP)
 
 # Optional tools some tests use (the report's browser check, shellcheck on run_dataflow.sh,
-# ffmpeg to make rotated and other-container variants of the real clips).
+# ffmpeg for rotated clips and other containers made from the real clips).
 # Installed with apt where it is available and we are root; otherwise those tests skip with a reason.
 SYSTEM_TOOLS := chromium shellcheck ffmpeg
 system-tools:

@@ -38,7 +38,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
-from pipeline.options import GhslOptions, runs_locally, exit_with_help
+from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help
 from transforms.text import sentence_variations as sv
 from transforms.store import storage
 from transforms.text import variations_cache
@@ -207,6 +207,7 @@ def print_summary(summary: dict) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     exit_with_help(argv, "python -m pipeline.augment_text", __doc__.splitlines()[0], [GhslOptions])
+    exit_on_unknown_arguments(argv)
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from typing import List, Optional, Sequence, Type
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 
 from transforms.features import definitions
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
@@ -51,6 +52,10 @@ class GhslOptions(PipelineOptions):
         rerun.add_argument("--max_missing_fraction", type=float, default=0.5,
                            help="Stop before any write when more than this fraction of the metadata's videos "
                                 "are not under --video_dir (a wrong folder, say); 1 runs anyway.")
+        rerun.add_argument("--break_lease", type=flag, nargs="?", const=True, default=False,
+                           help="Take over --output_dir even though another run's lease (proc/.lease.json) says "
+                                "it is running there; only when that run is known to be dead (a lease older than "
+                                "24 h, or of a local run whose process has gone, is taken over anyway).")
 
         report = parser.add_argument_group("dataset report (proc/report.html)")
         report.add_argument("--preview_overlay", type=flag, nargs="?", const=True, default=False,
@@ -190,3 +195,49 @@ def exit_with_help(argv: Optional[List[str]], prog: str, description: str,
         cls._add_argparse_args(parser)
     parser.print_help()
     sys.exit(0)
+
+
+def unknown_arguments(argv: Sequence[str]) -> List[str]:
+    """The arguments no option accepts, ours or Beam's, as Beam itself would discard them.
+
+    Same parser as PipelineOptions.get_all_options: every PipelineOptions subclass,
+    no abbreviations (--min_frame is not taken for --min_frames). The value of an
+    unknown `--name value` pair is not listed separately.
+    """
+    _, unknown = _every_option_parser().parse_known_args(list(argv))
+    found = []
+    for i, arg in enumerate(unknown):
+        value_of_previous = (not arg.startswith("-") and i > 0 and unknown[i - 1].startswith("--")
+                             and "=" not in unknown[i - 1])
+        if not value_of_previous:
+            found.append(arg)
+    return found
+
+
+def _every_option_parser() -> argparse.ArgumentParser:
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def exit_on_unknown_arguments(argv: Optional[Sequence[str]]) -> None:
+    """Stop with exit code 2, before any work, when an argument is not an option.
+
+    Beam only logs such arguments and runs on the defaults: on Dataflow, hours of
+    workers producing the wrong dataset because of one typo.
+    """
+    unknown = unknown_arguments(sys.argv[1:] if argv is None else argv)
+    if not unknown:
+        return
+    names = [name for action in _every_option_parser()._actions for name in action.option_strings
+             if name.startswith("--")]
+    for arg in unknown:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], names, n=1)
+            hint = f"did you mean {close[0]}?" if close else "no option has a similar name"
+            print(f"error: unknown option {arg} ({hint})", file=sys.stderr)
+        else:
+            print(f"error: unexpected argument {arg!r}: options are written --name=value", file=sys.stderr)
+    print("Nothing was run. Run with --help for every option.", file=sys.stderr)
+    sys.exit(2)

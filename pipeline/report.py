@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from pipeline.logs import configure_logging
-from pipeline.options import GhslOptions, exit_with_help
+from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help
 from transforms.store import storage
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.reports.report_data import ReportData
@@ -66,6 +66,7 @@ def build_report(output_dir: str, video_dir: Optional[str] = None, preview_overl
 
 def main(argv: Optional[List[str]] = None) -> int:
     exit_with_help(argv, "python -m pipeline.report", __doc__.splitlines()[0], [GhslOptions])
+    exit_on_unknown_arguments(argv)
     configure_logging()
     quiet_native_logs()
     argv = list(sys.argv[1:] if argv is None else argv)

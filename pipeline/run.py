@@ -6,6 +6,7 @@ the graph, and prints the summary.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,13 +15,14 @@ import uuid
 from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
 from pipeline import augment_text, graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
+from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
 from pipeline.report import add_report
+from transforms.store import lease
 from transforms.store import metadata
 from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
@@ -122,9 +124,44 @@ def run(argv: Optional[List[str]] = None) -> dict:
     use_all_local_cores(options, argv)
     opts = options.view_as(GhslOptions)
     header, rows = preflight(options)
-
-    started_at = time.time()
     run_id = uuid.uuid4().hex
+    with holding_output_dir(options, run_id):
+        return _run(options, opts, header, rows, run_id)
+
+
+@contextlib.contextmanager
+def holding_output_dir(options: PipelineOptions, run_id: str):
+    """No other run writes --output_dir meanwhile (transforms/store/lease.py).
+
+    A local run releases the lease when it ends, however it ends. A submitted job
+    outlives this process, so the job releases it itself as its last step (see
+    _run); only a failed submission releases it here. A dry run writes nothing
+    and takes no lease.
+    """
+    opts, local = options.view_as(GhslOptions), runs_locally(options)
+    if options.view_as(TestOptions).dry_run:
+        yield
+        return
+    try:
+        lease.acquire(opts.output_dir, run_id, local=local, break_lease=opts.break_lease)
+    except lease.LeaseHeld as exc:
+        raise ConfigError(str(exc)) from exc
+    except Exception as exc:  # no credentials, no permission, a bucket that does not exist…
+        raise ConfigError(f"Cannot take the lease {lease.lease_path(opts.output_dir)} on --output_dir: {exc}. "
+                          f"Check the path and that this account may write there.") from exc
+    if storage.remove_temporary_files(opts.output_dir):
+        LOG.info("Removed the temporary files a killed run left in %s.", opts.output_dir)
+    try:
+        yield
+    except BaseException:
+        lease.release(opts.output_dir, run_id)
+        raise
+    if local:
+        lease.release(opts.output_dir, run_id)
+
+
+def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str) -> dict:
+    started_at = time.time()
     to_process = sum(1 for r in rows if not r.error)
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
@@ -139,8 +176,10 @@ def run(argv: Optional[List[str]] = None) -> dict:
         summaries = graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
                                 started_at=started_at, config=config)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
-        add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay, opts.preview_samples,
-                   opts.max_previews)
+        report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
+                            opts.preview_samples, opts.max_previews)
+        if not runs_locally(options):
+            report | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
         result = pipeline.run()
         if not runs_locally(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
@@ -188,6 +227,7 @@ def print_summary(summary: dict, output_dir: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions])
+    exit_on_unknown_arguments(argv)
     configure_logging()
     quiet_native_logs()
     try:

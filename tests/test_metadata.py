@@ -1,4 +1,4 @@
-"""Reading the metadata CSV: real-world CSV, and a clear reason for every unusable row."""
+"""Reading the metadata: real-world CSV, Excel workbooks, and a clear reason for every unusable row."""
 import pytest
 
 from transforms.store import metadata
@@ -93,4 +93,64 @@ def test_non_utf8_file_stops(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\na.mp4,1,Akwaaba ñ,x\n").encode("latin-1"))
     with pytest.raises(metadata.MetadataError, match="not UTF-8"):
+        metadata.read(str(path))
+
+
+def test_wrong_case_headers_stop_saying_names_are_case_sensitive():
+    with pytest.raises(metadata.MetadataError, match="lacks the column.*case-sensitive"):
+        parse("Video_File,Sentence_ID,Sentence,Category\na.mp4,1,Hi,x\n")
+
+
+def _workbook(path, rows):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.create_sheet("Notes").append(["not", "read"])
+    book.save(path)
+    return str(path)
+
+
+def test_an_xlsx_workbook_is_read_from_its_first_sheet(tmp_path):
+    path = _workbook(tmp_path / "Metadata.xlsx", [
+        ["video_file", "sentence_id", "sentence", "category", "signer", None],
+        ["a.mp4", 12, "Akwaaba, ɛyɛ", "greeting", "Ama"],
+        [None, None, None, None],
+        ["b.mp4", 13.0, "Two\nlines", "misc", None, None],
+        ["c.mp4", "7", "Text id", "misc", 3.5],
+    ])
+    header, rows = metadata.read(path)
+    assert header == ["video_file", "sentence_id", "sentence", "category", "signer"]
+    assert [(r.video_file, r.sentence_id, r.line) for r in rows] == [("a.mp4", "12", 2), ("b.mp4", "13", 4),
+                                                                      ("c.mp4", "7", 5)]
+    assert rows[0].sentence == "Akwaaba, ɛyɛ" and rows[1].sentence == "Two\nlines"
+    assert [r.extra["signer"] for r in rows] == ["Ama", "", "3.5"]
+    assert all(r.error is None for r in rows)
+
+
+def test_a_workbook_is_recognised_by_its_content_whatever_its_name(tmp_path):
+    path = _workbook(tmp_path / "metadata.csv", [["video_file", "sentence_id", "sentence", "category"],
+                                                 ["a.mp4", 1, "Hi", "x"]])
+    _, [row] = metadata.read(path)
+    assert (row.video_file, row.sentence_id) == ("a.mp4", "1")
+
+
+def test_a_workbook_missing_a_column_stops_with_how_to_fix(tmp_path):
+    path = _workbook(tmp_path / "Metadata.xlsx", [["video", "sentence_id", "sentence", "category"], ["a.mp4", 1, "Hi", "x"]])
+    with pytest.raises(metadata.MetadataError, match="workbook .* lacks the column.s. video_file.*first sheet"):
+        metadata.read(path)
+
+
+def test_a_cell_past_the_header_is_reported_on_its_row(tmp_path):
+    path = _workbook(tmp_path / "Metadata.xlsx", [["video_file", "sentence_id", "sentence", "category"],
+                                                 ["a.mp4", 1, "Hi", "x", "stray"]])
+    _, [row] = metadata.read(path)
+    assert "5 fields but the header has 4" in row.error
+
+
+def test_an_old_xls_workbook_stops_saying_how_to_export_it(tmp_path):
+    path = tmp_path / "Metadata.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    with pytest.raises(metadata.MetadataError, match="old Excel .xls.*save it as .xlsx"):
         metadata.read(str(path))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from importlib import metadata as importlib_metadata
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -53,6 +54,10 @@ V2_PROCESSED_COLUMNS = PROCESSED_COLUMNS + ("source_fps", "trimmed_start", "trim
 LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
+
+# Test-only: a folder; writing the reports stops halfway (the CSVs written, the statistics and
+# run_summary.json not yet), creates <folder>/reports.paused and sleeps, so a test can kill the job there.
+INJECT_PAUSE_ENV = "GHSL_PAUSE_IN_REPORTS"
 
 
 def proc_path(output_dir: str, name: str) -> str:
@@ -209,8 +214,16 @@ class WriteReports(beam.PTransform):
         }
         for name, text in files.items():
             storage.write_text(proc_path(self.output_dir, name), text)
+        _maybe_pause()
         storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_options))
         # Written last: its presence means every other output of the run is complete.
         result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
         storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")
         return result
+
+
+def _maybe_pause() -> None:
+    folder = os.environ.get(INJECT_PAUSE_ENV)
+    if folder:
+        open(os.path.join(folder, "reports.paused"), "w").close()
+        time.sleep(600)

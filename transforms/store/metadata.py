@@ -1,19 +1,22 @@
-"""The metadata CSV: read it whole, check its header, and judge every row.
+"""The metadata file: read it whole, check its header, and judge every row.
 
 A real metadata file has quoted commas and newlines, may start with a UTF-8 BOM
 and may use CRLF; Python's csv module with newline="" handles all of these.
-Every data row becomes a `ClipRow`, with `error` set when the row cannot be
-processed, so that no row is ever dropped: the error ends up in
-failed_videos.csv.
+The team also keeps it as an Excel workbook: an .xlsx (recognised by its
+content, whatever its name) is read directly, first sheet, same columns, a
+row's `line` being its row number in the sheet. Every data row becomes a
+`ClipRow`, with `error` set when the row cannot be processed, so that no row
+is ever dropped: the error ends up in failed_videos.csv.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import io
 import posixpath
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -21,6 +24,8 @@ REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
 
 _SCHEME_OR_DRIVE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_ZIP = b"PK\x03\x04"                               # an .xlsx is a zip archive
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
 
 
 class MetadataError(ValueError):
@@ -45,14 +50,17 @@ class ClipRow:
         return posixpath.splitext(self.video_file)[0]
 
 
-def read_text(path: str) -> str:
+def read_bytes(path: str) -> bytes:
     try:
         with FileSystems.open(path) as handle:
-            raw = handle.read()
+            return handle.read()
     except Exception as exc:  # any filesystem: not found, permission, bad bucket…
         raise MetadataError(
             f"Cannot read the metadata CSV {path}: {exc}. Check --metadata_csv "
             f"(a local path or a gs:// URI) and that this account may read it.") from exc
+
+
+def decode(raw: bytes, path: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -60,45 +68,114 @@ def read_text(path: str) -> str:
             f"The metadata CSV {path} is not UTF-8 text ({exc}). Re-save it as UTF-8 CSV.") from exc
 
 
+def read(path: str) -> Tuple[List[str], List[ClipRow]]:
+    raw = read_bytes(path)
+    if raw.startswith(_ZIP):
+        return parse_workbook(raw, source=f"metadata workbook {path}")
+    if raw.startswith(_OLE):
+        raise MetadataError(
+            f"The metadata file {path} is an old Excel .xls workbook, which cannot be read. In Excel, save it "
+            f"as .xlsx (Excel Workbook) or as CSV UTF-8, and pass that as --metadata_csv.")
+    return parse(decode(raw, path), source=f"metadata CSV {path}")
+
+
 def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[ClipRow]]:
     """Header and rows of a metadata CSV; raises MetadataError if the header lacks a column."""
     if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
         text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return _judge(_csv_lines(text, source), source, layout="the file must be comma-separated")
+
+
+def parse_workbook(raw: bytes, source: str = "metadata workbook") -> Tuple[List[str], List[ClipRow]]:
+    """Header and rows of the first sheet of an .xlsx workbook, judged like a CSV's."""
+    import openpyxl  # only metadata kept in Excel needs it
+
     try:
-        header = next(reader)
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # a zip that is not a workbook, a damaged file…
+        raise MetadataError(f"The {source} cannot be opened as an Excel .xlsx workbook: {exc}. Save it again "
+                            f"from Excel, or export the sheet as CSV UTF-8.") from exc
+    try:
+        lines = [(number, [_cell_text(v) for v in values])
+                 for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)]
+    finally:
+        book.close()
+    return _judge(_to_header_width(lines), source, layout="the first sheet is read")
+
+
+def _cell_text(value) -> str:
+    """A cell as the sheet shows it: 12 (stored as the float 12.0) is "12", an empty cell ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _to_header_width(lines: List[Tuple[int, List[str]]]) -> Iterator[Tuple[int, List[str]]]:
+    """Sheet rows cut or padded to the header's width; a non-empty cell past it is kept, to be reported.
+
+    A sheet has no field separators: a row's empty trailing cells are simply empty values.
+    """
+    if not lines:
+        return
+    number, header = lines[0]
+    while header and not header[-1].strip():
+        header = header[:-1]
+    width = len(header)
+    yield number, header
+    for number, values in lines[1:]:
+        if any(v.strip() for v in values[width:]):
+            yield number, values
+        else:
+            yield number, (values + [""] * width)[:width]
+
+
+def _csv_lines(text: str, source: str) -> Iterator[Tuple[int, List[str]]]:
+    """(line where the record starts, its fields) for every record of a CSV text."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    try:
+        for values in reader:
+            yield start, values
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        where = f" near line {start}" if start > 1 else ""
+        raise MetadataError(f"The {source} is not valid CSV{where}: {exc}.") from exc
+
+
+def _judge(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str) -> Tuple[List[str], List[ClipRow]]:
+    """Checks the header (first line) and turns every other non-blank line into a ClipRow."""
+    lines = iter(lines)
+    try:
+        _, header = next(lines)
     except StopIteration:
         raise MetadataError(
             f"The {source} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}.") from None
-    except csv.Error as exc:
-        raise MetadataError(f"The {source} is not valid CSV: {exc}.") from exc
     header = [name.strip() for name in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise MetadataError(
             f"The {source} lacks the column(s) {', '.join(missing)}; its header is "
-            f"{', '.join(header) or '(empty)'}. Add them (names are case-sensitive; the file "
-            f"must be comma-separated) so every row has {', '.join(REQUIRED_COLUMNS)}.")
+            f"{', '.join(header) or '(empty)'}. Add them (names are case-sensitive; {layout}) "
+            f"so every row has {', '.join(REQUIRED_COLUMNS)}.")
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise MetadataError(f"The {source} repeats the column(s) {', '.join(dupes)}; give each column one name.")
 
     rows: List[ClipRow] = []
-    start = reader.line_num + 1
-    try:
-        for values in reader:
-            line, start = start, reader.line_num + 1
-            if not values or all(not v.strip() for v in values):
-                continue  # blank line, not a row
-            rows.append(_row(header, values, line))
-    except csv.Error as exc:
-        raise MetadataError(f"The {source} is not valid CSV near line {start}: {exc}.") from exc
+    for line, values in lines:
+        if not values or all(not v.strip() for v in values):
+            continue  # blank line, not a row
+        rows.append(_row(header, values, line))
     _mark_duplicates(rows)
     return header, rows
-
-
-def read(path: str) -> Tuple[List[str], List[ClipRow]]:
-    return parse(read_text(path), source=f"metadata CSV {path}")
 
 
 def _row(header: List[str], values: List[str], line: int) -> ClipRow:

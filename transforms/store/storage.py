@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -18,6 +19,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 _CHUNK = 8 * 1024 * 1024
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")  # write_bytes' temporary names
 
 
 def is_local(path: str) -> bool:
@@ -68,6 +70,24 @@ def write_bytes(path: str, data: bytes) -> None:
         return
     with FileSystems.create(path, mime_type="application/octet-stream") as out:
         out.write(data)
+
+
+def remove_temporary_files(folder: str) -> int:
+    """Deletes write_bytes' temporary files under a local `folder`; returns how many.
+
+    Only a killed process leaves one behind (none is ever read as a result), and
+    only a run holding the folder's lease (transforms/store/lease.py) may call
+    this, since nobody else can be writing there. GCS uploads leave none.
+    """
+    if not is_local(folder) or not os.path.isdir(folder):
+        return 0
+    removed = 0
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            if _TEMPORARY.match(name):
+                os.unlink(os.path.join(directory, name))
+                removed += 1
+    return removed
 
 
 def write_text(path: str, text: str) -> None:
