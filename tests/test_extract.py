@@ -1,4 +1,5 @@
 """ExtractLandmarks and ComputeFeatures on real clips: the spec's features, independence between videos, bad files."""
+import dataclasses
 import uuid
 
 import numpy as np
@@ -40,7 +41,8 @@ class Stages:
         """(tag, result) of stage 2 on a freshly decoded video."""
         tag, stored = self.decode(video_file)
         assert tag == "stored", stored
-        compute = ComputeFeatures(QualityConfig(**quality), face_downsample=5, run_id=uuid.uuid4().hex, total=1)
+        options = {"feature_version": "v1", "face_downsample": 5, **dataclasses.asdict(QualityConfig(**quality))}
+        compute = ComputeFeatures(options, run_id=uuid.uuid4().hex, total=1)
         compute.setup()
         [out] = list(compute.process(stored))
         return getattr(out, "tag", "success"), getattr(out, "value", out)
