@@ -224,7 +224,7 @@ class ReportData(beam.PTransform):
                     | "Picked clips" >> beam.Flatten()
                     | "One clip each" >> beam.FlatMap(lambda picked: picked)
                     | "Spread previews" >> beam.Reshuffle()
-                    | "Draw previews" >> beam.ParDo(DrawPreview(self.video_dir, self.overlay),
+                    | "Draw previews" >> beam.ParDo(DrawPreview(self.output_dir, self.video_dir, self.overlay),
                                                    beam.pvalue.AsSingleton(summaries)))
         return {"stats": stats, "problems": problems, "previews": previews}
 

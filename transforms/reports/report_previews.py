@@ -70,7 +70,9 @@ def feature_options(run_config: dict) -> dict:
 class DrawPreview(beam.DoFn):
     """A ReportClip in, its Preview out (see the module docstring for where the landmarks come from)."""
 
-    def __init__(self, video_dir: Optional[str] = None, overlay: bool = False, max_frames: int = MAX_FRAMES):
+    def __init__(self, output_dir: str, video_dir: Optional[str] = None, overlay: bool = False,
+                 max_frames: int = MAX_FRAMES):
+        self.output_dir = output_dir  # the report's: outputs may have been copied or moved since the run
         self.video_dir = video_dir
         self.overlay = overlay
         self.max_frames = max_frames
@@ -120,7 +122,7 @@ class DrawPreview(beam.DoFn):
 
     def _points(self, clip, preview: Preview, run_config: dict):
         """(ClipPoints, where they came from), or None with preview.unavailable set."""
-        stored = pose_file.landmark_path(run_config["output_dir"], posixpath.splitext(clip.video_file)[0])
+        stored = pose_file.landmark_path(self.output_dir, posixpath.splitext(clip.video_file)[0])
         if storage.exists(stored):
             return pose_file.read_points(storage.read_bytes(stored)), STORED
         if not self.video_dir:
