@@ -93,11 +93,11 @@ def test_a_one_frame_video_is_low_quality(odd_run):
     assert status["one_frame.mp4"][:2] == ("low_quality_videos.csv", "Low motion")
 
 
-def test_a_photo_renamed_mp4_is_judged_as_a_one_frame_clip(odd_run):
-    """OpenCV (FFmpeg) opens a JPEG as a one-frame stream, so it is low quality rather than 'not a video'."""
+def test_a_photo_renamed_mp4_fails_as_a_still_image(odd_run):
+    """OpenCV (FFmpeg) opens a JPEG as a one-frame stream with no frame count; it is not a clip."""
     _, _, _, status = odd_run
-    report, error, row = status["photo.mp4"]
-    assert (report, error, row["num_frames"]) == ("low_quality_videos.csv", "Low motion", "1")
+    report, error, _ = status["photo.mp4"]
+    assert report == "failed_videos.csv" and error.startswith("A still image (JPEG), not a video")
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)

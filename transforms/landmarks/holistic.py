@@ -85,6 +85,15 @@ def check_complete(decoded: int, declared: int) -> None:
             f"the file is probably an incomplete upload or copy. Upload it again.")
 
 
+def check_not_a_photo(decoded: int, declared: int, codec: str) -> None:
+    """Raise VideoDecodeError for a still image saved under a video name (FFmpeg opens a JPEG
+    as a one-frame stream with no frame count)."""
+    if decoded <= 1 and declared <= 0 and codec in ("MJPG", "png "):
+        raise VideoDecodeError(
+            f"A still image ({'JPEG' if codec == 'MJPG' else 'PNG'}), not a video: it has one frame and no "
+            f"frame count. Upload the recording itself.")
+
+
 class HolisticExtractor:
     """One MediaPipe Holistic, reused across videos with its tracking state reset.
 
@@ -130,6 +139,7 @@ class HolisticExtractor:
                     f"or a truncated/corrupt container")
             upright(capture)
             declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            codec = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1")
             fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
             width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
             height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -145,6 +155,7 @@ class HolisticExtractor:
         finally:
             capture.release()
         check_complete(len(data), declared)
+        check_not_a_photo(len(data), declared, codec)
         header = pose_file.holistic_header(width, height, self.refine_face_landmarks)
         points = header.total_points()
         return pose_file.to_bytes(header, np.asarray(data, np.float32).reshape(-1, points, 3),
