@@ -16,7 +16,7 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from pipeline import augment_text, graph
+from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
@@ -63,6 +63,8 @@ def preflight(options: PipelineOptions):
         except ModelNotAvailable as exc:
             raise ConfigError(str(exc)) from exc
     if opts.augment_text:
+        from pipeline import augment_text  # google-genai and Beam's Gemini handler: only for runs that use them
+
         try:
             augment_text.check_config(options)
         except AugmentConfigError as exc:
@@ -127,6 +129,8 @@ def run(argv: Optional[List[str]] = None) -> dict:
     summary["counters"] = _counters(result)
     summary["report"] = proc_path(opts.output_dir, REPORT_HTML)
     if opts.augment_text:
+        from pipeline import augment_text
+
         summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options)
     return summary
 
