@@ -36,14 +36,19 @@ class ConfigError(Exception):
 
 
 def use_all_local_cores(options: PipelineOptions, argv: List[str]) -> None:
-    """Locally, default to one worker process per core: Beam's own default is one thread."""
+    """Locally, default to one worker per core (Beam's own default is one), as threads of this process.
+
+    MediaPipe releases the GIL in process(), so threads keep every core busy, and they
+    share what this process already imported; worker processes would each start a
+    Python, import Beam, our modules and MediaPipe again, and be shut down at the end.
+    """
     if not runs_locally(options):
         return
     direct = options.view_as(DirectOptions)
     if not any(a.startswith("--direct_num_workers") for a in argv):
         direct.direct_num_workers = os.cpu_count() or 1
     if not any(a.startswith("--direct_running_mode") for a in argv):
-        direct.direct_running_mode = "multi_processing"
+        direct.direct_running_mode = "multi_threading"
 
 
 def preflight(options: PipelineOptions):
