@@ -109,7 +109,7 @@ def run(argv: Optional[List[str]] = None) -> dict:
     started_at = time.time()
     run_id = uuid.uuid4().hex
     to_process = sum(1 for r in rows if not r.error)
-    warm_up.start(options, to_process)
+    warm_up.start(options, rows)
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
     extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]
