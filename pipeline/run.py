@@ -16,7 +16,7 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from pipeline import graph, warm_up
+from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, runs_locally, exit_with_help, option_problems
@@ -109,7 +109,6 @@ def run(argv: Optional[List[str]] = None) -> dict:
     started_at = time.time()
     run_id = uuid.uuid4().hex
     to_process = sum(1 for r in rows if not r.error)
-    warm_up.start(options, rows)
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
     extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]

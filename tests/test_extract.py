@@ -75,24 +75,6 @@ def test_features_do_not_depend_on_the_previous_video(sign_clips):
     np.testing.assert_array_equal(after_other.features, alone.features)
 
 
-def test_a_warmed_up_holistic_gives_the_landmarks_of_a_fresh_one(sign_clips):
-    from transforms.landmarks import holistic
-
-    video = str(sign_clips / "test_video.mp4")
-    fresh = holistic.HolisticExtractor(model_complexity=1)
-    holistic.warm_up(1, model_complexity=1)
-    warmed = holistic.HolisticExtractor(model_complexity=1)
-    assert not holistic._ready.get((1, 0.5, 0.5)), "the extractor should have taken the warmed-up Holistic"
-    try:
-        expected, got = fresh.extract(video), warmed.extract(video)
-    finally:
-        fresh.close()
-        warmed.close()
-    np.testing.assert_array_equal(got.frames, expected.frames)
-    np.testing.assert_array_equal(got.valid, expected.valid)
-    np.testing.assert_array_equal(got.visibility, expected.visibility)
-
-
 def test_short_clip_is_low_quality_with_its_metrics(sign_clips):
     fn = make_dofn(sign_clips)  # default min_frames=48: SOUP has 41 frames
     try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
-from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -55,74 +53,22 @@ def check_model_available(model_complexity: int) -> None:
         f"the Dataflow worker image bakes it in at build time.")
 
 
-Settings = Tuple[int, float, float]  # model_complexity, min_detection_confidence, min_tracking_confidence
-
-# Holistics built ahead of need by warm_up(), by settings, and how many are still being built.
-_ready: Dict[Settings, List[object]] = {}
-_building: Dict[Settings, int] = {}
-_warm = threading.Condition()
-
-
-def _new_holistic(settings: Settings):
-    quiet_native_logs()
-    import mediapipe as mp  # imported late: after the log filter and the protobuf patch
-
-    model_complexity, min_detection_confidence, min_tracking_confidence = settings
-    return mp.solutions.holistic.Holistic(
-        static_image_mode=False,
-        model_complexity=model_complexity,
-        min_detection_confidence=min_detection_confidence,
-        min_tracking_confidence=min_tracking_confidence,
-    )
-
-
-def warm_up(count: int, model_complexity: int = 1, min_detection_confidence: float = 0.5,
-            min_tracking_confidence: float = 0.5) -> None:
-    """Build `count` Holistics now, in this thread, for the next HolisticExtractors with these settings.
-
-    Most of a Holistic's start-up (importing MediaPipe, about 0.7 s, then loading its
-    TFLite models and delegates on the first frame, about 0.35 s) happens otherwise
-    inside the first video. A local run calls this from a background thread while
-    Beam builds the job. Each one sees one blank frame; extract() resets the tracking
-    state before every video, so the landmarks are those of a fresh instance.
-    """
-    settings = (model_complexity, min_detection_confidence, min_tracking_confidence)
-    check_model_available(model_complexity)
-    with _warm:
-        _building[settings] = _building.get(settings, 0) + count
-    for built in range(count):
-        try:
-            holistic = _new_holistic(settings)
-            holistic.process(np.zeros((256, 256, 3), dtype=np.uint8))
-        except BaseException:
-            with _warm:  # nobody may wait for the ones that will not come
-                _building[settings] -= count - built
-                _warm.notify_all()
-            raise
-        with _warm:
-            _building[settings] -= 1
-            _ready.setdefault(settings, []).append(holistic)
-            _warm.notify_all()
-
-
-def _take_or_build(settings: Settings):
-    """A Holistic warm_up() built, waiting for one it is still building (it started earlier); else a new one."""
-    with _warm:
-        while not _ready.get(settings) and _building.get(settings, 0) > 0:
-            _warm.wait()
-        if _ready.get(settings):
-            return _ready[settings].pop()
-    return _new_holistic(settings)
-
-
 class HolisticExtractor:
     """One MediaPipe Holistic, reused across videos with its tracking state reset."""
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, face_downsample: int = 5):
         check_model_available(model_complexity)
+        quiet_native_logs()
+        import mediapipe as mp  # imported late: after the log filter and the protobuf patch
+
         self.face_downsample = face_downsample
-        self._holistic = _take_or_build((model_complexity, min_detection_confidence, min_tracking_confidence))
+        self._holistic = mp.solutions.holistic.Holistic(
+            static_image_mode=False,
+            model_complexity=model_complexity,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
 
     def extract(self, video_path: str) -> features.ClipLandmarks:
         """Landmarks of every frame OpenCV reads, in order, until the first failed read.
