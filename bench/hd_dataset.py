@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import cv2
 
@@ -43,13 +43,20 @@ def upscale_and_loop(src: Path, dst: Path, seconds: float, fps: float = 30.0) ->
     return target
 
 
-def build(folder: Path, seconds: float = 4.0, copies: int = 1) -> Path:
-    """Writes videos/ and metadata.csv; returns the metadata path."""
+def build(folder: Path, seconds: float = 4.0, copies: int = 1, count: Optional[int] = None) -> Path:
+    """Writes videos/ and metadata.csv; returns the metadata path.
+
+    `copies` of every source clip, one of each source before any second copy; with
+    `count`, only the first `count` of those (as many copies as that takes).
+    """
+    sources = source_clips()
+    if count is not None:
+        copies = -(-count // len(sources))
     videos = folder / "videos"
     videos.mkdir(parents=True, exist_ok=True)
     rows = []
-    for n, src in enumerate(source_clips()):
-        for c in range(copies):
+    for c in range(copies):
+        for n, src in enumerate(sources):
             name = f"{src.stem}_hd{c}.mp4"
             if not (videos / name).exists():
                 upscale_and_loop(src, videos / name, seconds)
@@ -58,5 +65,5 @@ def build(folder: Path, seconds: float = 4.0, copies: int = 1) -> Path:
     with open(metadata, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["video_file", "sentence_id", "sentence", "category"])
-        writer.writerows(rows)
+        writer.writerows(rows[:count])
     return metadata

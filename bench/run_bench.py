@@ -1,7 +1,7 @@
 """`make bench`: does the Beam fan-out really run videos in parallel?
 
 Builds an HD dataset from the real clips, then in the same run:
-  1. the pipeline on the DirectRunner with two worker processes;
+  1. the pipeline on the DirectRunner with its local defaults (two workers);
   2. a plain single-process loop over the same videos with the same extraction
      code (HolisticExtractor + the v1 feature function + the .npy write).
 Prints frames per second for both and their ratio. Goal on a 2-core machine:
@@ -76,8 +76,7 @@ def pipeline_run(metadata: Path, video_dir: Path, out_dir: Path, workers: int, *
     started = time.perf_counter()
     summary = run_job.run([
         f"--metadata_csv={metadata}", f"--video_dir={video_dir}", f"--output_dir={out_dir}",
-        "--model_complexity=1", "--min_frames=1",
-        f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing", *extra,
+        "--model_complexity=1", "--min_frames=1", f"--direct_num_workers={workers}", *extra,
     ])
     return summary["frames_decoded"], time.perf_counter() - started, summary
 

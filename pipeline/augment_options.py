@@ -5,7 +5,6 @@ import os
 from typing import List, Mapping
 
 from pipeline.options import GhslOptions
-from transforms.text.gemini_handler import KEY_ENV, KEYS_ENV, keys_from_environment
 
 
 class AugmentConfigError(ValueError):
@@ -13,6 +12,10 @@ class AugmentConfigError(ValueError):
 
 
 def credential_problems(opts: GhslOptions, remote: bool, environ: Mapping[str, str] = os.environ) -> List[str]:
+    # Imported here: the handler pulls in google-genai (about half a second), which
+    # pipeline.run would otherwise pay on every run just to name AugmentConfigError.
+    from transforms.text.gemini_handler import KEY_ENV, KEYS_ENV, keys_from_environment
+
     if opts.vertex_project or opts.api_key_secret:
         return []
     if not keys_from_environment(environ):

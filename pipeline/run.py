@@ -17,7 +17,7 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
-from pipeline import augment_text, graph
+from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
@@ -38,14 +38,19 @@ class ConfigError(Exception):
 
 
 def use_all_local_cores(options: PipelineOptions, argv: List[str]) -> None:
-    """Locally, default to one worker process per core: Beam's own default is one thread."""
+    """Locally, default to one worker per core (Beam's own default is one), as threads of this process.
+
+    MediaPipe releases the GIL in process(), so threads keep every core busy, and they
+    share what this process already imported; worker processes would each start a
+    Python, import Beam, our modules and MediaPipe again, and be shut down at the end.
+    """
     if not runs_locally(options):
         return
     direct = options.view_as(DirectOptions)
     if not any(a.startswith("--direct_num_workers") for a in argv):
         direct.direct_num_workers = os.cpu_count() or 1
     if not any(a.startswith("--direct_running_mode") for a in argv):
-        direct.direct_running_mode = "multi_processing"
+        direct.direct_running_mode = "multi_threading"
 
 
 def preflight(options: PipelineOptions):
@@ -65,6 +70,8 @@ def preflight(options: PipelineOptions):
         except ModelNotAvailable as exc:
             raise ConfigError(str(exc)) from exc
     if opts.augment_text:
+        from pipeline import augment_text  # google-genai and Beam's Gemini handler: only for runs that use them
+
         try:
             augment_text.check_config(options)
         except AugmentConfigError as exc:
@@ -192,6 +199,8 @@ def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str)
     summary["counters"] = _counters(result)
     summary["report"] = proc_path(opts.output_dir, REPORT_HTML)
     if opts.augment_text:
+        from pipeline import augment_text
+
         summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options)
     return summary
 

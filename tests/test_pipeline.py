@@ -135,6 +135,26 @@ def test_saved_features_equal_the_spec_on_mediapipes_own_landmarks(full_run, dat
         assert float(r["detection_ratio"]) == pytest.approx(metrics["detection_ratio"], abs=1e-9)
 
 
+def test_the_local_default_writes_what_worker_processes_write(full_run, dataset, tmp_path):
+    """Locally the job runs its workers as threads of one process; the outputs stay those of worker processes."""
+    metadata, videos, _ = dataset
+    by_processes, _, _ = full_run
+    out = tmp_path / "out"
+    run_job.run([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}",
+                 "--model_complexity=1", "--min_frames=20"])
+    arrays = sorted(p.relative_to(by_processes) for p in (by_processes / "features" / "pose_data").rglob("*.npy"))
+    assert arrays and arrays == sorted(p.relative_to(out) for p in (out / "features" / "pose_data").rglob("*.npy"))
+    for path in arrays:
+        assert (out / path).read_bytes() == (by_processes / path).read_bytes(), path
+    for name in ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv"):
+        expected = [{k: v.replace(str(by_processes), str(out)) for k, v in r.items()}
+                    for r in read_csv(by_processes / "proc" / name)]
+        assert read_csv(out / "proc" / name) == expected, name
+    with np.load(by_processes / "proc" / "global_stats.npz") as expected, np.load(out / "proc" / "global_stats.npz") as got:
+        for key in expected.files:
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-9, atol=0)
+
+
 def test_global_stats_equal_numpy_over_the_saved_arrays(full_run):
     out, _, _ = full_run
     processed = read_csv(out / "proc" / "processed_metadata.csv")

@@ -19,10 +19,11 @@ import collections
 import csv
 import dataclasses
 import hashlib
+import heapq
 import io
 import posixpath
 import re
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -177,6 +178,59 @@ class DatasetStatsFn(beam.CombineFn):
         )
 
 
+@dataclasses.dataclass
+class ReportPicks:
+    """What the report takes from the rows: the statistics, the rejected clips it lists, the clips it previews."""
+
+    stats: DatasetStats
+    problems: List[ReportClip]  # the first MAX_TABLE_ROWS rejected clips (table_key order)
+    previews: List[ReportClip]  # the sampled successes, then the first low-quality clips
+
+
+class ReportPicksFn(beam.CombineFn):
+    """DatasetStatsFn and the report's three bounded picks, in one pass over the report rows.
+
+    One combine rather than four (statistics, the rejected-clip table, the sampled
+    successes, the low-quality previews): each combine is a few Beam stages of its own,
+    and on the local runner every stage costs tens of milliseconds however few rows it holds.
+    """
+
+    def __init__(self, samples: int, max_previews: int):
+        self.stats = DatasetStatsFn()
+        # (bound, key, which rows) of each pick: the `bound` smallest keys among the rows it takes.
+        self.picks: Tuple[Tuple[int, Callable, Callable], ...] = (
+            (MAX_TABLE_ROWS, table_key, lambda c: c.rejected),
+            (samples, sample_key, lambda c: c.status == SUCCESS),
+            (max_previews, table_key, lambda c: c.status == LOW_QUALITY or c.listed_twice),
+        )
+
+    def create_accumulator(self):
+        return self.stats.create_accumulator(), [[] for _ in self.picks]
+
+    def add_input(self, acc, clip: ReportClip):
+        stats, picked = acc
+        self.stats.add_input(stats, clip)
+        for (bound, key, takes), kept in zip(self.picks, picked):
+            if takes(clip):
+                kept.append(clip)
+                if len(kept) > 2 * bound:  # trim now and then, not on every row
+                    kept[:] = heapq.nsmallest(bound, kept, key=key)
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        accumulators = list(accumulators)
+        stats = self.stats.merge_accumulators(a[0] for a in accumulators)
+        picked = [heapq.nsmallest(bound, [c for a in accumulators for c in a[1][i]], key=key)
+                  for i, (bound, key, _) in enumerate(self.picks)]
+        return stats, picked
+
+    def extract_output(self, acc) -> ReportPicks:
+        stats, picked = acc
+        problems, sampled, low_quality = (heapq.nsmallest(bound, kept, key=key)
+                                          for (bound, key, _), kept in zip(self.picks, picked))
+        return ReportPicks(self.stats.extract_output(stats), problems, sampled + low_quality)
+
+
 def sample_key(clip: ReportClip) -> str:
     """A stable pseudo-random order: the same clips are sampled on every rebuild."""
     return hashlib.sha1(clip.video_file.encode("utf-8")).hexdigest()
@@ -207,22 +261,14 @@ class ReportData(beam.PTransform):
         output_dir = self.output_dir
         clips = (summaries
                  | "Report CSVs" >> beam.FlatMap(lambda _: list(_REPORT_OF_STATUS))
-                 | "Read rows" >> beam.FlatMap(lambda status: read_clips(output_dir, status))
-                 # One CSV's rows come from one read; spread them before the per-clip work.
-                 | "Spread rows" >> beam.Reshuffle())
-        stats = clips | "Summarize clips" >> beam.CombineGlobally(DatasetStatsFn())
-        problems = (clips
-                    | "Rejected" >> beam.Filter(lambda c: c.rejected)
-                    | "First rejected" >> beam.combiners.Top.Of(MAX_TABLE_ROWS, key=table_key, reverse=True))
-        sampled = (clips
-                   | "Clean successes" >> beam.Filter(lambda c: c.status == SUCCESS)
-                   | "Sample successes" >> beam.combiners.Top.Of(self.samples, key=sample_key, reverse=True))
-        rejected = (clips
-                    | "Judged low quality" >> beam.Filter(lambda c: c.status == LOW_QUALITY or c.listed_twice)
-                    | "First low quality" >> beam.combiners.Top.Of(self.max_previews, key=table_key, reverse=True))
-        previews = ((sampled, rejected)
-                    | "Picked clips" >> beam.Flatten()
-                    | "One clip each" >> beam.FlatMap(lambda picked: picked)
+                 # Rows go straight into the combine, which sums them where they are read:
+                 # spreading them first would only shuffle every row through one more stage.
+                 | "Read rows" >> beam.FlatMap(lambda status: read_clips(output_dir, status)))
+        picks = clips | "Summarize clips" >> beam.CombineGlobally(ReportPicksFn(self.samples, self.max_previews))
+        stats = picks | "Statistics" >> beam.Map(lambda p: p.stats)
+        problems = picks | "First rejected" >> beam.Map(lambda p: p.problems)
+        previews = (picks
+                    | "Picked clips" >> beam.FlatMap(lambda p: p.previews)
                     | "Spread previews" >> beam.Reshuffle()
                     | "Draw previews" >> beam.ParDo(DrawPreview(self.output_dir, self.video_dir, self.overlay),
                                                    beam.pvalue.AsSingleton(summaries)))

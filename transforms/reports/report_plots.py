@@ -8,14 +8,10 @@ from __future__ import annotations
 import io
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-
-from transforms.reports.report_data import KEPT_LOW, MEASURED, REPORT_STATUSES  # noqa: E402
-from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS  # noqa: E402
+from transforms.reports.report_data import KEPT_LOW, MEASURED, REPORT_STATUSES
+from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
 
 STATUS_COLOURS = {SUCCESS: "#2f9e44", KEPT_LOW: "#f59f00", LOW_QUALITY: "#e8590c", FAILED: "#c92a2a",
                   MISSING: "#868e96"}
@@ -29,10 +25,24 @@ MAX_REASONS = 15
 MAX_DOTS = 2000
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported on first use.
+
+    The import takes about 0.3 s; every run imports this module (the report is
+    part of the job), but only the step that draws the plots needs it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -44,7 +54,7 @@ def _no_data(ax, text: str = "no clips") -> None:
 
 def frame_counts(by_status: Mapping[str, np.ndarray]) -> bytes:
     """Histogram of kept frames per clip, stacked by status, with the saved clips' mean."""
-    fig, ax = plt.subplots(figsize=FIGSIZE)
+    fig, ax = pyplot().subplots(figsize=FIGSIZE)
     groups = [(s, np.asarray(v)) for s, v in by_status.items() if len(v)]
     if not groups:
         _no_data(ax)
@@ -69,7 +79,7 @@ def clips_per_category(categories: Mapping[str, Mapping[str, int]]) -> bytes:
     """Horizontal bars per category, stacked by status, thinnest category at the top (at most MAX_CATEGORIES)."""
     order = sorted(categories, key=lambda c: (sum(categories[c].values()), c))[:MAX_CATEGORIES]
     height = max(FIGSIZE[1], 0.28 * len(order) + 1.2)
-    fig, ax = plt.subplots(figsize=(FIGSIZE[0], height))
+    fig, ax = pyplot().subplots(figsize=(FIGSIZE[0], height))
     if not order:
         _no_data(ax)
     else:
@@ -94,7 +104,7 @@ def per_status(values: Mapping[str, np.ndarray], title: str, xlabel: str, log: b
                threshold: Optional[Tuple[float, str]] = None) -> bytes:
     """One box per status with every clip as a dot on it (dots are what matter for few clips)."""
     groups = [(s, np.asarray(v, dtype=float)) for s, v in values.items() if len(v)]
-    fig, ax = plt.subplots(figsize=FIGSIZE)
+    fig, ax = pyplot().subplots(figsize=FIGSIZE)
     if not groups:
         _no_data(ax, "no measured clips")
     else:
@@ -123,7 +133,7 @@ def rejection_reasons(reasons: Mapping[Tuple[str, str], int]) -> bytes:
     """One bar per (status, reason), most frequent first, coloured by status (at most MAX_REASONS)."""
     ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], REPORT_STATUSES.index(kv[0][0]), kv[0][1]))
     items: Sequence = ranked[:MAX_REASONS]
-    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(FIGSIZE[1] * 0.8, 0.32 * len(items) + 1.0)))
+    fig, ax = pyplot().subplots(figsize=(FIGSIZE[0], max(FIGSIZE[1] * 0.8, 0.32 * len(items) + 1.0)))
     if not items:
         _no_data(ax, "no clip was rejected")
     else:
