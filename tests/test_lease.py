@@ -84,6 +84,20 @@ def test_a_submitted_jobs_lease_outlives_its_launcher_process(output_dir):
         lease.acquire(output_dir, "run-2", local=True)
 
 
+def test_an_unreadable_lease_holds_until_the_age_limit(tmp_path):
+    """A run killed between creating its lease and writing it leaves an empty file that names nobody."""
+    out = str(tmp_path / "out")
+    path = lease.lease_path(out)
+    os.makedirs(os.path.dirname(path))
+    open(path, "w").close()
+    with pytest.raises(lease.LeaseHeld, match="unreadable lease"):
+        lease.acquire(out, "run-2", local=True)
+    day_and_a_bit_ago = time.time() - lease.MAX_AGE_SECONDS - 60
+    os.utime(path, (day_and_a_bit_ago, day_and_a_bit_ago))
+    lease.acquire(out, "run-2", local=True)
+    assert holder_of(out)["run_id"] == "run-2"
+
+
 def test_a_release_deletes_only_its_own_lease(output_dir):
     lease.acquire(output_dir, "run-1", local=True)
     assert not lease.release(output_dir, "run-2")
