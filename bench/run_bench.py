@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -57,18 +58,19 @@ def single_process_loop(metadata: Path, video_dir: Path, out_dir: Path) -> tuple
     return frames, time.perf_counter() - started
 
 
-def recompute_alone(landmark_dir: Path) -> tuple:
-    """(milliseconds per video, bytes per frame) of reading each stored .pose and computing v1 from it."""
+def recompute_alone(landmark_dir: Path, repeats: int = 3) -> tuple:
+    """(median milliseconds per video, bytes per frame) of reading each stored .pose and computing v1 from it."""
     paths = sorted(landmark_dir.glob("*.pose"))
     cfg = features.QualityConfig(min_frames=32, ema_alpha=0.3)
-    started = time.perf_counter()
-    frames = 0
-    for path in paths:
-        points = pose_file.read_points(path.read_bytes())
-        features.clip_features(features.from_points(points), cfg)
-        frames += len(points)
-    millis = (time.perf_counter() - started) * 1000 / len(paths)
-    return millis, sum(p.stat().st_size for p in paths) / frames
+    times, frames = [], 0
+    for _ in range(repeats):
+        started, frames = time.perf_counter(), 0
+        for path in paths:
+            points = pose_file.read_points(path.read_bytes())
+            features.clip_features(features.from_points(points), cfg)
+            frames += len(points)
+        times.append((time.perf_counter() - started) * 1000 / len(paths))
+    return statistics.median(times), sum(p.stat().st_size for p in paths) / frames
 
 
 def pipeline_run(metadata: Path, video_dir: Path, out_dir: Path, workers: int, *extra: str) -> tuple:
@@ -101,7 +103,15 @@ def main(argv=None) -> int:
     loop_frames, loop_seconds = single_process_loop(metadata, video_dir, workdir / "out_loop")
     assert pipe_frames == loop_frames, (pipe_frames, loop_frames)
     _, rerun_seconds, rerun = pipeline_run(metadata, video_dir, out, workers=2)
-    _, change_seconds, changed = pipeline_run(metadata, video_dir, out, 2, *CHANGED_OPTIONS)
+    # Options changed, then changed back, three times: every one of these runs recomputes
+    # features from the stored landmarks; the median of the changed runs is reported.
+    change_times, decoded = [], 0
+    for _ in range(3):
+        _, seconds, changed = pipeline_run(metadata, video_dir, out, 2, *CHANGED_OPTIONS)
+        change_times.append(seconds)
+        decoded += changed["videos_decoded"]
+        decoded += pipeline_run(metadata, video_dir, out, 2)[2]["videos_decoded"]
+    change_seconds = statistics.median(change_times)
     recompute_ms, pose_bytes_per_frame = recompute_alone(out / "landmarks")
 
     pipe_fps, loop_fps = pipe_frames / pipe_seconds, loop_frames / loop_seconds
@@ -116,11 +126,11 @@ def main(argv=None) -> int:
           f"{rerun_seconds:.1f}s = {no_op:.0%} of the full run (goal <= {NO_OP_GOAL:.0%}, 0 decoded) "
           f"{'OK' if no_op_ok else 'BELOW GOAL'}")
     change = change_seconds / pipe_seconds
-    change_ok = change <= OPTION_CHANGE_GOAL and changed["videos_decoded"] == 0
+    change_ok = change <= OPTION_CHANGE_GOAL and decoded == 0
     print(f"landmarks: {pose_bytes_per_frame:.0f} bytes per frame in .pose files")
-    print(f"option change ({' '.join(CHANGED_OPTIONS)}): {changed['videos_decoded']} videos decoded, "
+    print(f"option change ({' '.join(CHANGED_OPTIONS)}) and back, 3 times: {decoded} videos decoded, "
           f"{changed['videos_recomputed']} recomputed from landmarks; recompute alone {recompute_ms:.1f} ms per video")
-    print(f"option-change re-run: {change_seconds:.1f}s vs full run {pipe_seconds:.1f}s = {change:.0%} "
+    print(f"option-change re-run (median of 3): {change_seconds:.1f}s vs full run {pipe_seconds:.1f}s = {change:.0%} "
           f"(goal <= {OPTION_CHANGE_GOAL:.0%}, 0 decoded) {'OK' if change_ok else 'BELOW GOAL'}")
     print(f"speed-up pipeline/loop: {ratio:.2f}x (goal >= {GOAL}x) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
     return 0
