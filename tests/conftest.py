@@ -65,6 +65,15 @@ def make_dataset(root: Path, sources):
     return metadata, videos
 
 
+def ffmpeg(*args):
+    """Runs Debian's ffmpeg (make install adds it) to make a variant of a real clip; skips without it."""
+    import shutil
+    import subprocess
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (make install adds it with apt where it can)")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True, timeout=120)
+
+
 def read_csv(path: Path):
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

@@ -5,13 +5,12 @@ One run over a dataset holding every variant, made here with ffmpeg from a real 
 reason; none stops the run.
 """
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 from pipeline import run as run_job
-from tests.conftest import read_csv, write_metadata
+from tests.conftest import ffmpeg, read_csv, write_metadata
 
 REPORTS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 ODD_NAMES = ("with space.mp4", "Ɔkɔm ŋ é 手話.mp4", "it's \"quoted\".mp4", "take#2.mp4", "100%.mp4")
@@ -28,14 +27,8 @@ CONTAINERS = {
 }
 
 
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def odd_run(tmp_path_factory, sign_clips):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (make install adds it with apt where it can)")
     root = tmp_path_factory.mktemp("odd")
     videos = root / "videos"
     videos.mkdir()

@@ -1,10 +1,8 @@
 """Phone videos stored sideways with a rotation tag: landmarks are for the upright image, as a person sees it."""
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
+from tests.conftest import ffmpeg
 from transforms.features import v1
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import HolisticExtractor
@@ -12,15 +10,9 @@ from transforms.landmarks.holistic import HolisticExtractor
 UPPER_BODY = np.arange(25)  # pose landmarks 0–24: head, shoulders, arms, hips (legs are out of shot)
 
 
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *map(str, args)], check=True)
-
-
 @pytest.fixture(scope="module")
 def variants(sign_clips, tmp_path_factory):
     """FOOTBALL re-encoded upright, and stored sideways/upside down with the tag a phone writes."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed (make install adds it with apt)")
     folder = tmp_path_factory.mktemp("rotated")
     source = sign_clips / "FOOTBALL.mp4"
     ffmpeg("-i", source, folder / "upright.mp4")
