@@ -153,16 +153,14 @@ def option_problems(opts: GhslOptions) -> list:
             problems.append(f"--{name} is required.")
     if opts.face_downsample < 1:
         problems.append("--face_downsample must be 1 or more.")
-    for name in ("min_detection_confidence", "min_tracking_confidence", "min_valid_ratio"):
+    for name in ("min_detection_confidence", "min_tracking_confidence", "min_valid_ratio", "min_hand_ratio",
+                 "min_shoulder_width"):
         if not 0.0 <= getattr(opts, name) <= 1.0:
             problems.append(f"--{name} must be between 0 and 1.")
     if not 0.0 <= opts.ema_alpha <= 1.0:
         problems.append("--ema_alpha must be between 0 and 1 (0 disables smoothing).")
     if not 0.0 <= opts.max_missing_fraction <= 1.0:
         problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
-    for name in ("min_hand_ratio", "min_shoulder_width"):
-        if not 0.0 <= getattr(opts, name) <= 1.0:
-            problems.append(f"--{name} must be between 0 and 1.")
     if opts.min_frames < 0:
         problems.append("--min_frames must not be negative.")
     return problems
