@@ -10,13 +10,16 @@ from transforms.store import metadata
 from transforms.store.orphans import ListOrphans
 from transforms.reports.run_reports import WriteReports
 from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS, ClipResult
-from transforms.store.reuse import RECOMPUTE, REUSED, LookUpRecords
+from transforms.store.reuse import REUSED, LookUpRecords
 from transforms.store.write_features import RecordRejection, WriteFeatures
 
 
 def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,
-          config: dict):
-    """Adds the whole job to `p` and returns the PCollection holding the run summary."""
+          config: dict, extraction_threads: int = 1):
+    """Adds the whole job to `p` and returns the PCollection holding the run summary.
+
+    extraction_threads: videos one worker decodes at once (pipeline/run.py picks it).
+    """
     out, landmark_options, feature_options = opts.output_dir, landmark_config(opts), feature_config(opts)
     rows = (p
             | "Read metadata" >> beam.Create([opts.metadata_csv])
@@ -30,15 +33,15 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run
                | "Plan the work" >> beam.ParDo(LookUpRecords(
                    opts.video_dir, out, landmark_options, feature_options,
                    reprocess_all=opts.reprocess == "all", run_id=run_id, total=total,
-               )).with_outputs(REUSED, RECOMPUTE, main="to_decode"))
+               )).with_outputs(REUSED, main="to_landmarks"))
 
-    extracted = (planned.to_decode
+    # Videos to decode, and stored landmarks to recompute from (passed through).
+    extracted = (planned.to_landmarks
                  | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
-                     opts.video_dir, out, landmark_options, run_id=run_id, total=total,
+                     opts.video_dir, out, landmark_options, run_id=run_id, total=total, threads=extraction_threads,
                  )).with_outputs(FAILED, MISSING, main="stored"))
 
-    judged = ((extracted.stored, planned[RECOMPUTE])
-              | "Stored landmarks" >> beam.Flatten()
+    judged = (extracted.stored
               | "Compute features" >> beam.ParDo(ComputeFeatures(feature_options, run_id=run_id, total=total))
               .with_outputs(LOW_QUALITY, FAILED, main=SUCCESS))
 

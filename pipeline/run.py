@@ -37,20 +37,28 @@ class ConfigError(Exception):
     """A mistake in how the job was configured; the message says how to fix it."""
 
 
-def use_all_local_cores(options: PipelineOptions, argv: List[str]) -> None:
-    """Locally, default to one worker per core (Beam's own default is one), as threads of this process.
+def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
+    """How many videos a worker decodes at once; sets the DirectRunner's mode for a local run.
 
-    MediaPipe releases the GIL in process(), so threads keep every core busy, and they
-    share what this process already imported; worker processes would each start a
-    Python, import Beam, our modules and MediaPipe again, and be shut down at the end.
+    Locally, by default, the DirectRunner runs in memory, in this process, one bundle at
+    a time, and ExtractLandmarks decodes one video per core (or --direct_num_workers) on
+    threads fed from one queue: MediaPipe releases the GIL while it works, nothing is
+    imported twice, no worker is started or stopped, and a thread takes the next video
+    as soon as it is free. Beam's own workers (multi_threading, multi_processing) are each
+    given a fixed share of a stage's input up front, so with clips of unequal length one
+    would idle while the other still had a queue; they are used only when
+    --direct_running_mode asks for them, one video at a time each. On Dataflow: 1 (the
+    service runs one SDK process per vCPU).
     """
     if not runs_locally(options):
-        return
+        return 1
     direct = options.view_as(DirectOptions)
-    if not any(a.startswith("--direct_num_workers") for a in argv):
-        direct.direct_num_workers = os.cpu_count() or 1
-    if not any(a.startswith("--direct_running_mode") for a in argv):
-        direct.direct_running_mode = "multi_threading"
+    if any(a.startswith("--direct_running_mode") for a in argv):
+        return 1
+    threads = direct.direct_num_workers if any(a.startswith("--direct_num_workers") for a in argv) else 0
+    direct.direct_running_mode = "in_memory"
+    direct.direct_num_workers = 1
+    return threads if threads and threads > 0 else (os.cpu_count() or 1)
 
 
 def preflight(options: PipelineOptions):
@@ -128,12 +136,12 @@ def run(argv: Optional[List[str]] = None) -> dict:
     """Runs the job and returns run_summary.json's content (empty when the runner does not wait)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
-    use_all_local_cores(options, argv)
+    threads = extraction_threads(options, argv)
     opts = options.view_as(GhslOptions)
     header, rows = preflight(options)
     run_id = uuid.uuid4().hex
     with holding_output_dir(options, run_id):
-        return _run(options, opts, header, rows, run_id)
+        return _run(options, opts, header, rows, run_id, threads)
 
 
 @contextlib.contextmanager
@@ -167,13 +175,14 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
         lease.release(opts.output_dir, run_id)
 
 
-def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str) -> dict:
+def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str, threads: int) -> dict:
     started_at = time.time()
     to_process = sum(1 for r in rows if not r.error)
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
     extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]
-    LOG.info("Processing %d videos (%d metadata rows) from %s", to_process, len(rows), opts.metadata_csv)
+    LOG.info("Processing %d videos (%d metadata rows) from %s%s", to_process, len(rows), opts.metadata_csv,
+             f", {threads} at a time" if threads > 1 else "")
 
     # From here until this run writes it last, proc/ is being rewritten: no summary may vouch for it.
     storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
@@ -181,7 +190,7 @@ def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str)
     try:
         pipeline = beam.Pipeline(options=options)
         summaries = graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
-                                started_at=started_at, config=config)
+                                started_at=started_at, config=config, extraction_threads=threads)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
         report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
                             opts.preview_samples, opts.max_previews)

@@ -136,7 +136,7 @@ def test_saved_features_equal_the_spec_on_mediapipes_own_landmarks(full_run, dat
 
 
 def test_the_local_default_writes_what_worker_processes_write(full_run, dataset, tmp_path):
-    """Locally the job runs its workers as threads of one process; the outputs stay those of worker processes."""
+    """Locally the job decodes on threads of one process (in-memory runner); the outputs stay those of worker processes."""
     metadata, videos, _ = dataset
     by_processes, _, _ = full_run
     out = tmp_path / "out"

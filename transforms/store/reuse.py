@@ -1,13 +1,16 @@
 """LookUpRecords: decide, per video, the least work that gives today's result.
 
-Main output: `ToDecode` for every video whose landmarks must be made (new, the
-source changed, the landmark options changed, its .pose file is missing or not
-the one its record vouches for, or --reprocess=all). Tagged outputs:
-  * `recompute`: `StoredLandmarks` of a video whose landmarks are still good
-    but whose feature options changed: features are recomputed from the .pose,
-    no video is decoded;
-  * `reused`: the recorded ClipResult, which goes straight into the reports and
-    statistics.
+Main output, what the landmark stage (ExtractLandmarks) takes:
+  * `ToDecode` for every video whose landmarks must be made (new, the source
+    changed, the landmark options changed, its .pose file is missing or not the
+    one its record vouches for, or --reprocess=all);
+  * `StoredLandmarks` of a video whose landmarks are still good but whose
+    feature options changed: features are recomputed from the .pose, no video
+    is decoded. They pass through the landmark stage untouched, so that both
+    kinds reach the features in one fused stage (a Flatten would make the
+    DirectRunner hold every .pose until the last video is decoded).
+Tagged output `reused`: the recorded ClipResult, which goes straight into the
+reports and statistics.
 """
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ from transforms.store.results import RECOMPUTED, SUCCESS, StoredLandmarks, ToDec
 from transforms.store.write_features import feature_path
 
 REUSED = "reused"
-RECOMPUTE = "recompute"
 
 
 class LookUpRecords(beam.DoFn):
@@ -79,7 +81,7 @@ class LookUpRecords(beam.DoFn):
                 self.untrusted.inc()
                 yield ToDecode(row, source, "changed")
             else:
-                yield beam.pvalue.TaggedOutput(RECOMPUTE, StoredLandmarks(row, source, RECOMPUTED, pose, landmarks))
+                yield StoredLandmarks(row, source, RECOMPUTED, pose, landmarks)
 
     def _reuse(self, record: dict, row: ClipRow, npy: str, started: float):
         result = records.result_from(record, row, npy)
