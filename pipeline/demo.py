@@ -109,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     output_dir = workdir / "out"
     configure_logging()
     argv = [f"--metadata_csv={metadata_csv}", f"--video_dir={video_dir}", f"--output_dir={output_dir}",
-            "--model_complexity=1", "--direct_num_workers=2", "--direct_running_mode=multi_processing", *beam_args]
+            "--model_complexity=1", *beam_args]  # the local defaults: one video per core at once
     summary = run_job.run(argv)
     print("\nRe-running on the same data: unchanged videos are reused, not decoded …")
     rerun = run_job.run(argv)
