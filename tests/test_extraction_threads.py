@@ -136,3 +136,37 @@ def test_two_threads_write_the_landmarks_one_thread_writes(two_threads, videos, 
 def test_threads_must_be_positive():
     with pytest.raises(ValueError, match="threads must be 1 or more"):
         ExtractLandmarks("v", "o", LANDMARKS, threads=0)
+
+
+def _resolved(*argv):
+    from pipeline import run as run_job
+
+    options = PipelineOptions(list(argv))
+    threads = run_job.extraction_threads(options, list(argv))
+    direct = options.view_as(DirectOptions)
+    return threads, direct.direct_running_mode, direct.direct_num_workers
+
+
+def test_a_local_run_decodes_one_video_per_core_on_threads_of_an_in_memory_runner():
+    import os
+
+    assert _resolved() == (os.cpu_count(), "in_memory", 1)
+    assert _resolved("--direct_num_workers=3") == (3, "in_memory", 1)
+    assert _resolved("--direct_num_workers=0") == (os.cpu_count(), "in_memory", 1)  # Beam's 0: one per core
+
+
+def test_beams_own_workers_when_asked_for_and_one_thread_on_dataflow():
+    assert _resolved("--direct_running_mode=multi_processing", "--direct_num_workers=2") == (1, "multi_processing", 2)
+    threads, _, _ = _resolved("--runner=DataflowRunner")
+    assert threads == 1
+
+
+def test_local_runs_skip_the_direct_runners_choice_of_runner():
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from pipeline.run import batch_runner
+
+    assert isinstance(batch_runner(PipelineOptions([])), FnApiRunner)
+    assert isinstance(batch_runner(PipelineOptions(["--runner=DirectRunner"])), FnApiRunner)
+    assert batch_runner(PipelineOptions(["--runner=DataflowRunner"])) is None
+    assert batch_runner(PipelineOptions(["--runner=BundleBasedDirectRunner"])) is None
