@@ -4,12 +4,12 @@
 
 Both sides start a fresh interpreter and run the same extraction code on the
 same HD clips (bench.hd_dataset: the real clips upscaled to 1080p, looped to
-6 s): the pipeline with its local defaults (two workers on two cores), and
+6 s): the pipeline with its local defaults (two videos at once on two cores), and
 bench.pool_loop, the old notebook's Pool(2). Runs alternate (pipeline, pool,
 pipeline, pool, …) so that load from anything else on the machine hits both
 alike; figures are medians. CPU time (of each run and every process it started)
 is printed too: other load barely moves it. The pipeline's fixed cost here is its wall time
-minus the time its two workers spent inside videos (their sum over two).
+minus the time its two extraction threads spent inside videos (their sum over two).
 Printed last: pool time / pipeline time (goal >= 1.0: the pipeline is at least as fast).
 """
 from __future__ import annotations

