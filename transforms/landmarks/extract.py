@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from typing import List, NamedTuple, Optional, Union
+from typing import List, NamedTuple, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
