@@ -74,6 +74,20 @@ def ffmpeg(*args):
     subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True, timeout=120)
 
 
+def video_frames(path: Path):
+    """Every frame OpenCV decodes from a real clip, BGR, in order."""
+    import cv2
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
 def read_csv(path: Path):
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

@@ -10,7 +10,7 @@ import cv2
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from tests.conftest import SIGN_CLIP_NAMES
+from tests.conftest import SIGN_CLIP_NAMES, video_frames
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.store.metadata import ClipRow
 from transforms.store.records import source_identity
@@ -40,14 +40,7 @@ def _seen_downstream(stored: StoredLandmarks):
 
 def _looped(src, dst, times):
     """The real clip played `times` times over: a long video with real content."""
-    capture = cv2.VideoCapture(str(src))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
+    frames = video_frames(src)
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
     for _ in range(times):

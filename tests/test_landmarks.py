@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import run as run_job
 from tests import mediapipe_direct
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, video_frames
 from tests.test_incremental import assert_same_outputs
 from transforms.features import v1
 from transforms.landmarks import pose_file
@@ -102,14 +102,9 @@ def test_pose_files_equal_pose_formats_own_load_holistic(first_run, sign_clips):
     from pose_format.utils.holistic import load_holistic
 
     out, _ = first_run
-    capture = cv2.VideoCapture(str(sign_clips / "SOUP.mp4"))
-    images = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        images.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    theirs = load_holistic(images, fps=capture.get(cv2.CAP_PROP_FPS), width=320, height=240, reuse=False,
+    images = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in video_frames(sign_clips / "SOUP.mp4")]
+    fps = cv2.VideoCapture(str(sign_clips / "SOUP.mp4")).get(cv2.CAP_PROP_FPS)
+    theirs = load_holistic(images, fps=fps, width=320, height=240, reuse=False,
                            additional_holistic_config={"model_complexity": 1})
     ours = read_pose(out / "landmarks" / "SOUP.pose")
     assert [(c.name, c.points, c.limbs) for c in ours.header.components] == [
