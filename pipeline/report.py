@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from pipeline.logs import configure_logging
-from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help
+from pipeline.options import GhslOptions, batch_runner, exit_on_unknown_arguments, exit_with_help
 from transforms.store import storage
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.reports.report_data import ReportData
@@ -58,7 +58,7 @@ def build_report(output_dir: str, video_dir: Optional[str] = None, preview_overl
     if pipeline_options is None:
         pipeline_options = PipelineOptions()
         pipeline_options.view_as(DirectOptions).direct_running_mode = "in_memory"
-    with beam.Pipeline(options=pipeline_options) as p:
+    with beam.Pipeline(runner=batch_runner(pipeline_options), options=pipeline_options) as p:
         add_report(p | "Run summary" >> beam.Create([summary]), output_dir, video_dir, preview_overlay,
                    preview_samples, max_previews)
     return proc_path(output_dir, REPORT_HTML)

@@ -15,12 +15,12 @@ import uuid
 from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TestOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
 from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
+from pipeline.options import GhslOptions, batch_runner, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
 from pipeline.report import add_report
 from transforms.store import lease
 from transforms.store import metadata
@@ -56,23 +56,11 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     if any(a.startswith("--direct_running_mode") for a in argv):
         return 1
     threads = direct.direct_num_workers if any(a.startswith("--direct_num_workers") for a in argv) else 0
+    if threads < 0:
+        raise ConfigError(f"--direct_num_workers={threads}: use 0 (one video per core) or a positive number.")
     direct.direct_running_mode = "in_memory"
     direct.direct_num_workers = 1
     return threads if threads and threads > 0 else (os.cpu_count() or 1)
-
-
-def batch_runner(options: PipelineOptions):
-    """For the DirectRunner, the FnApiRunner it would pick for this batch job; else None (the option's runner).
-
-    The DirectRunner first walks and translates the whole graph to choose between its
-    runners, which costs about 0.2 s of every local run; the job is batch, so the
-    choice is known. --direct_running_mode and --direct_num_workers apply as before.
-    """
-    if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
-        return None
-    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
-    return FnApiRunner()
 
 
 def preflight(options: PipelineOptions):

@@ -148,6 +148,13 @@ def test_a_local_run_decodes_one_video_per_core_on_threads_of_an_in_memory_runne
     assert _resolved("--direct_num_workers=0") == (os.cpu_count(), "in_memory", 1)  # Beam's 0: one per core
 
 
+def test_a_negative_worker_count_stops_the_run_with_how_to_fix_it():
+    from pipeline.run import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--direct_num_workers=-2: use 0 \(one video per core\) or a positive"):
+        _resolved("--direct_num_workers=-2")
+
+
 def test_beams_own_workers_when_asked_for_and_one_thread_on_dataflow():
     assert _resolved("--direct_running_mode=multi_processing", "--direct_num_workers=2") == (1, "multi_processing", 2)
     threads, _, _ = _resolved("--runner=DataflowRunner")
@@ -157,7 +164,7 @@ def test_beams_own_workers_when_asked_for_and_one_thread_on_dataflow():
 def test_local_runs_skip_the_direct_runners_choice_of_runner():
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from pipeline.run import batch_runner
+    from pipeline.options import batch_runner
 
     assert isinstance(batch_runner(PipelineOptions([])), FnApiRunner)
     assert isinstance(batch_runner(PipelineOptions(["--runner=DirectRunner"])), FnApiRunner)
