@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from transforms.reports.progress import ensure_log_handler
+from transforms.common.progress import ensure_log_handler
 
 
 class _DropMemoryProbeWarning(logging.Filter):

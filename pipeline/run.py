@@ -27,7 +27,7 @@ from transforms.store import metadata
 from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
-from transforms.reports.progress import LOG, ProgressCounter
+from transforms.common.progress import LOG, ProgressCounter
 from transforms.reports.report_html import REPORT_HTML
 from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
 

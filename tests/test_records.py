@@ -4,7 +4,7 @@ import numpy as np
 from transforms.store import records
 from transforms.store.metadata import ClipRow
 from transforms.store.results import ClipResult
-from transforms.reports.stats import moments_of
+from transforms.common.moments import moments_of
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
                  refine_face_landmarks=False, smooth_landmarks=True)

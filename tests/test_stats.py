@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.reports import stats
+from transforms.common import moments as stats
 
 
 def arrays(seed=0):

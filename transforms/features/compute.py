@@ -14,7 +14,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.features import definitions
 from transforms.landmarks import pose_file
-from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.store.results import FAILED, LOW_QUALITY, RECOMPUTED, SUCCESS, ClipResult, StoredLandmarks
 
 # What the reports take from a clip's verdict (v1.ClipFeatures, v2.ClipFeaturesV2).

@@ -18,7 +18,7 @@ import numpy as np
 
 from transforms.features import v1, v2
 from transforms.features.landmarks import ClipPoints
-from transforms.reports import stats
+from transforms.common import moments as stats
 
 VERSIONS = ("v1", "v2")
 DEFAULT = "v1"

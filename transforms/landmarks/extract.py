@@ -33,7 +33,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
-from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.store import records, storage
 from transforms.store.results import FAILED, FILE_NOT_FOUND, MISSING, ClipResult, StoredLandmarks, ToDecode
 

@@ -1,1 +1,1 @@
-"""Stage 3: results → reports (CSVs, statistics, run summary, the HTML dataset report, progress lines)."""
+"""Stage 3: results → reports (CSVs, statistics, run summary, the HTML dataset report)."""

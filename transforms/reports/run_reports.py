@@ -30,7 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 
-from transforms.reports import stats
+from transforms.common import moments as stats
 
 from transforms.store import storage
 from transforms.features import definitions, v2

@@ -46,7 +46,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.store import storage
 from transforms.store.metadata import ClipRow
 from transforms.store.results import SUCCESS, ClipResult
-from transforms.reports.stats import Moments
+from transforms.common.moments import Moments
 
 FORMAT = "ghsl-result-record/2"
 # Bumped when what the extractor writes into a .pose changes for the same options.

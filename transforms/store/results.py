@@ -7,7 +7,7 @@ from typing import Dict, NamedTuple, Optional
 import numpy as np
 
 from transforms.store.metadata import ClipRow
-from transforms.reports.stats import Moments
+from transforms.common.moments import Moments
 
 SUCCESS = "success"
 LOW_QUALITY = "low_quality"

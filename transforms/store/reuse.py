@@ -24,7 +24,7 @@ from transforms.store import records
 
 from transforms.store import storage
 from transforms.store.metadata import ClipRow
-from transforms.reports.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.landmarks import pose_file
 from transforms.store.results import RECOMPUTED, SUCCESS, StoredLandmarks, ToDecode
 from transforms.store.write_features import feature_path

@@ -1,9 +1,9 @@
-"""Global feature statistics over every frame of every saved clip (§Global statistics).
+"""Moments of saved clips and their sums: the global feature statistics (§Global statistics).
 
 Each clip contributes its moments (frame count, Σx and Σx² per feature, in
 float64), computed once where its array is written; the CombineFn only adds
-moments. The bucket issue keeps these per-clip moments so that unchanged
-clips need not be read again.
+moments. Records keep each clip's moments, so statistics over unchanged
+clips never read their arrays again.
 """
 from __future__ import annotations
 

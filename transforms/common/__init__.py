@@ -1,0 +1,1 @@
+"""Helpers every stage uses: per-clip moments and their sums, progress lines."""
