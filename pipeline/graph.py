@@ -14,21 +14,21 @@ from transforms.store.reuse import REUSED, LookUpRecords
 from transforms.store.write_features import RecordRejection, WriteFeatures
 
 
-def build(p: beam.Pipeline, opts: GhslOptions, *, extra_columns, total: int, run_id: str, started_at: float,
+def build(p: beam.Pipeline, opts: GhslOptions, *, rows, extra_columns, total: int, run_id: str, started_at: float,
           config: dict, extraction_threads: int = 1):
     """Adds the whole job to `p` and returns the PCollection holding the run summary.
 
+    rows: the metadata rows, read and judged where the job is launched (pipeline/run.py).
     extraction_threads: videos one worker decodes at once (pipeline/run.py picks it).
     """
     out, landmark_options, feature_options = opts.output_dir, landmark_config(opts), feature_config(opts)
-    rows = (p
-            | "Read metadata" >> beam.Create([opts.metadata_csv])
-            | "Parse rows" >> beam.FlatMap(lambda path: metadata.read(path)[1]))
-    checked = rows | "Check rows" >> beam.ParDo(_SplitByRowError()).with_outputs("bad", main="good")
+    checked = (p
+               | "Metadata rows" >> beam.Create(rows)
+               | "Check rows" >> beam.ParDo(_SplitByRowError()).with_outputs("bad", main="good"))
 
     planned = (checked.good
-               # One file fans out into one bundle; without a reshuffle every video
-               # would run on the same worker.
+               # Created rows sit in one bundle; without a reshuffle every video would
+               # run on the same worker.
                | "Spread videos" >> beam.Reshuffle()
                | "Plan the work" >> beam.ParDo(LookUpRecords(
                    opts.video_dir, out, landmark_options, feature_options,

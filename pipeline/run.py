@@ -191,7 +191,7 @@ def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str,
     progress = ProgressCounter(run_id, to_process)
     try:
         pipeline = beam.Pipeline(runner=batch_runner(options), options=options)
-        summaries = graph.build(pipeline, opts, extra_columns=extra_columns, total=to_process, run_id=run_id,
+        summaries = graph.build(pipeline, opts, rows=rows, extra_columns=extra_columns, total=to_process, run_id=run_id,
                                 started_at=started_at, config=config, extraction_threads=threads)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
         report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,

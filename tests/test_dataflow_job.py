@@ -32,7 +32,7 @@ from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
 from pipeline import flex_template, graph, run
 from pipeline.options import GhslOptions
-from transforms.store import storage
+from transforms.store import metadata, storage
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
@@ -114,7 +114,7 @@ def _direct_runner_labels(metadata_csv) -> set:
     options = PipelineOptions(["--runner=DirectRunner", f"--metadata_csv={metadata_csv}"] + GHSL_ARGS)
     opts = options.view_as(GhslOptions)
     pipeline = beam.Pipeline(options=options)
-    graph.build(pipeline, opts, extra_columns=[], total=2, run_id="test", started_at=0.0,
+    graph.build(pipeline, opts, rows=metadata.read(metadata_csv)[1], extra_columns=[], total=2, run_id="test", started_at=0.0,
                 config=graph.run_config(opts))
     labels = set()
 
@@ -180,7 +180,7 @@ def test_every_transform_runs_in_the_worker_image(job):
 
 def test_the_job_carries_every_transform_of_the_graph(job, metadata_csv):
     expected = _direct_runner_labels(metadata_csv)
-    assert {"Read metadata", "Spread videos", "Extract landmarks", "Compute features", "Write features", "Write reports",
+    assert {"Metadata rows", "Spread videos", "Extract landmarks", "Compute features", "Write features", "Write reports",
             "Write reports/Write files"} <= expected
     missing = expected - _transform_labels(job.proto_pipeline)
     assert not missing, f"transforms of the graph missing from the Dataflow job: {sorted(missing)}"
