@@ -18,7 +18,7 @@ import posixpath
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from apache_beam.io.filesystems import FileSystems
+from transforms.store import storage
 
 REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
 
@@ -52,8 +52,7 @@ class ClipRow:
 
 def read_bytes(path: str) -> bytes:
     try:
-        with FileSystems.open(path) as handle:
-            return handle.read()
+        return storage.read_bytes(path)
     except Exception as exc:  # any filesystem: not found, permission, bad bucket…
         raise MetadataError(
             f"Cannot read the metadata CSV {path}: {exc}. Check --metadata_csv "
