@@ -1,0 +1,128 @@
+"""A counting HTTP proxy in front of the GCS emulator, with an optional delay per request.
+
+Point STORAGE_EMULATOR_HOST at `proxy.url` and every request the storage
+clients send (Beam's and google-cloud-storage's) passes through here, is
+counted by kind (bucket lookup, object metadata, download, upload, listing,
+delete…) and is held `latency` seconds first: about a laptop's or a launcher's
+round trip to a bucket. Used by the tests that bound the requests of a re-run
+and by `bench.bucket_requests`.
+"""
+from __future__ import annotations
+
+import collections
+import http.client
+import http.server
+import re
+import threading
+import time
+import urllib.parse
+from typing import Counter, Dict
+
+_HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+def kind(method: str, url: str) -> str:
+    """What a JSON-API request does, e.g. 'download', 'upload', 'list', 'object metadata'."""
+    parsed = urllib.parse.urlsplit(url)
+    path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
+    if path.startswith("/upload/"):
+        return "upload"
+    if path.startswith("/batch/"):
+        return "batch"
+    if "/o/" in path or path.startswith("/download/"):
+        if method == "DELETE":
+            return "delete"
+        if "/copyTo/" in path or "/rewriteTo/" in path:
+            return "copy"
+        if query.get("alt") == ["media"] or path.startswith("/download/"):
+            return "download"
+        return "object metadata" if method == "GET" else f"object {method}"
+    if re.search(r"/b/[^/]+/o$", path):
+        return "list"
+    if re.search(r"/b/[^/]+$", path):
+        return "bucket lookup"
+    return f"{method} other"
+
+
+class CountingProxy:
+    def __init__(self, target: str, latency: float = 0.0):
+        """target: the emulator, e.g. http://127.0.0.1:PORT."""
+        self.target = urllib.parse.urlsplit(target)
+        self.latency = latency
+        self.counts: Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> "CountingProxy":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.counts.values())
+
+    def take(self) -> Dict[str, int]:
+        """The counts since the last take (or start), reset to zero."""
+        with self._lock:
+            counts, self.counts = dict(self.counts), collections.Counter()
+        return counts
+
+    def _count(self, method: str, path: str) -> None:
+        with self._lock:
+            self.counts[kind(method, path)] += 1
+
+    def _handler(self):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _forward(self):
+                body = self._body()
+                proxy._count(self.command, self.path)
+                if proxy.latency:
+                    time.sleep(proxy.latency)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+                headers["Content-Length"] = str(len(body))
+                upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=120)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    data = response.read()
+                    self.send_response(response.status, response.reason)
+                    for key, value in response.getheaders():
+                        if key.lower() not in _HOP_HEADERS and key.lower() != "content-length":
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+
+        return Handler
