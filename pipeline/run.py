@@ -12,15 +12,16 @@ import os
 import sys
 import time
 import uuid
-from typing import List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, TestOptions
 
 from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions, batch_runner, runs_locally, exit_on_unknown_arguments, exit_with_help, option_problems
+from pipeline.options import (GhslOptions, batch_runner, exit_on_unknown_arguments, exit_with_help, feature_config,
+                              landmark_config, option_problems, runs_locally)
 from pipeline.report import add_report
 from transforms.store import lease
 from transforms.store import metadata
@@ -28,6 +29,9 @@ from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.common.progress import LOG, ProgressCounter
+from transforms.store.plan import make as make_plan
+from transforms.store.results import MISSING
+from transforms.store.reuse import fingerprints
 from transforms.reports.report_html import REPORT_HTML
 from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
 
@@ -63,8 +67,16 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     return threads if threads and threads > 0 else (os.cpu_count() or 1)
 
 
-def preflight(options: PipelineOptions):
-    """Everything that can be wrong before any video is read. Returns the metadata header and rows."""
+class Preflight(NamedTuple):
+    """What the launcher read before any work: the metadata and one listing of --video_dir."""
+
+    header: List[str]
+    rows: List[metadata.ClipRow]
+    videos: Dict[str, storage.ObjectInfo]   # relative path → the file, every file under --video_dir
+
+
+def preflight(options: PipelineOptions) -> Preflight:
+    """Everything that can be wrong before any video is read."""
     opts = options.view_as(GhslOptions)
     problems = option_problems(opts)
     if problems:
@@ -87,25 +99,36 @@ def preflight(options: PipelineOptions):
         except AugmentConfigError as exc:
             raise ConfigError(str(exc)) from exc
     try:
-        header_and_rows = metadata.read(opts.metadata_csv)
+        header, rows = metadata.read(opts.metadata_csv)
     except metadata.MetadataError as exc:
         raise ConfigError(str(exc)) from exc
     # Here, on the launcher, for gs:// too: a typo in a folder would otherwise show up hours
-    # later, as every video missing or as the first write failing.
-    check_folders(opts)
-    check_missing_videos(opts, header_and_rows[1])
-    return header_and_rows
+    # later, as every video missing or as the first write failing. One listing of the videos
+    # serves these checks and the plan (transforms/store/plan.py).
+    videos = list_videos(opts)
+    check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
+    check_missing_videos(opts, rows, videos)
+    return Preflight(header, rows, videos)
 
 
-def check_folders(opts: GhslOptions) -> None:
+def list_videos(opts: GhslOptions) -> Dict[str, storage.ObjectInfo]:
     try:
-        found = storage.folder_exists(opts.video_dir)
+        videos = storage.list_objects(opts.video_dir)
     except Exception as exc:  # a bucket that does not exist, no permission to list…
         raise ConfigError(f"Cannot list --video_dir {opts.video_dir}: {exc}. Check the path and that this "
                           f"account may read it.") from exc
+    found = os.path.isdir(opts.video_dir) if storage.is_local(opts.video_dir) else bool(videos)
     if not found:
         raise ConfigError(f"--video_dir {opts.video_dir} does not exist (or holds no files), so every video "
                           f"would be missing. Check the path.")
+    return videos
+
+
+def check_output_dir(opts: GhslOptions, writes_lease: bool) -> None:
+    """Stop unless --output_dir can be written. A run that takes the lease on a bucket proves it with
+    that write (transforms/store/lease.py), so only a dry run or a local folder needs a probe."""
+    if writes_lease and not storage.is_local(opts.output_dir):
+        return
     probe = proc_path(opts.output_dir, f".write-check-{uuid.uuid4().hex}")
     try:
         storage.write_bytes(probe, b"")
@@ -115,16 +138,12 @@ def check_folders(opts: GhslOptions) -> None:
                           f"that this account may write there.") from exc
 
 
-def check_missing_videos(opts: GhslOptions, rows) -> None:
-    """Stop when most videos are missing: that is a wrong --video_dir far more often than a lost dataset.
-
-    One listing of the folder (a few requests per thousand objects on GCS), not a lookup per row.
-    """
+def check_missing_videos(opts: GhslOptions, rows, videos: Dict[str, storage.ObjectInfo]) -> None:
+    """Stop when most videos are missing: that is a wrong --video_dir far more often than a lost dataset."""
     wanted = [r.video_file for r in rows if not r.error]
     if not wanted or opts.max_missing_fraction >= 1.0:
         return
-    present = storage.list_relative(opts.video_dir)
-    missing = [v for v in wanted if v not in present]
+    missing = [v for v in wanted if v not in videos]
     if len(missing) > opts.max_missing_fraction * len(wanted):
         examples = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
         raise ConfigError(
@@ -140,10 +159,10 @@ def run(argv: Optional[List[str]] = None) -> dict:
     options = PipelineOptions(argv)
     threads = extraction_threads(options, argv)
     opts = options.view_as(GhslOptions)
-    header, rows = preflight(options)
+    checked = preflight(options)
     run_id = uuid.uuid4().hex
     with holding_output_dir(options, run_id):
-        return _run(options, opts, header, rows, run_id, threads)
+        return _run(options, opts, checked, run_id, threads)
 
 
 @contextlib.contextmanager
@@ -177,21 +196,31 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
         lease.release(opts.output_dir, run_id)
 
 
-def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str, threads: int) -> dict:
+def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id: str, threads: int) -> dict:
     started_at = time.time()
-    to_process = sum(1 for r in rows if not r.error)
+    # Under the lease: no other run changes the outputs between these listings and the job.
+    made_by = fingerprints(landmark_config(opts), feature_config(opts))
+    plan = make_plan(checked.rows, checked.videos, opts.output_dir, made_by, reprocess_all=opts.reprocess == "all")
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
-    extra_columns = [c for c in header if c not in metadata.REQUIRED_COLUMNS]
-    LOG.info("Processing %d videos (%d metadata rows) from %s%s", to_process, len(rows), opts.metadata_csv,
-             f", {threads} at a time" if threads > 1 else "")
+    extra_columns = [c for c in checked.header if c not in metadata.REQUIRED_COLUMNS]
+    LOG.info("%d metadata rows from %s. %s", len(checked.rows), opts.metadata_csv, plan.describe())
+    if plan.has_work and threads > 1:
+        LOG.info("Decoding %d videos at a time", threads)
+    if not runs_locally(options):
+        # The plan's rows travel inside the job; a large plan would exceed the size of a job request.
+        options.view_as(DebugOptions).add_experiment("upload_graph")
 
     # From here until this run writes it last, proc/ is being rewritten: no summary may vouch for it.
-    storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
-    progress = ProgressCounter(run_id, to_process)
+    if SUMMARY_JSON in plan.proc:
+        storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
+    progress = ProgressCounter(run_id, plan.progress_total)
+    for result in plan.settled:
+        if result.status == MISSING:
+            progress.finished(result.video_file, MISSING, 0, 0.0, result.error)
     try:
         pipeline = beam.Pipeline(runner=batch_runner(options), options=options)
-        summaries = graph.build(pipeline, opts, rows=rows, extra_columns=extra_columns, total=to_process, run_id=run_id,
+        summaries = graph.build(pipeline, opts, plan, extra_columns=extra_columns, run_id=run_id,
                                 started_at=started_at, config=config, extraction_threads=threads)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
         report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,

@@ -31,8 +31,9 @@ from apache_beam.runners.dataflow.internal import apiclient
 from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
 from pipeline import flex_template, graph, run
-from pipeline.options import GhslOptions
-from transforms.store import metadata, storage
+from pipeline.options import GhslOptions, feature_config, landmark_config
+from transforms.store import metadata, plan, storage
+from transforms.store.reuse import fingerprints
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
@@ -114,7 +115,9 @@ def _direct_runner_labels(metadata_csv) -> set:
     options = PipelineOptions(["--runner=DirectRunner", f"--metadata_csv={metadata_csv}"] + GHSL_ARGS)
     opts = options.view_as(GhslOptions)
     pipeline = beam.Pipeline(options=options)
-    graph.build(pipeline, opts, rows=metadata.read(metadata_csv)[1], extra_columns=[], total=2, run_id="test", started_at=0.0,
+    made_by = fingerprints(landmark_config(opts), feature_config(opts))
+    planned = plan.make(metadata.read(metadata_csv)[1], storage.list_objects(opts.video_dir), opts.output_dir, made_by)
+    graph.build(pipeline, opts, planned, extra_columns=[], run_id="test", started_at=0.0,
                 config=graph.run_config(opts))
     labels = set()
 
@@ -180,8 +183,8 @@ def test_every_transform_runs_in_the_worker_image(job):
 
 def test_the_job_carries_every_transform_of_the_graph(job, metadata_csv):
     expected = _direct_runner_labels(metadata_csv)
-    assert {"Metadata rows", "Spread videos", "Extract landmarks", "Compute features", "Write features", "Write reports",
-            "Write reports/Write files"} <= expected
+    assert {"Rows to work on", "Read their records", "Spread videos", "Extract landmarks", "Compute features",
+            "Write features", "Write reports", "Write reports/Write files", "Update the record index"} <= expected
     missing = expected - _transform_labels(job.proto_pipeline)
     assert not missing, f"transforms of the graph missing from the Dataflow job: {sorted(missing)}"
 

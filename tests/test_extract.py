@@ -12,6 +12,7 @@ from transforms.features.v1 import QualityConfig
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.store.metadata import ClipRow
 from transforms.store.records import source_identity
+from transforms.store.storage import object_info
 from transforms.store.results import ToDecode
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
@@ -33,7 +34,7 @@ class Stages:
     def decode(self, video_file, video_dir=None):
         """(tag, value) of the one element stage 1 produced."""
         self.extract.video_dir = str(video_dir or self.video_dir)
-        source = source_identity(f"{self.extract.video_dir}/{video_file}")
+        source = source_identity(object_info(f"{self.extract.video_dir}/{video_file}"))
         [out] = list(self.extract.process(ToDecode(row(video_file), source, "new")))
         return getattr(out, "tag", "stored"), getattr(out, "value", out)
 

@@ -14,6 +14,7 @@ from tests.conftest import SIGN_CLIP_NAMES, video_frames
 from transforms.landmarks.extract import ExtractLandmarks
 from transforms.store.metadata import ClipRow
 from transforms.store.records import source_identity
+from transforms.store.storage import object_info
 from transforms.store.results import StoredLandmarks, ToDecode
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
@@ -62,7 +63,7 @@ def videos(sign_clips, tmp_path_factory):
 
 def _items(folder, names):
     return [ToDecode(ClipRow(line=i + 2, video_file=name, sentence_id=str(i), sentence="s", category="c", extra={}),
-                     source_identity(str(folder / name)), "new") for i, name in enumerate(names)]
+                     source_identity(object_info(str(folder / name))), "new") for i, name in enumerate(names)]
 
 
 def _run(folder, out, threads, names=(LONG, *SIGN_CLIP_NAMES)):

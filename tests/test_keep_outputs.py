@@ -13,8 +13,8 @@ from tests.conftest import make_dataset, read_csv, write_metadata
 from transforms.landmarks.pose_file import landmark_path
 from transforms.store import storage
 from transforms.store.metadata import parse
-from transforms.store.orphans import claim, find_orphans
-from transforms.store.results import FAILED, ClipResult
+from transforms.store.orphans import kept_outputs
+from transforms.store.results import FAILED, ClipResult, Outputs
 from transforms.store.write_features import INJECT_FAILURE_ENV, RecordRejection, feature_path
 from transforms.store.records import record_path
 
@@ -27,8 +27,9 @@ def args(metadata, videos, out, *extra):
 
 
 def outputs(out):
-    """Every published per-video output: landmarks, features, records."""
-    return sorted(p[len(str(out)):].lstrip("/") for p in storage.list_files(str(out)) if "/proc/" not in p)
+    """Every published per-video output: landmarks, features, records (not the reports or the record index)."""
+    return sorted(p[len(str(out)):].lstrip("/") for p in storage.list_files(str(out))
+                  if "/proc/" not in p and "/features/index/" not in p)
 
 
 @pytest.fixture(scope="module")
@@ -95,17 +96,17 @@ def test_a_transient_failure_keeps_the_published_outputs(finished, copy_of):
     _, _, out = finished
     out = str(copy_of(out))
     [row] = parse("video_file,sentence_id,sentence,category\nSOUP.mp4,1,S,c\n")[1]
-    result = ClipResult.for_row(row, FAILED, "Could not read or decode the video: ConnectionError: reset",
-                                retryable=True, source={"size": 1, "updated": 0.0, "checksum": None})
     published = (landmark_path(out, "SOUP"), feature_path(out, "SOUP"), record_path(out, "SOUP"))
+    result = ClipResult.for_row(row, FAILED, "Could not read or decode the video: ConnectionError: reset",
+                                retryable=True, source={"size": 1, "updated": 0.0, "checksum": None},
+                                outputs=Outputs(*(storage.object_info(path) for path in published)))
     before = [storage.read_bytes(path) for path in published]
     list(RecordRejection(out, {}).process(result))
     assert [storage.read_bytes(path) for path in published] == before
-    stem, reason = claim(result)
-    assert stem == "SOUP" and "the next run tries again" in reason
-    listed = find_orphans(out, [(stem, reason), ("sample_video", None), ("test_video", None)])
+    listed = kept_outputs(out, result)
+    assert sorted(o["path"] for o in listed) == sorted(published)
     assert {o["kind"] for o in listed} == {"landmarks", "features", "record"}
-    assert all(o["video"] == "SOUP" for o in listed)
+    assert all(o["video"] == "SOUP" and "the next run tries again" in o["reason"] for o in listed)
 
 
 def test_a_mostly_missing_gcs_video_dir_stops_on_the_launcher(finished, gcs_emulator, capsys):

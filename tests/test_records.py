@@ -21,7 +21,8 @@ def test_a_record_gives_back_exactly_what_was_published(tmp_path):
     result.moments = moments_of(frames)
     path = str(tmp_path / "r.json")
     result.landmarks = {"fingerprint": "lm", "sha256": "ab" * 32, "size": 1000, "frames": 31}
-    records.storage.write_text(path, records.to_json(result, {"size": 5, "updated": 1.5, "checksum": None}, "fp"))
+    record = records.to_record(result, {"size": 5, "updated": 1.5, "checksum": None}, "fp")
+    records.storage.write_text(path, records.to_json(record))
     back = records.result_from(records.read(path), row, "/out/a/b.npy")
     for field in ("status", "error", "frames_decoded", "num_frames", "detection_ratio", "mean_visibility",
                   "motion_mean", "motion_p95", "kept_low", "line", "extra", "landmarks"):
@@ -62,9 +63,12 @@ def test_records_of_the_layout_before_the_landmark_store_are_not_used(tmp_path):
     assert records.read(str(tmp_path / "old.json")) is None
 
 
-def test_source_identity_reads_names_with_pattern_characters_literally(tmp_path):
+def test_listings_and_source_identities_take_pattern_characters_literally(tmp_path):
     (tmp_path / "clip[1].mp4").write_bytes(b"a" * 10)
     (tmp_path / "clip1.mp4").write_bytes(b"b" * 20)
-    assert records.source_identity(str(tmp_path / "clip[1].mp4"))["size"] == 10
-    assert records.source_identity(str(tmp_path / "clip*.mp4")) is None
-    assert records.source_identity(str(tmp_path / "missing.mp4")) is None
+    listed = records.storage.list_objects(str(tmp_path))
+    assert sorted(listed) == ["clip1.mp4", "clip[1].mp4"]
+    assert records.source_identity(listed["clip[1].mp4"])["size"] == 10
+    assert records.source_identity(records.storage.object_info(str(tmp_path / "clip[1].mp4")))["size"] == 10
+    assert records.storage.object_info(str(tmp_path / "clip*.mp4")) is None
+    assert records.source_identity(None) is None

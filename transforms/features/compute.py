@@ -26,7 +26,7 @@ _V2_METRICS = ("trimmed_start", "trimmed_end")
 def judge(item: StoredLandmarks, feature_options: dict) -> ClipResult:
     """The clip's result from its .pose bytes, with the run's feature version and options."""
     row = item.row
-    stored = dict(origin=item.origin, source=item.source, landmarks=item.landmarks)
+    stored = dict(origin=item.origin, source=item.source, landmarks=item.landmarks, outputs=item.outputs)
     try:
         points = pose_file.read_points(item.pose)
     except pose_file.LandmarkFileError as exc:  # the file was checked before; a reason beats a dead bundle

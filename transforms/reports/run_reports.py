@@ -171,11 +171,15 @@ class WriteReports(beam.PTransform):
     """Gathers every final result (without arrays) and writes the files listed in the module docstring.
 
     Input: one ClipResult per metadata row, whatever its status or whether it was
-    decoded in this run or reused; its `moments` feed the statistics.
+    decoded in this run or reused. moments: the saved clips' moments summed (a
+    singleton, transforms/common/moments.py). proc: OUT/proc/ as the run's plan
+    listed it; a file whose bytes are already there is not written again. after: steps
+    that must be done before run_summary.json, written last, says the run is complete.
     """
 
     def __init__(self, output_dir: str, extra_columns: Sequence[str], config: Dict[str, object],
-                 feature_options: dict, started_at: float, orphans: beam.PCollection):
+                 feature_options: dict, started_at: float, orphans: beam.PCollection, moments: beam.PCollection,
+                 proc: Optional[Dict[str, storage.ObjectInfo]] = None, after: Optional[beam.PCollection] = None):
         super().__init__()
         self.output_dir = output_dir
         self.extra_columns = list(extra_columns)
@@ -183,26 +187,28 @@ class WriteReports(beam.PTransform):
         self.feature_options = dict(feature_options)
         self.started_at = started_at
         self.orphans = orphans
+        self.moments = moments
+        self.proc = dict(proc or {})
+        self.after = after
 
     def expand(self, results: beam.PCollection):
-        moments = (results
-                   | "Clip moments" >> beam.FlatMap(lambda r: [r.moments] if r.status == SUCCESS else [])
-                   | "Sum moments" >> beam.CombineGlobally(stats.GlobalMomentsFn()))
+        after = self.after if self.after is not None else results.pipeline | "Nothing before" >> beam.Create([])
         return (results
                 | "Drop arrays" >> beam.Map(lambda r: r.slim())
                 | "Gather" >> beam.combiners.ToList()
-                | "Write files" >> beam.Map(self._write, beam.pvalue.AsSingleton(moments),
-                                            beam.pvalue.AsSingleton(self.orphans)))
+                | "Write files" >> beam.Map(self._write, beam.pvalue.AsSingleton(self.moments),
+                                            beam.pvalue.AsSingleton(self.orphans), beam.pvalue.AsList(after)))
 
     def _write(self, results: List[ClipResult], moments: Optional[stats.Moments],
-               orphans: List[dict]) -> Dict[str, object]:
+               orphans: List[dict], _after: list) -> Dict[str, object]:
         by_status: Dict[str, List[ClipResult]] = {s: [] for s in STATUSES}
-        for result in sorted(results, key=lambda r: r.line):
+        for result in sorted(results, key=lambda r: (r.line, r.video_file)):
             by_status[result.status].append(result)
 
         processed = by_status[SUCCESS]
         # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
-        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low], key=lambda r: r.line)
+        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low],
+                             key=lambda r: (r.line, r.video_file))
         columns = PROCESSED_COLUMNS if self.feature_options["feature_version"] == "v1" else V2_PROCESSED_COLUMNS
         files = {
             PROCESSED_CSV: csv_text(columns + tuple(self.extra_columns), map(processed_row, processed)),
@@ -213,9 +219,10 @@ class WriteReports(beam.PTransform):
             ORPHANS_CSV: csv_text(ORPHAN_COLUMNS, orphans),
         }
         for name, text in files.items():
-            storage.write_text(proc_path(self.output_dir, name), text)
+            storage.write_text(proc_path(self.output_dir, name), text, unless=self.proc.get(name))
         _maybe_pause()
-        storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_options))
+        storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_options),
+                            unless=self.proc.get(STATS_NPZ))
         # Written last: its presence means every other output of the run is complete.
         result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
         storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")

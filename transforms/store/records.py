@@ -41,7 +41,6 @@ from importlib import metadata as importlib_metadata
 from typing import Dict, Optional
 
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 from transforms.store import storage
 from transforms.store.metadata import ClipRow
@@ -89,20 +88,11 @@ def feature_fingerprint(feature_options: Dict[str, object], landmark_fp: str) ->
     return _sha({"landmarks": landmark_fp, **feature_options})
 
 
-def source_identity(path: str) -> Optional[Dict[str, object]]:
-    """Size, update time and (on GCS) CRC32C of the video; None when it does not exist.
-
-    Not FileSystems.match: that treats [ ] * ? in a file name as a pattern. A
-    lookup that fails for another reason (the network, permissions) raises, so
-    the bundle is retried rather than the video reported missing.
-    """
-    if not storage.exists(path):
+def source_identity(info: Optional[storage.ObjectInfo]) -> Optional[Dict[str, object]]:
+    """Size, update time and (on GCS) CRC32C of the video, from its listing entry; None when it is absent."""
+    if info is None:
         return None
-    meta = FileSystems.get_filesystem(path).metadata(path)
-    identity = {"size": meta.size_in_bytes, "updated": meta.last_updated_in_seconds, "checksum": None}
-    if not storage.is_local(path):
-        identity["checksum"] = FileSystems.checksum(path)
-    return identity
+    return {"size": info.size, "updated": info.updated, "checksum": info.checksum}
 
 
 def _b64(array: np.ndarray) -> str:
@@ -113,15 +103,33 @@ def _unb64(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
 
 
-def to_json(result: ClipResult, source: Dict[str, object], made_by: str) -> str:
+def to_record(result: ClipResult, source: Dict[str, object], made_by: str) -> dict:
     record = {"format": FORMAT, "video_file": result.video_file, "source": source,
               "landmarks": result.landmarks, "fingerprint": made_by}
     record.update({k: getattr(result, k) for k in _RESULT_FIELDS})
     m = result.moments
-    # v2 counts per column (the frames each part was seen in): a list then, one number for v1.
-    count = None if m is None else (np.asarray(m.count).tolist() if np.ndim(m.count) else int(m.count))
-    record["moments"] = None if m is None else {"count": count, "sum": _b64(m.total), "sum_sq": _b64(m.total_sq)}
+    record["moments"] = None if m is None else moments_json(m)
+    return record
+
+
+def to_json(record: dict) -> str:
     return json.dumps(record, indent=1) + "\n"
+
+
+def moments_json(m: Moments) -> dict:
+    # v2 counts per column (the frames each part was seen in): a list then, one number for v1.
+    count = np.asarray(m.count).tolist() if np.ndim(m.count) else int(m.count)
+    return {"count": count, "sum": _b64(m.total), "sum_sq": _b64(m.total_sq)}
+
+
+def moments_from_json(m: dict) -> Moments:
+    count = np.asarray(m["count"], dtype=np.int64) if isinstance(m["count"], list) else int(m["count"])
+    return Moments(count, _unb64(m["sum"]), _unb64(m["sum_sq"]))
+
+
+def without_moments(record: dict) -> dict:
+    """What the record index keeps of a record: everything but the moments (transforms/store/record_index.py)."""
+    return {k: v for k, v in record.items() if k != "moments"}
 
 
 def read(path: str) -> Optional[dict]:
@@ -139,9 +147,8 @@ def result_from(record: dict, row: ClipRow, feature_path: str) -> ClipResult:
     result = ClipResult.for_row(row, record["status"], record["error"], **values)
     result.landmarks = record["landmarks"]
     if record["status"] == SUCCESS:
-        m = record["moments"]
-        count = np.asarray(m["count"], dtype=np.int64) if isinstance(m["count"], list) else int(m["count"])
-        result.moments = Moments(count, _unb64(m["sum"]), _unb64(m["sum_sq"]))
+        if record.get("moments") is not None:  # the index keeps moments apart (record_index.py)
+            result.moments = moments_from_json(record["moments"])
         result.feature_path = feature_path
     result.origin = "reused"
     return result

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from transforms.store.metadata import ClipRow
 from transforms.common.moments import Moments
+from transforms.store.metadata import ClipRow
+from transforms.store.storage import ObjectInfo
 
 SUCCESS = "success"
 LOW_QUALITY = "low_quality"
@@ -16,6 +17,24 @@ MISSING = "missing"
 STATUSES = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
 
 FILE_NOT_FOUND = "File not found"
+
+
+class Outputs(NamedTuple):
+    """A video's published outputs as the run's listings found them (None: not there).
+
+    Carried with the video through the stages: a write whose bytes are already
+    there is skipped, an old .npy is deleted only when there is one, and the
+    outputs of a video that ends missing or failed transiently are listed as orphans.
+    """
+
+    pose: Optional[ObjectInfo] = None      # OUT/landmarks/<stem>.pose
+    npy: Optional[ObjectInfo] = None       # OUT/features/pose_data/<stem>.npy
+    record: Optional[ObjectInfo] = None    # OUT/features/records/<stem>.json
+
+    def kinds(self) -> Tuple[str, ...]:
+        """The kinds present, named as proc/orphaned_outputs.csv names them."""
+        return tuple(kind for kind, info in (("landmarks", self.pose), ("features", self.npy),
+                                             ("record", self.record)) if info is not None)
 
 
 @dataclasses.dataclass
@@ -53,6 +72,13 @@ class ClipResult:
     source: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
     # The record's "landmarks" section: which .pose file (if any) the result was computed from.
     landmarks: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
+    # The video's outputs as listed when the run started (and as it then wrote them).
+    outputs: Outputs = dataclasses.field(default=Outputs(), repr=False)
+    # Its record without moments, when this run wrote or read it, and the record file's listing
+    # entry: what the record index keeps (transforms/store/record_index.py). A result reused from
+    # the index has only record_object.
+    record: Optional[dict] = dataclasses.field(default=None, repr=False)
+    record_object: Optional[ObjectInfo] = dataclasses.field(default=None, repr=False)
     # Carried only from extraction to the feature writer, never into reports.
     features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
     moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
@@ -76,8 +102,30 @@ class ToDecode(NamedTuple):
     """A metadata row whose video must be decoded in this run."""
 
     row: ClipRow
-    source: Optional[Dict[str, object]]  # None: the video does not exist
+    source: Dict[str, object]            # the video's identity (records.source_identity)
     origin: str                          # "new" (no usable record) or "changed"
+    outputs: Outputs = Outputs()
+
+
+class ToRecompute(NamedTuple):
+    """A video whose stored landmarks are still good but whose features must be computed again.
+
+    The .pose is read and checked against `landmarks` (its sha256) by the landmark
+    stage; a file that is not the one the record vouches for means decoding again.
+    """
+
+    row: ClipRow
+    source: Dict[str, object]
+    landmarks: Dict[str, object]         # the record's "landmarks" section
+    outputs: Outputs = Outputs()
+
+
+class ToLookUp(NamedTuple):
+    """A row whose record the index lacks (or holds an older version of): read it, then decide."""
+
+    row: ClipRow
+    source: Dict[str, object]
+    outputs: Outputs
 
 
 class StoredLandmarks(NamedTuple):
@@ -89,3 +137,4 @@ class StoredLandmarks(NamedTuple):
     pose: bytes                          # the .pose file's bytes
     landmarks: Dict[str, object]         # the record's "landmarks" section for this file
     seconds: float = 0.0                 # spent decoding, when decoded in this run
+    outputs: Outputs = Outputs()

@@ -47,24 +47,31 @@ class _Publisher(beam.DoFn):
         self.output_dir = output_dir
         self.feature_options = feature_options
 
-    def _record(self, result: ClipResult, source: dict) -> None:
+    def _record(self, result: ClipResult) -> ClipResult:
+        """Publishes the result's record; returns the result with the record and its file's listing entry."""
         made_by = records.feature_fingerprint(self.feature_options, result.landmarks["fingerprint"])
-        storage.write_text(records.record_path(self.output_dir, result.feature_stem),
-                           records.to_json(result, source, made_by))
+        record = records.to_record(result, result.source, made_by)
+        written = storage.write_text(records.record_path(self.output_dir, result.feature_stem),
+                                     records.to_json(record), unless=result.outputs.record)
+        return dataclasses.replace(result, record=records.without_moments(record), record_object=written,
+                                   outputs=result.outputs._replace(record=written))
 
 
 class WriteFeatures(_Publisher):
-    """Saves a successful clip's features, records how they were made, emits its report row."""
+    """Saves a successful clip's features, records how they were made, emits its report row.
+
+    A file whose bytes the bucket already holds (the listing's CRC32C) is not uploaded again.
+    """
 
     def process(self, result: ClipResult):
         path = feature_path(self.output_dir, result.feature_stem)
-        storage.write_bytes(path, storage.npy_bytes(result.features))
+        written = storage.write_bytes(path, storage.npy_bytes(result.features), unless=result.outputs.npy)
         _maybe_fail("after_features", result.feature_stem)
         version, face_downsample = self.feature_options["feature_version"], self.feature_options["face_downsample"]
         published = dataclasses.replace(result, features=None,
                                         moments=definitions.moments(version, result.features, face_downsample),
-                                        feature_path=path)
-        self._record(published, result.source)
+                                        feature_path=path, outputs=result.outputs._replace(npy=written))
+        published = self._record(published)
         _maybe_fail("after_record", result.feature_stem)
         yield published
 
@@ -79,8 +86,10 @@ class RecordRejection(_Publisher):
 
     def process(self, result: ClipResult):
         if result.status in (LOW_QUALITY, FAILED) and not result.retryable and result.landmarks:
-            storage.delete_if_present(feature_path(self.output_dir, result.feature_stem))
-            self._record(result, result.source)
+            if result.outputs.npy is not None:
+                storage.delete_if_present(feature_path(self.output_dir, result.feature_stem))
+                result = dataclasses.replace(result, outputs=result.outputs._replace(npy=None))
+            result = self._record(result)
         yield result.slim()
 
 
