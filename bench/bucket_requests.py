@@ -117,6 +117,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.03, help="Seconds added to every request.")
+    parser.add_argument("--show", action="store_true", help="List every request of the re-runs.")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ghsl-bucket-bench-"))
     emulator, host = start_emulator(workdir / "emulator.log")
@@ -130,12 +131,16 @@ def main(argv=None) -> int:
                             ("re-run, --min_frames changed", ("--min_frames=6",))):
             proxy.take()
             wall, line = run_job(env, *extra)
+            requests = list(proxy.requests)
             counts = proxy.take()
             figures[name] = (sum(counts.values()), wall, counts)
             print(f"  {name:<30} {sum(counts.values()):6d} requests  {sum(counts.values()) / args.rows:6.2f} per row  "
                   f"{wall:7.1f}s   {line}", flush=True)
             print("      " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])),
                   flush=True)
+            if args.show and name != "full run":
+                for kind, method, path in requests:
+                    print(f"        {kind:<16} {method:<6} {path}")
     finally:
         proxy.stop()
         emulator.terminate()

@@ -29,10 +29,11 @@ class ReportError(Exception):
 
 def read_summary(output_dir: str) -> dict:
     path = proc_path(output_dir, SUMMARY_JSON)
-    if not storage.exists(path):
+    data = storage.read_if_present(path)
+    if data is None:
         raise ReportError(f"{path} does not exist: the run has not finished (run_summary.json is written last), "
                           f"or --output_dir is not a pipeline output folder.")
-    return json.loads(storage.read_bytes(path))
+    return json.loads(data)
 
 
 def add_report(summaries: beam.PCollection, output_dir: str, video_dir: Optional[str] = None,

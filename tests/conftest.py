@@ -104,12 +104,24 @@ GCS_BUCKET = "ghsl-test"
 
 
 @pytest.fixture(scope="session")
+def gcs_proxy(gcs_emulator):
+    """The counting proxy every request to the GCS emulator goes through (tests/gcs_proxy.py)."""
+    return _EMULATOR["proxy"]
+
+
+_EMULATOR = {}
+
+
+@pytest.fixture(scope="session")
 def gcs_emulator():
     """A real GCS emulator (gcp-storage-emulator) on a free loopback port; yields the bucket URI.
 
     Beam's GCS filesystem and the google-cloud-storage client follow
     STORAGE_EMULATOR_HOST and connect anonymously; worker processes inherit it.
+    Every request passes through a counting proxy (fixture gcs_proxy), so tests can bound them.
     """
+    from tests.gcs_proxy import CountingProxy
+
     import subprocess
     import sys
     import time
@@ -138,7 +150,8 @@ def gcs_emulator():
     with open(credentials, "w") as handle:
         json.dump({"type": "authorized_user", "client_id": "test", "client_secret": "test",
                    "refresh_token": "test", "token": "emulator-token", "expiry": "2099-01-01T00:00:00Z"}, handle)
-    overrides = {"STORAGE_EMULATOR_HOST": host, "GOOGLE_APPLICATION_CREDENTIALS": credentials,
+    proxy = _EMULATOR["proxy"] = CountingProxy(host).start()
+    overrides = {"STORAGE_EMULATOR_HOST": proxy.url, "GOOGLE_APPLICATION_CREDENTIALS": credentials,
                  "GOOGLE_CLOUD_PROJECT": "ghsl-test"}
     previous = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
@@ -151,6 +164,7 @@ def gcs_emulator():
             else:
                 os.environ[key] = value
         os.unlink(credentials)
+        proxy.stop()
         proc.terminate()
         proc.wait(timeout=10)
         log.close()

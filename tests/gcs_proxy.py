@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import http.client
 import http.server
+import json
 import re
 import threading
 import time
@@ -44,12 +45,33 @@ def kind(method: str, url: str) -> str:
     return f"{method} other"
 
 
+_UPLOAD_NAME = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def object_name(url: str, body: bytes = b"") -> str:
+    """The object a request is about ('' for a bucket-wide one, e.g. a listing).
+
+    An upload names it in the query or in the JSON metadata at the start of its body.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parsed.query)
+    if parsed.path.startswith("/upload/"):
+        if "name" in query:
+            return query["name"][0]
+        found = _UPLOAD_NAME.search(body[:4096])
+        return json.loads(b'"' + found.group(1) + b'"') if found else ""
+    if "/o/" in parsed.path:
+        return urllib.parse.unquote(parsed.path.split("/o/", 1)[1])
+    return ""
+
+
 class CountingProxy:
     def __init__(self, target: str, latency: float = 0.0):
         """target: the emulator, e.g. http://127.0.0.1:PORT."""
         self.target = urllib.parse.urlsplit(target)
         self.latency = latency
         self.counts: Counter[str] = collections.Counter()
+        self.requests: list = []      # (kind, method, path) of each request, in order
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -72,12 +94,13 @@ class CountingProxy:
     def take(self) -> Dict[str, int]:
         """The counts since the last take (or start), reset to zero."""
         with self._lock:
-            counts, self.counts = dict(self.counts), collections.Counter()
+            counts, self.counts, self.requests = dict(self.counts), collections.Counter(), []
         return counts
 
-    def _count(self, method: str, path: str) -> None:
+    def _count(self, method: str, path: str, body: bytes) -> None:
         with self._lock:
             self.counts[kind(method, path)] += 1
+            self.requests.append((kind(method, path), method, object_name(path, body)))
 
     def _handler(self):
         proxy = self
@@ -102,7 +125,7 @@ class CountingProxy:
 
             def _forward(self):
                 body = self._body()
-                proxy._count(self.command, self.path)
+                proxy._count(self.command, self.path, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}

@@ -27,10 +27,11 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 from transforms.reports import run_reports as reports
+from transforms.reports import preview_cache
 from transforms.reports.report_previews import DrawPreview
+from transforms.store import storage
 from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
 from transforms.store.write_features import feature_path
 
@@ -73,12 +74,13 @@ class ReportClip:
         return self.status != SUCCESS and not (self.status == KEPT_LOW and not self.listed_twice)
 
 
-def read_clips(output_dir: str, status: str) -> Iterator[ReportClip]:
-    """Stream the rows of one report CSV (quoted newlines included) without reading it whole."""
-    path = reports.proc_path(output_dir, _REPORT_OF_STATUS[status])
-    with FileSystems.open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
-        for row in csv.DictReader(text):
-            yield _clip(output_dir, status, row)
+def read_clips(output_dir: str, status: str, text: Optional[str] = None) -> Iterator[ReportClip]:
+    """The rows of one report CSV (quoted newlines included): `text` when the job just wrote it,
+    else read in one request (2 MB per 10,000 rows)."""
+    if text is None:
+        text = storage.read_bytes(reports.proc_path(output_dir, _REPORT_OF_STATUS[status])).decode("utf-8")
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        yield _clip(output_dir, status, row)
 
 
 def _clip(output_dir: str, status: str, row: Dict[str, str]) -> ReportClip:
@@ -245,7 +247,8 @@ class ReportData(beam.PTransform):
 
     The input holds run_summary.json's content (one dict). Reading starts only
     once it exists, so the transform can start a job of its own or follow the
-    main job's WriteReports in the same graph.
+    main job's WriteReports in the same graph; there the dict also carries the
+    CSVs it has just written (run_reports.WRITTEN_CSVS), so they are not read back.
     """
 
     def __init__(self, output_dir: str, video_dir: Optional[str] = None, overlay: bool = False,
@@ -260,19 +263,34 @@ class ReportData(beam.PTransform):
     def expand(self, summaries):
         output_dir = self.output_dir
         clips = (summaries
-                 | "Report CSVs" >> beam.FlatMap(lambda _: list(_REPORT_OF_STATUS))
+                 | "Report CSVs" >> beam.FlatMap(lambda summary: [
+                     (status, summary.get(reports.WRITTEN_CSVS, {}).get(name))
+                     for status, name in _REPORT_OF_STATUS.items()])
                  # Rows go straight into the combine, which sums them where they are read:
                  # spreading them first would only shuffle every row through one more stage.
-                 | "Read rows" >> beam.FlatMap(lambda status: read_clips(output_dir, status)))
+                 | "Read rows" >> beam.FlatMapTuple(lambda status, text: read_clips(output_dir, status, text)))
         picks = clips | "Summarize clips" >> beam.CombineGlobally(ReportPicksFn(self.samples, self.max_previews))
         stats = picks | "Statistics" >> beam.Map(lambda p: p.stats)
         problems = picks | "First rejected" >> beam.Map(lambda p: p.problems)
+        cached = summaries | "Earlier previews" >> beam.Map(
+            lambda summary: preview_cache.read(output_dir) if reports.OUTPUT_VERSIONS in summary else {})
         previews = (picks
                     | "Picked clips" >> beam.FlatMap(lambda p: p.previews)
                     | "Spread previews" >> beam.Reshuffle()
                     | "Draw previews" >> beam.ParDo(DrawPreview(self.output_dir, self.video_dir, self.overlay),
-                                                   beam.pvalue.AsSingleton(summaries)))
+                                                   beam.pvalue.AsSingleton(summaries), beam.pvalue.AsSingleton(cached)))
+        _ = (previews
+             | "All previews" >> beam.combiners.ToList()
+             | "Keep previews" >> beam.Map(_keep_previews, output_dir, beam.pvalue.AsSingleton(cached)))
         return {"stats": stats, "problems": problems, "previews": previews}
+
+
+def _keep_previews(previews, output_dir: str, cached: Dict[str, dict]) -> None:
+    """Rewrite report_previews.json when this report's previews are not the ones it holds."""
+    keep = {p.cache_key: {"source": p.source, "gif": p.gif, "frames": p.frames, "frames_shown": p.frames_shown}
+            for p in previews if p.cache_key and p.gif is not None}
+    if set(keep) != set(cached):
+        storage.write_text(reports.proc_path(output_dir, preview_cache.PREVIEWS_JSON), preview_cache.text(keep))
 
 
 def dataset_numbers(stats: DatasetStats) -> Dict[str, Optional[float]]:

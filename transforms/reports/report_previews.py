@@ -29,6 +29,8 @@ from transforms.features import v1 as features
 from transforms.store import storage
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable, upright
+from transforms.reports import preview_cache
+from transforms.reports.run_reports import OUTPUT_VERSIONS
 from transforms.reports.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
 
 NAMESPACE = "ghsl_report"
@@ -57,6 +59,7 @@ class Preview:
     frames: int = 0              # frames of the clip the preview was drawn from
     frames_shown: int = 0
     unavailable: str = ""        # why there is no image
+    cache_key: Optional[str] = dataclasses.field(default=None, repr=False)  # see preview_cache.py
 
 
 def feature_options(run_config: dict) -> dict:
@@ -78,6 +81,7 @@ class DrawPreview(beam.DoFn):
         self.max_frames = max_frames
         self.previews_drawn = Metrics.counter(NAMESPACE, "previews_drawn")
         self.previews_unavailable = Metrics.counter(NAMESPACE, "previews_unavailable")
+        self.previews_reused = Metrics.counter(NAMESPACE, "previews_reused")
 
     def setup(self):
         self._extractor = None  # built on first need: most reports never run MediaPipe
@@ -87,9 +91,17 @@ class DrawPreview(beam.DoFn):
             self._extractor.close()
             self._extractor = None
 
-    def process(self, clip, summary: dict):
+    def process(self, clip, summary: dict, cached: Optional[dict] = None):
         preview = Preview(video_file=clip.video_file, status=clip.status, category=clip.category,
                           sentence=clip.sentence, reason=clip.reason)
+        preview.cache_key = self._cache_key(clip, summary)
+        earlier = (cached or {}).get(preview.cache_key) if preview.cache_key else None
+        if earlier is not None:
+            for name in ("source", "gif", "frames", "frames_shown"):
+                setattr(preview, name, earlier[name])
+            self.previews_reused.inc()
+            yield preview
+            return
         try:
             self._draw(clip, preview, summary["config"])
         except ModelNotAvailable as exc:
@@ -98,6 +110,17 @@ class DrawPreview(beam.DoFn):
             preview.unavailable = f"Could not draw the preview: {type(exc).__name__}: {exc}"
         (self.previews_unavailable if preview.gif is None else self.previews_drawn).inc()
         yield preview
+
+    def _cache_key(self, clip, summary: dict) -> Optional[str]:
+        """The key of this clip's preview when the job told us its files' versions (and no overlay)."""
+        versions = summary.get(OUTPUT_VERSIONS, {}).get(clip.video_file)
+        if self.overlay or versions is None:
+            return None
+        drawn_from = "features" if clip.saved else "landmarks"
+        settings = {"max_frames": self.max_frames, "size": PREVIEW_SIZE}
+        if not clip.saved:  # drawn from the frames these options keep
+            settings["options"] = feature_options(summary["config"])
+        return preview_cache.key(clip.video_file, clip.status, drawn_from, versions[drawn_from], settings)
 
     def _draw(self, clip, preview: Preview, run_config: dict) -> None:
         if self.overlay:
@@ -123,8 +146,9 @@ class DrawPreview(beam.DoFn):
     def _points(self, clip, preview: Preview, run_config: dict):
         """(ClipPoints, where they came from), or None with preview.unavailable set."""
         stored = pose_file.landmark_path(self.output_dir, posixpath.splitext(clip.video_file)[0])
-        if storage.exists(stored):
-            return pose_file.read_points(storage.read_bytes(stored)), STORED
+        data = storage.read_if_present(stored)
+        if data is not None:
+            return pose_file.read_points(data), STORED
         if not self.video_dir:
             preview.unavailable = NOT_SAVED
             return None

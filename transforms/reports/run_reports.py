@@ -55,6 +55,13 @@ LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
 
+# Keys of WriteReports' output (not of run_summary.json) for the report that follows in the same
+# job: the CSVs it wrote (name → text), so they are not read back; and the listing version of each
+# clip's files (video_file → {"features": …, "landmarks": …}), so unchanged previews are not drawn
+# again (transforms/reports/preview_cache.py).
+WRITTEN_CSVS = "_written_csvs"
+OUTPUT_VERSIONS = "_output_versions"
+
 # Test-only: a folder; writing the reports stops halfway (the CSVs written, the statistics and
 # run_summary.json not yet), creates <folder>/reports.paused and sleeps, so a test can kill the job there.
 INJECT_PAUSE_ENV = "GHSL_PAUSE_IN_REPORTS"
@@ -226,7 +233,10 @@ class WriteReports(beam.PTransform):
         # Written last: its presence means every other output of the run is complete.
         result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
         storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")
-        return result
+        versions = {r.video_file: {"features": r.outputs.npy.version if r.outputs.npy else None,
+                                   "landmarks": r.outputs.pose.version if r.outputs.pose else None}
+                    for r in results if r.feature_stem}
+        return {**result, WRITTEN_CSVS: files, OUTPUT_VERSIONS: versions}
 
 
 def _maybe_pause() -> None:

@@ -34,7 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from transforms.store import storage
 
@@ -123,13 +123,13 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _parse(data: bytes, fallback_unix: float) -> Holder:
+def _parse(data: bytes, created_unix: Callable[[], float]) -> Holder:
     try:
         return Holder(**json.loads(data))
     except (ValueError, TypeError):
         # Killed between creating the file and writing it: nothing says who, so only the age
-        # limit or --break_lease frees it.
-        return Holder("(unreadable lease)", "unknown", -1, "unknown", fallback_unix, False)
+        # limit (from when the file was created) or --break_lease frees it.
+        return Holder("(unreadable lease)", "unknown", -1, "unknown", created_unix(), False)
 
 
 class _LocalLease:
@@ -143,7 +143,7 @@ class _LocalLease:
             mtime = os.path.getmtime(self.path)
         except FileNotFoundError:
             return None, None
-        return _parse(data, mtime), data
+        return _parse(data, lambda: mtime), data
 
     def create(self, holder: Holder) -> bool:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -181,25 +181,33 @@ class _LocalLease:
 
 
 class _GcsLease:
-    def __init__(self, path: str):
-        from google.cloud import storage as gcs  # only gs:// output folders need the client
+    """One request per step: a read is a download (its generation comes in the response headers)."""
 
+    def __init__(self, path: str):
         bucket, _, self.name = path[len("gs://"):].partition("/")
-        self.bucket = gcs.Client().bucket(bucket)
+        self.bucket = storage.gcs_client().bucket(bucket)
         self.blob = self.bucket.blob(self.name)
 
     def read(self) -> Tuple[Optional[Holder], Optional[int]]:
-        from google.api_core.exceptions import NotFound, PreconditionFailed
+        from google.api_core.exceptions import NotFound
 
-        while True:  # until one generation is read whole
-            found = self.bucket.get_blob(self.name)
-            if found is None:
+        found = self.bucket.blob(self.name)
+        try:
+            data = found.download_as_bytes()
+        except NotFound:
+            return None, None
+        if found.generation is None:
+            # GCS sends x-goog-generation with every download; gcp-storage-emulator does not.
+            listed = self.bucket.get_blob(self.name)
+            if listed is None:
                 return None, None
-            try:
-                data = found.download_as_bytes(if_generation_match=found.generation)
-            except (NotFound, PreconditionFailed):
-                continue  # replaced or released between the two requests
-            return _parse(data, found.time_created.timestamp()), found.generation
+            found = listed
+        return _parse(data, lambda: self._created(found)), int(found.generation)
+
+    def _created(self, found) -> float:
+        """When the lease object was created (an extra request, only for a lease with no readable holder)."""
+        blob = self.bucket.get_blob(self.name, generation=found.generation)
+        return blob.time_created.timestamp() if blob is not None else time.time()
 
     def _write(self, holder: Holder, generation: int) -> bool:
         from google.api_core.exceptions import PreconditionFailed

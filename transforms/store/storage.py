@@ -32,6 +32,10 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+# google-cloud-storage 3.x looks up a bucket's metadata on a background thread, per client and
+# bucket, to label tracing spans that are off unless asked for: a request that does nothing here.
+os.environ.setdefault("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
+
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")  # write_bytes' temporary names
 # Parallel readers (record look-ups, listings of several prefixes) share the client's pool.
 POOL_SIZE = 32

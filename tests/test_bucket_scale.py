@@ -1,0 +1,154 @@
+"""The weekly re-run at bucket scale: requests per video and per run, counted on the real GCS emulator.
+
+One module-wide sequence of runs over videos, metadata and outputs on gs://: a
+full run, a re-run with nothing changed, a re-run with --min_frames changed, and
+a Dataflow dry run with nothing to do. Every request goes through the counting
+proxy of tests/conftest.py; each is attributed to the object it names. The
+bounds are those of the bucket-scale issue: nothing per video on a no-op
+re-run (only listings and a few whole-run objects, so 0.1 requests per row from
+a couple of hundred rows on), at most 6 per video on a full run, each .pose
+read once and no video read when a feature option changes.
+"""
+from __future__ import annotations
+
+import collections
+from unittest import mock
+
+import pytest
+from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+
+from pipeline import run as run_job
+from tests.conftest import write_metadata
+from transforms.store import storage
+
+CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
+VIDEOS = 12
+PREFIX = "scale"
+OPTIONS = ["--model_complexity=1", "--min_frames=20"]
+# Whole-run requests (metadata, listings, lease, index, reports, previews, summary), whatever
+# the number of videos: 19 measured on a no-op re-run, 18 on GCS itself (the emulator's downloads
+# lack the generation header, so reading the lease costs one more request).
+WHOLE_RUN = 25
+
+
+def per_video_objects(name: str):
+    """(kind, video) when a request names one video's object, else None."""
+    for kind, folder, suffix in (("video", f"{PREFIX}/videos/", ".mp4"), ("landmarks", f"{PREFIX}/out/landmarks/", ".pose"),
+                                 ("features", f"{PREFIX}/out/features/pose_data/", ".npy"),
+                                 ("record", f"{PREFIX}/out/features/records/", ".json")):
+        if name.startswith(folder) and name.endswith(suffix):
+            return kind, name[len(folder): -len(suffix)]
+    return None
+
+
+@pytest.fixture(scope="module")
+def runs(gcs_emulator, gcs_proxy, sign_clips, tmp_path_factory):
+    """{run name: (summary, [(request kind, method, object name)])}."""
+    root = tmp_path_factory.mktemp("scale")
+    bucket = f"{gcs_emulator}/{PREFIX}"
+    rows = []
+    for i in range(VIDEOS):
+        clip = CLIPS[i % len(CLIPS)]
+        name = f"v{i:02d}_{clip}"
+        storage.write_bytes(f"{bucket}/videos/{name}", (sign_clips / clip).read_bytes())
+        rows.append(dict(video_file=name, sentence_id=str(i), sentence=f"Sentence {i}", category="c"))
+    rows.append(dict(video_file="never_uploaded.mp4", sentence_id="99", sentence="Gone", category="c"))
+    storage.write_bytes(f"{bucket}/metadata.csv", write_metadata(root / "m.csv", rows).read_bytes())
+    args = [f"--metadata_csv={bucket}/metadata.csv", f"--video_dir={bucket}/videos", f"--output_dir={bucket}/out",
+            *OPTIONS]
+    found = {}
+    for name, extra in (("full", ()), ("no-op", ()), ("option change", ("--min_frames=21",))):
+        gcs_proxy.take()
+        summary = run_job.run([*args, *extra])
+        found[name] = (summary, list(gcs_proxy.requests))
+    gcs_proxy.take()
+    found["args"] = [*args, "--min_frames=21"]
+    return found
+
+
+def by_video(requests):
+    """video → Counter of (kind of object, request kind), and the whole-run requests."""
+    per_video, whole_run = collections.defaultdict(collections.Counter), []
+    for kind, method, name in requests:
+        owner = per_video_objects(name)
+        if owner is None:
+            whole_run.append((kind, method, name))
+        else:
+            per_video[owner[1]][(owner[0], kind)] += 1
+    return per_video, whole_run
+
+
+def test_a_full_run_makes_at_most_six_requests_per_video(runs):
+    summary, requests = runs["full"]
+    assert summary["videos_decoded"] == VIDEOS
+    per_video, whole_run = by_video(requests)
+    assert len(per_video) == VIDEOS
+    previewed = 0
+    for video, counts in per_video.items():
+        # The video downloaded once; its .pose, .npy (a saved clip) and record uploaded once each.
+        assert counts[("video", "download")] == 1, video
+        assert counts[("landmarks", "upload")] == 1 and counts[("record", "upload")] == 1, video
+        assert counts[("features", "upload")] == (0 if "sample_video" in video else 1), video
+        # The report draws a few clips, reading their .npy (saved) or .pose (rejected) once.
+        drawn = counts[("features", "download")] + counts[("landmarks", "download")]
+        previewed += drawn
+        assert drawn <= 1 and sum(counts.values()) <= 5, (video, counts)
+    assert 0 < previewed <= 4 + 12  # --preview_samples, --max_previews
+    assert len(whole_run) <= WHOLE_RUN, whole_run
+
+
+def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
+    summary, requests = runs["no-op"]
+    assert (summary["videos_decoded"], summary["videos_recomputed"], summary["videos_reused"]) == (0, 0, VIDEOS)
+    per_video, whole_run = by_video(requests)
+    assert dict(per_video) == {}
+    assert len(whole_run) <= WHOLE_RUN, whole_run
+    # One listing per prefix: the videos, landmarks/, features/, proc/.
+    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 4
+    written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
+    # The reports, statistics and index are unchanged, so not written again; the lease, the
+    # summary and the HTML report (which states this run's figures) are.
+    assert written == {".lease.json", "run_summary.json", "report.html"}
+
+
+def test_an_option_change_reads_each_landmark_file_once_and_no_video(runs):
+    summary, requests = runs["option change"]
+    assert (summary["videos_decoded"], summary["videos_recomputed"]) == (0, VIDEOS)
+    per_video, whole_run = by_video(requests)
+    redrawn = 0
+    for video, counts in per_video.items():
+        assert counts[("video", "download")] == 0, video
+        # Read once for its features; a rejected clip the report previews is drawn from the
+        # frames the new options keep, so its preview is drawn again, from the same file.
+        assert 1 <= counts[("landmarks", "download")] <= 2, video
+        redrawn += counts[("landmarks", "download")] - 1
+        # The record names the new options; the features themselves did not change, so
+        # their bytes are already in the bucket and are not uploaded again.
+        assert counts[("record", "upload")] == 1 and counts[("features", "upload")] == 0, (video, counts)
+        assert counts[("features", "download")] == 0, video
+    assert redrawn <= 12  # --max_previews
+    assert len(whole_run) <= WHOLE_RUN + 2, whole_run  # the record index is rewritten
+
+
+def test_a_scheduled_run_with_nothing_to_do_submits_a_job_that_reads_no_video_pose_or_record(runs, gcs_proxy):
+    jobs = []
+    submit = DataflowRunner.run_pipeline
+
+    def keep(self, pipeline, options, *args, **kwargs):
+        jobs.append(submit(self, pipeline, options, *args, **kwargs).job)
+        return jobs[-1]
+
+    gcs_proxy.take()
+    with mock.patch.object(DataflowRunner, "run_pipeline", keep):
+        code = run_job.main(["--runner=DataflowRunner", "--dry_run=True", "--project=ghsl-test-123456",
+                             "--region=us-central1", "--temp_location=gs://ghsl-test/tmp", *runs["args"]])
+    assert code == 0 and len(jobs) == 1
+    per_video, _ = by_video(gcs_proxy.requests)
+    assert dict(per_video) == {}  # the launcher planned from listings and the index alone
+    labels = {t.unique_name.split("/")[0] for t in jobs[0].proto_pipeline.components.transforms.values()}
+    assert {"Reused and settled rows", "Reused moments", "Write reports", "Write report.html"} <= labels
+    # No step that reads a video, a .pose or a record is in the job at all.
+    assert not labels & {"Rows the index lacks", "Read their records", "Rows to work on", "Extract landmarks",
+                         "Compute features", "Write features", "Record rejections"}, sorted(labels)
+    assert not any("Read moments.npz" in t.unique_name
+                   for t in jobs[0].proto_pipeline.components.transforms.values())
