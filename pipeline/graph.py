@@ -49,7 +49,8 @@ def build(p: beam.Pipeline, opts: GhslOptions, *, rows, extra_columns, total: in
     rejected = ((judged[LOW_QUALITY], judged[FAILED], extracted[FAILED], extracted[MISSING])
                 | "All rejected" >> beam.Flatten()
                 | "Record rejections" >> beam.ParDo(RecordRejection(out, feature_options)))
-    bad_rows = checked.bad | "Report bad rows" >> beam.Map(lambda row: ClipResult.for_row(row, FAILED, row.error))
+    bad_rows = checked.bad | "Report bad rows" >> beam.Map(
+        lambda row: ClipResult.for_row(row, MISSING if row.missing else FAILED, row.error))
 
     results = (saved, rejected, planned[REUSED], bad_rows) | "All results" >> beam.Flatten()
     orphans = results | "Find orphaned outputs" >> ListOrphans(out, prune=opts.prune_orphans)

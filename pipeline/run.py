@@ -24,6 +24,7 @@ from pipeline.options import GhslOptions, batch_runner, runs_locally, exit_on_un
 from pipeline.report import add_report
 from transforms.store import lease
 from transforms.store import metadata
+from transforms.store import sentence_table
 from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
@@ -86,18 +87,25 @@ def preflight(options: PipelineOptions):
             augment_text.check_config(options)
         except AugmentConfigError as exc:
             raise ConfigError(str(exc)) from exc
-    try:
-        header_and_rows = metadata.read(opts.metadata_csv)
-    except metadata.MetadataError as exc:
-        raise ConfigError(str(exc)) from exc
     # Here, on the launcher, for gs:// too: a typo in a folder would otherwise show up hours
     # later, as every video missing or as the first write failing.
-    check_folders(opts)
-    check_missing_videos(opts, header_and_rows[1])
+    check_video_dir(opts)
+    listing = storage.list_relative(opts.video_dir)
+    header_and_rows = metadata_rows(opts, listing)
+    check_output_dir(opts)
+    check_missing_videos(opts, header_and_rows[1], listing)
     return header_and_rows
 
 
-def check_folders(opts: GhslOptions) -> None:
+def metadata_rows(opts: GhslOptions, listing):
+    """The metadata's header and rows: a per-video file's as they are, a sentence table's paired with the listing."""
+    try:
+        return sentence_table.metadata_rows(opts.metadata_csv, listing, opts.metadata_columns, opts.video_name_pattern)
+    except metadata.MetadataError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def check_video_dir(opts: GhslOptions) -> None:
     try:
         found = storage.folder_exists(opts.video_dir)
     except Exception as exc:  # a bucket that does not exist, no permission to list…
@@ -106,6 +114,9 @@ def check_folders(opts: GhslOptions) -> None:
     if not found:
         raise ConfigError(f"--video_dir {opts.video_dir} does not exist (or holds no files), so every video "
                           f"would be missing. Check the path.")
+
+
+def check_output_dir(opts: GhslOptions) -> None:
     probe = proc_path(opts.output_dir, f".write-check-{uuid.uuid4().hex}")
     try:
         storage.write_bytes(probe, b"")
@@ -115,15 +126,14 @@ def check_folders(opts: GhslOptions) -> None:
                           f"that this account may write there.") from exc
 
 
-def check_missing_videos(opts: GhslOptions, rows) -> None:
+def check_missing_videos(opts: GhslOptions, rows, present) -> None:
     """Stop when most videos are missing: that is a wrong --video_dir far more often than a lost dataset.
 
-    One listing of the folder (a few requests per thousand objects on GCS), not a lookup per row.
+    present: preflight's one listing of the folder (a few requests per thousand objects on GCS).
     """
     wanted = [r.video_file for r in rows if not r.error]
     if not wanted or opts.max_missing_fraction >= 1.0:
         return
-    present = storage.list_relative(opts.video_dir)
     missing = [v for v in wanted if v not in present]
     if len(missing) > opts.max_missing_fraction * len(wanted):
         examples = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")

@@ -21,7 +21,7 @@ FILE_NOT_FOUND = "File not found"
 @dataclasses.dataclass
 class ClipResult:
     status: str
-    line: int
+    line: Optional[int]          # the metadata row's (ClipRow.line): None for a video on no line of a sentence table
     video_file: str
     sentence_id: str
     sentence: str
