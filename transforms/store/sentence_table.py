@@ -133,7 +133,7 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
         else:
             rows.append(dataclasses.replace(sentence, missing=True, error=(
                 f"no video of sentence {sentence.sentence_id} under --video_dir: no video's name gives this "
-                f"sentence_id by --video_name_pattern={pattern.pattern}")))
+                f"sentence_id by --video_name_pattern '{pattern.pattern}'")))
     rows.extend(unpaired)
     metadata.mark_duplicates(rows)
     _log_pairing(sheet, pattern, rows, len(sentences), len(videos), of_sentence)
@@ -185,7 +185,7 @@ def _judge_video(sheet: Sheet, path: str, pattern: Pattern, groups: List[str],
         unpaired.error = f"unsafe path: {unsafe}"
         return unpaired, None
     if found is None:
-        unpaired.error = (f"the name {name_of(path)!r} does not match --video_name_pattern={pattern.pattern} (matched "
+        unpaired.error = (f"name {name_of(path)!r} does not match --video_name_pattern '{pattern.pattern}' (matched "
                           f"against the file name without its folder and extension): rename the video or change "
                           f"the pattern")
         return unpaired, None
@@ -194,13 +194,13 @@ def _judge_video(sheet: Sheet, path: str, pattern: Pattern, groups: List[str],
     unpaired.extra.update(values)
     unpaired.sentence_id = sentence_id
     if metadata.sentence_id_error(sentence_id):
-        unpaired.error = (f"the sentence_id {sentence_id!r} that --video_name_pattern={pattern.pattern} reads from "
-                          f"the name {name_of(path)!r} is not an integer: rename the video or change the pattern")
+        unpaired.error = (f"sentence_id {sentence_id!r} read from the name {name_of(path)!r} by --video_name_pattern "
+                          f"'{pattern.pattern}' is not an integer: rename the video or change the pattern")
         return unpaired, None
     sentence_id = unpaired.sentence_id = metadata.normal_sentence_id(sentence_id)
     if sentence_id not in by_id:
-        unpaired.error = (f"sentence {sentence_id} (from the name {name_of(path)!r}) has no line in the "
-                          f"{sheet.source}: add the sentence to the table, or rename or remove the video")
+        unpaired.error = (f"no line of the table has sentence {sentence_id}, which the name {name_of(path)!r} "
+                          f"gives: add the sentence to the {sheet.source}, or rename or remove the video")
         return unpaired, None
     return None, _Video(path=posixpath.normpath(path), groups={SENTENCE_ID_GROUP: sentence_id, **values})
 
@@ -215,7 +215,7 @@ def _nothing_paired(sheet: Sheet, pattern: Pattern, listing: Iterable[str], vide
         others = sum(1 for _ in listing)
         problem = (f"--video_dir holds no video file ({', '.join(VIDEO_EXTENSIONS)}, in any case; "
                    f"{others} other file(s))")
-    elif all(r.error.startswith(("the name", "unsafe path")) for r in unpaired):
+    elif all(r.error.startswith(("name ", "unsafe path")) for r in unpaired):
         examples = ", ".join(repr(name_of(r.video_file)) for r in unpaired[:3])
         problem = (f"none of its {len(videos)} videos' names ({examples}…) matches --video_name_pattern="
                    f"{pattern.pattern} (matched against the file name without its folder and extension)")
