@@ -200,7 +200,7 @@ def _judge_video(sheet: Sheet, path: str, pattern: Pattern, groups: List[str],
     sentence_id = unpaired.sentence_id = metadata.normal_sentence_id(sentence_id)
     if sentence_id not in by_id:
         unpaired.error = (f"no line of the table has sentence {sentence_id}, which the name {name_of(path)!r} "
-                          f"gives: add the sentence to the {sheet.source}, or rename or remove the video")
+                          f"gives: add the sentence to --metadata_csv, or rename or remove the video")
         return unpaired, None
     return None, _Video(path=posixpath.normpath(path), groups={SENTENCE_ID_GROUP: sentence_id, **values})
 
