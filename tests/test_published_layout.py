@@ -20,7 +20,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import run as run_job
 from pipeline.options import GhslOptions
 from tests.conftest import write_metadata
+from transforms.reports import report_data
 from transforms.store import metadata, sentence_table, storage
+from transforms.store.results import FAILED, MISSING
 
 PUBLISHED_HEADER = ["Sentence ID", "Sentence Text", "Category"]
 # Sheet rows after the header, in this order (row 2 first); ids not sorted, to show table order is kept.
@@ -214,6 +216,15 @@ def test_failed_rows_off_the_table_come_after_its_rows_in_name_order(local_run):
     _, _, texts = local_run
     failed = report_rows(texts.__getitem__)["failed_videos.csv"]
     assert [r["video_file"] for r in failed] == sorted({**NOT_MATCHING, **NO_SENTENCE})
+
+
+def test_the_dataset_report_reads_these_rows(local_run):
+    out, summary, _ = local_run
+    missing, failed = list(report_data.read_clips(out, MISSING)), list(report_data.read_clips(out, FAILED))
+    assert len(missing) == summary["counts"]["missing"] and {c.video_file for c in missing} == {""}
+    assert sorted(c.video_file for c in failed) == sorted({**NOT_MATCHING, **NO_SENTENCE})
+    assert all(c.reason for c in missing + failed)
+    assert storage.exists(storage.join(out, "proc", "report.html"))
 
 
 # --- the same features as from a per-video CSV; re-runs reuse everything --------------
