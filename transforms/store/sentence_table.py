@@ -101,8 +101,9 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
     groups = column_groups(pattern)
     taken = [g for g in groups if g in sheet.header or g in REQUIRED_COLUMNS]
     if taken:
-        raise MetadataError(f"--video_name_pattern={pattern.pattern} has the group(s) {', '.join(taken)}, which the "
-                            f"{sheet.source} already has as column(s). Rename the group(s).")
+        raise MetadataError(f"--video_name_pattern={pattern.pattern} has the group(s) {', '.join(taken)}, named like "
+                            f"a column of the {sheet.source} or one of ours ({', '.join(REQUIRED_COLUMNS)}). Rename "
+                            f"the group(s).")
     table_extra = [c for c in sheet.header if c not in REQUIRED_COLUMNS]
     header = list(REQUIRED_COLUMNS) + table_extra + groups
 
