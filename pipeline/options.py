@@ -36,9 +36,23 @@ class GhslOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         io = parser.add_argument_group("inputs and outputs (local paths or gs:// URIs)")
-        io.add_argument("--metadata_csv", help="CSV with video_file, sentence_id, sentence, category.")
-        io.add_argument("--video_dir", help="Folder the metadata's video_file paths are relative to.")
+        io.add_argument("--metadata_csv", help="CSV or .xlsx with video_file, sentence_id, sentence, category; or a "
+                                               "sentence table (no video_file column) whose videos are found "
+                                               "under --video_dir by --video_name_pattern "
+                                               "(docs/published-layout.md).")
+        io.add_argument("--video_dir", help="Folder the metadata's video_file paths are relative to; for a sentence "
+                                            "table, listed (subfolders included) for its videos.")
         io.add_argument("--output_dir", help="Where features/pose_data/ and proc/ are written.")
+        io.add_argument("--metadata_columns", default=None,
+                        help="The metadata's own column names, ours=theirs separated by commas, quotes optional: "
+                             "sentence_id=\"Sentence ID\",sentence=\"Sentence Text\",category=Category. Without "
+                             "it the columns are ours, or SignTalk-GH's published headers (Sentence ID, Sentence "
+                             "Text, Category), recognised as such.")
+        io.add_argument("--video_name_pattern", default=r"(?P<sentence_id>\d+)(?P<take>[A-Z])",
+                        help="For a sentence table: a regular expression that each video's file name, without "
+                             "its folder and extension, must match whole; its group sentence_id pairs the video "
+                             "with its sentence and every other named group becomes a column of the reports. "
+                             "The default reads SignTalk-GH's 1000A.mp4 as sentence 1000, take A.")
 
         rerun = parser.add_argument_group("re-runs")
         rerun.add_argument("--reprocess", choices=("changed", "all"), default="changed",

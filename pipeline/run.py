@@ -25,6 +25,7 @@ from pipeline.options import (GhslOptions, batch_runner, exit_on_unknown_argumen
 from pipeline.report import add_report
 from transforms.store import lease
 from transforms.store import metadata
+from transforms.store import sentence_table
 from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
@@ -98,17 +99,22 @@ def preflight(options: PipelineOptions) -> Preflight:
             augment_text.check_config(options)
         except AugmentConfigError as exc:
             raise ConfigError(str(exc)) from exc
-    try:
-        header, rows = metadata.read(opts.metadata_csv)
-    except metadata.MetadataError as exc:
-        raise ConfigError(str(exc)) from exc
     # Here, on the launcher, for gs:// too: a typo in a folder would otherwise show up hours
     # later, as every video missing or as the first write failing. One listing of the videos
-    # serves these checks and the plan (transforms/store/plan.py).
+    # serves these checks, a sentence table's pairing and the plan (transforms/store/plan.py).
     videos = list_videos(opts)
+    header, rows = metadata_rows(opts, videos)
     check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
     check_missing_videos(opts, rows, videos)
     return Preflight(header, rows, videos)
+
+
+def metadata_rows(opts: GhslOptions, videos: Dict[str, storage.ObjectInfo]):
+    """The metadata's header and rows: a per-video file's as they are, a sentence table's paired with the listing."""
+    try:
+        return sentence_table.metadata_rows(opts.metadata_csv, videos, opts.metadata_columns, opts.video_name_pattern)
+    except metadata.MetadataError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def list_videos(opts: GhslOptions) -> Dict[str, storage.ObjectInfo]:

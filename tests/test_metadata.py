@@ -1,4 +1,7 @@
 """Reading the metadata: real-world CSV, Excel workbooks, and a clear reason for every unusable row."""
+import contextlib
+import logging
+
 import pytest
 
 from transforms.store import metadata
@@ -154,3 +157,97 @@ def test_an_old_xls_workbook_stops_saying_how_to_export_it(tmp_path):
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
     with pytest.raises(metadata.MetadataError, match="old Excel .xls.*save it as .xlsx"):
         metadata.read(str(path))
+
+
+# --- column names: --metadata_columns and the published SignTalk-GH headers ----------
+
+PUBLISHED_HEADER = ["Sentence ID", "Sentence Text", "Category"]
+
+
+@contextlib.contextmanager
+def ghsl_log(caplog):
+    """The "ghsl" logger's records, also once an entry point has stopped it propagating to the root."""
+    logger = logging.getLogger("ghsl")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(level)
+
+
+def test_a_column_mapping_takes_quoted_and_bare_names():
+    assert metadata.parse_columns('sentence_id="Sentence ID", sentence=\'Sentence, Text\',category=Category') == {
+        "sentence_id": "Sentence ID", "sentence": "Sentence, Text", "category": "Category"}
+
+
+def test_an_empty_column_mapping_maps_nothing():
+    assert metadata.parse_columns(None) == {} and metadata.parse_columns("  ") == {}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("sentence_id", "expected = after 'sentence_id'"),
+    ("sentence_id=", "empty name"),
+    ("sentense=Text", "'sentense' is not one of our columns"),
+    ("sentence=A,sentence=B", "sentence is mapped twice"),
+    ("sentence=A,category=A", "column 'A' is mapped twice"),
+    ('sentence="Sentence Text"x', "unexpected 'x'"),
+])
+def test_a_malformed_column_mapping_says_how_to_write_one(text, problem):
+    with pytest.raises(metadata.MetadataError) as error:
+        metadata.parse_columns(text)
+    assert problem in str(error.value) and 'sentence_id="Sentence ID"' in str(error.value)
+
+
+def test_a_mapping_renames_the_files_headers_to_ours():
+    header = "File,ID,Text,Kind,signer"
+    _, [row] = metadata.judge(metadata.sheet_of_csv(
+        f"{header}\na.mp4,7,Hi,x,Ama\n", "metadata CSV m.csv",
+        metadata.parse_columns("video_file=File,sentence_id=ID,sentence=Text,category=Kind")))
+    assert (row.video_file, row.sentence_id, row.sentence, row.category, row.extra) == (
+        "a.mp4", "7", "Hi", "x", {"signer": "Ama"})
+
+
+def test_a_mapping_naming_an_absent_column_lists_the_columns_the_file_has():
+    with pytest.raises(metadata.MetadataError) as error:
+        metadata.sheet_of_csv("Sentence ID,Text,Category\n1,Hi,x\n", "metadata CSV m.csv",
+                              metadata.parse_columns('sentence_id="Sentence ID",sentence="Sentence Text"'))
+    message = str(error.value)
+    assert "'Sentence Text' (for sentence)" in message
+    assert "'Sentence ID', 'Text', 'Category'" in message
+
+
+def test_a_mapping_onto_a_column_the_file_already_has_stops():
+    with pytest.raises(metadata.MetadataError, match="already has a column named so"):
+        metadata.sheet_of_csv("sentence,Text,sentence_id,category\nA,B,1,x\n", "metadata CSV m.csv",
+                              {"sentence": "Text"})
+
+
+def test_the_published_headers_are_recognised_without_a_mapping(tmp_path, caplog):
+    path = _workbook(tmp_path / "Metadata.xlsx", [PUBLISHED_HEADER, [1000, "I have a headache", "General"]])
+    with ghsl_log(caplog):
+        sheet = metadata.load(path)
+    assert sheet.header == ["sentence_id", "sentence", "category"] and sheet.is_sentence_table
+    assert sheet.lines == [(2, ["1000", "I have a headache", "General"])]
+    assert "sentence_id = 'Sentence ID'" in caplog.text and "published SignTalk-GH headers" in caplog.text
+
+
+def test_the_published_headers_beside_one_of_ours_are_left_as_they_are():
+    sheet = metadata.sheet_of_csv(",".join(PUBLISHED_HEADER + ["sentence"]) + "\n1,Hi,x,y\n", "metadata CSV m.csv")
+    assert sheet.header == PUBLISHED_HEADER + ["sentence"]
+
+
+def test_a_given_mapping_wins_over_the_published_headers(caplog):
+    with ghsl_log(caplog):
+        sheet = metadata.sheet_of_csv(",".join(PUBLISHED_HEADER + ["Gloss"]) + "\n1,Hi,x,y\n", "metadata CSV m.csv",
+                                      {"sentence_id": "Sentence ID", "sentence": "Gloss", "category": "Category"})
+    assert sheet.header == ["sentence_id", "Sentence Text", "category", "sentence"]
+    assert "(--metadata_columns)" in caplog.text
+
+
+def test_a_per_video_file_is_read_with_no_mapping_logged(caplog):
+    with ghsl_log(caplog):
+        header, _ = metadata.parse(f"{HEADER}\na.mp4,1,Hi,x\n")
+    assert header == HEADER.split(",") and "Columns of" not in caplog.text

@@ -1,6 +1,6 @@
 """The run's reports: four CSVs, global_stats.npz and run_summary.json under OUT/proc/.
 
-Files (all written, header included, even when empty; rows in metadata order):
+Files (all written, header included, even when empty; rows in metadata order, see report_order):
   processed_metadata.csv   one row per saved clip (status success); v2 adds source_fps,
                            trimmed_start, trimmed_end
   low_quality_videos.csv   clips the quality rules rejected (kept=True: saved anyway)
@@ -69,6 +69,12 @@ INJECT_PAUSE_ENV = "GHSL_PAUSE_IN_REPORTS"
 
 def proc_path(output_dir: str, name: str) -> str:
     return storage.join(output_dir, PROC_SUBDIR, name)
+
+
+def report_order(r: ClipResult):
+    """Metadata order: by line, then by video (a sentence table's videos share their sentence's line);
+    rows on no line of the table (line None, empty in the CSVs) last."""
+    return (r.line is None, r.line or 0, r.video_file)
 
 
 def processed_row(r: ClipResult) -> Dict[str, object]:
@@ -209,13 +215,12 @@ class WriteReports(beam.PTransform):
     def _write(self, results: List[ClipResult], moments: Optional[stats.Moments],
                orphans: List[dict], _after: list) -> Dict[str, object]:
         by_status: Dict[str, List[ClipResult]] = {s: [] for s in STATUSES}
-        for result in sorted(results, key=lambda r: (r.line, r.video_file)):
+        for result in sorted(results, key=report_order):
             by_status[result.status].append(result)
 
         processed = by_status[SUCCESS]
         # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
-        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low],
-                             key=lambda r: (r.line, r.video_file))
+        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low], key=report_order)
         columns = PROCESSED_COLUMNS if self.feature_options["feature_version"] == "v1" else V2_PROCESSED_COLUMNS
         files = {
             PROCESSED_CSV: csv_text(columns + tuple(self.extra_columns), map(processed_row, processed)),

@@ -7,6 +7,12 @@ content, whatever its name) is read directly, first sheet, same columns, a
 row's `line` being its row number in the sheet. Every data row becomes a
 `ClipRow`, with `error` set when the row cannot be processed, so that no row
 is ever dropped: the error ends up in failed_videos.csv.
+
+Column names are ours (REQUIRED_COLUMNS) unless a mapping renames the file's
+headers: --metadata_columns (`parse_columns`), or, without it, the headers of
+SignTalk-GH's published Metadata.xlsx (PUBLISHED_COLUMNS), recognised when all
+three are there and none of ours. A file without a video_file column is a
+sentence table: transforms/store/sentence_table.py pairs it with the videos.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import csv
 import dataclasses
 import datetime
 import io
+import logging
 import posixpath
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
@@ -21,11 +28,18 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 from transforms.store import storage
 
 REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
+# SignTalk-GH's Metadata.xlsx, one row per sentence: our name → its header.
+PUBLISHED_COLUMNS = {"sentence_id": "Sentence ID", "sentence": "Sentence Text", "category": "Category"}
 
 _SCHEME_OR_DRIVE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _ZIP = b"PK\x03\x04"                               # an .xlsx is a zip archive
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
+_COLUMNS_EXAMPLE = 'sentence_id="Sentence ID",sentence="Sentence Text",category=Category'
+# One side of an ours=theirs pair: "quoted", 'quoted' or bare (no quote, comma or equals sign).
+_NAME = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([^,='"]*))\s*""")
+
+LOG = logging.getLogger("ghsl")
 
 
 class MetadataError(ValueError):
@@ -36,13 +50,17 @@ class MetadataError(ValueError):
 class ClipRow:
     """One data row of the metadata CSV."""
 
-    line: int                 # line of the CSV where the row starts (the header is line 1)
+    # Line of the CSV (row of the sheet) where the row starts, the header being 1. From a
+    # sentence table: the sentence's line, shared by its videos; None for a video that
+    # belongs to no line of the table.
+    line: Optional[int]
     video_file: str
     sentence_id: str
     sentence: str
     category: str
     extra: Dict[str, str]     # every other input column, in input order
     error: Optional[str] = None
+    missing: bool = False     # a sentence with no video: reported missing, `error` says why
 
     @property
     def feature_stem(self) -> str:
@@ -67,26 +85,55 @@ def decode(raw: bytes, path: str) -> str:
             f"The metadata CSV {path} is not UTF-8 text ({exc}). Re-save it as UTF-8 CSV.") from exc
 
 
-def read(path: str) -> Tuple[List[str], List[ClipRow]]:
+@dataclasses.dataclass
+class Sheet:
+    """A metadata file's header (renamed to our column names) and its data lines, not yet judged."""
+
+    source: str                          # "metadata CSV PATH" or "metadata workbook PATH", for messages
+    layout: str                          # how the file is read, for messages
+    header: List[str]
+    lines: List[Tuple[int, List[str]]]   # (line where the record starts, its fields), header excluded
+
+    @property
+    def is_sentence_table(self) -> bool:
+        return "video_file" not in self.header
+
+
+def read(path: str, columns: Optional[Dict[str, str]] = None) -> Tuple[List[str], List[ClipRow]]:
+    """Header and rows of a per-video metadata file (CSV or .xlsx); `columns`: see `load`."""
+    return judge(load(path, columns))
+
+
+def load(path: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
+    """The file's header and lines; `columns` (ours → theirs, see parse_columns) renames its headers."""
     raw = read_bytes(path)
     if raw.startswith(_ZIP):
-        return parse_workbook(raw, source=f"metadata workbook {path}")
+        return sheet_of_workbook(raw, f"metadata workbook {path}", columns)
     if raw.startswith(_OLE):
         raise MetadataError(
             f"The metadata file {path} is an old Excel .xls workbook, which cannot be read. In Excel, save it "
             f"as .xlsx (Excel Workbook) or as CSV UTF-8, and pass that as --metadata_csv.")
-    return parse(decode(raw, path), source=f"metadata CSV {path}")
+    return sheet_of_csv(decode(raw, path), f"metadata CSV {path}", columns)
 
 
 def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[ClipRow]]:
     """Header and rows of a metadata CSV; raises MetadataError if the header lacks a column."""
-    if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
-        text = text[1:]
-    return _judge(_csv_lines(text, source), source, layout="the file must be comma-separated")
+    return judge(sheet_of_csv(text, source))
 
 
 def parse_workbook(raw: bytes, source: str = "metadata workbook") -> Tuple[List[str], List[ClipRow]]:
     """Header and rows of the first sheet of an .xlsx workbook, judged like a CSV's."""
+    return judge(sheet_of_workbook(raw, source))
+
+
+def sheet_of_csv(text: str, source: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
+    if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
+        text = text[1:]
+    return _sheet(_csv_lines(text, source), source, "the file must be comma-separated", columns)
+
+
+def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
+    """The first sheet of an .xlsx workbook, its rows cut to the header's width."""
     import openpyxl  # only metadata kept in Excel needs it
 
     try:
@@ -99,7 +146,7 @@ def parse_workbook(raw: bytes, source: str = "metadata workbook") -> Tuple[List[
                  for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)]
     finally:
         book.close()
-    return _judge(_to_header_width(lines), source, layout="the first sheet is read")
+    return _sheet(_to_header_width(lines), source, "the first sheet is read", columns)
 
 
 def _cell_text(value) -> str:
@@ -149,32 +196,41 @@ def _csv_lines(text: str, source: str) -> Iterator[Tuple[int, List[str]]]:
         raise MetadataError(f"The {source} is not valid CSV{where}: {exc}.") from exc
 
 
-def _judge(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str) -> Tuple[List[str], List[ClipRow]]:
-    """Checks the header (first line) and turns every other non-blank line into a ClipRow."""
+def _sheet(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str,
+           columns: Optional[Dict[str, str]]) -> Sheet:
+    """The first line as the header, renamed by the mapping; the other non-blank lines as they are."""
     lines = iter(lines)
     try:
         _, header = next(lines)
     except StopIteration:
         raise MetadataError(
             f"The {source} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}.") from None
-    header = [name.strip() for name in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise MetadataError(
-            f"The {source} lacks the column(s) {', '.join(missing)}; its header is "
-            f"{', '.join(header) or '(empty)'}. Add them (names are case-sensitive; {layout}) "
-            f"so every row has {', '.join(REQUIRED_COLUMNS)}.")
+    header = rename_columns([name.strip() for name in header], columns, source)
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise MetadataError(f"The {source} repeats the column(s) {', '.join(dupes)}; give each column one name.")
+    data = [(line, values) for line, values in lines if values and any(v.strip() for v in values)]
+    return Sheet(source=source, layout=layout, header=header, lines=data)
 
-    rows: List[ClipRow] = []
-    for line, values in lines:
-        if not values or all(not v.strip() for v in values):
-            continue  # blank line, not a row
-        rows.append(_row(header, values, line))
-    _mark_duplicates(rows)
-    return header, rows
+
+def check_columns(sheet: Sheet, required: Iterable[str], what: str) -> None:
+    """Stop, saying how to fix it, when the (renamed) header lacks one of `required`."""
+    required = list(required)
+    missing = [c for c in required if c not in sheet.header]
+    if missing:
+        raise MetadataError(
+            f"The {sheet.source} lacks the column(s) {', '.join(missing)}; its header is "
+            f"{', '.join(sheet.header) or '(empty)'}. Add them (names are case-sensitive; {sheet.layout}) "
+            f"so every row has {', '.join(required)}{what}, or name the file's own columns with "
+            f"--metadata_columns (e.g. {_COLUMNS_EXAMPLE}).")
+
+
+def judge(sheet: Sheet) -> Tuple[List[str], List[ClipRow]]:
+    """A per-video file: checks its header and turns every data line into a ClipRow."""
+    check_columns(sheet, REQUIRED_COLUMNS, "")
+    rows = [_row(sheet.header, values, line) for line, values in sheet.lines]
+    mark_duplicates(rows)
+    return sheet.header, rows
 
 
 def _row(header: List[str], values: List[str], line: int) -> ClipRow:
@@ -188,19 +244,105 @@ def _row(header: List[str], values: List[str], line: int) -> ClipRow:
         extra={k: fields.get(k, "") for k in header if k not in REQUIRED_COLUMNS},
     )
     if len(values) != len(header):
-        row.error = (f"Row has {len(values)} fields but the header has {len(header)}: "
-                     f"check for an unquoted comma or a missing field")
+        row.error = field_count_error(values, header)
     elif unsafe_path_reason(row.video_file):
         row.error = f"unsafe path: {unsafe_path_reason(row.video_file)}"
-    elif not _INTEGER.match(row.sentence_id):
-        row.error = f"sentence_id {row.sentence_id!r} is not an integer"
+    elif sentence_id_error(row.sentence_id):
+        row.error = sentence_id_error(row.sentence_id)
     else:
-        row.sentence_id = str(int(row.sentence_id))
+        row.sentence_id = normal_sentence_id(row.sentence_id)
     if not row.error:
         # Normalized here, once: a local folder forgives "./a.mp4" and "a//b.mp4", a bucket
         # does not (its object is "a.mp4"), and every output path derives from this name.
         row.video_file = posixpath.normpath(row.video_file)
     return row
+
+
+def field_count_error(values: List[str], header: List[str]) -> str:
+    return (f"Row has {len(values)} fields but the header has {len(header)}: "
+            f"check for an unquoted comma or a missing field")
+
+
+def sentence_id_error(sentence_id: str) -> Optional[str]:
+    return None if _INTEGER.match(sentence_id) else f"sentence_id {sentence_id!r} is not an integer"
+
+
+def normal_sentence_id(sentence_id: str) -> str:
+    """An integer sentence id as one spelling: " 007 " and "7" are the same sentence."""
+    return str(int(sentence_id))
+
+
+def parse_columns(text: Optional[str]) -> Dict[str, str]:
+    """--metadata_columns: `ours=theirs` pairs separated by commas → {ours: theirs}; empty → {}.
+
+    Either side may be quoted ("…" or '…'), which a name with a comma, an equals sign or
+    spaces at its ends needs; bare names are stripped. Ours is one of REQUIRED_COLUMNS.
+    """
+    if text is None or not text.strip():
+        return {}
+    mapping: Dict[str, str] = {}
+    position = 0
+    while True:
+        ours, position = _name(text, position)
+        if not text.startswith("=", position):
+            raise _columns_error(text, f"expected = after {ours!r}" if ours else "expected ours=theirs")
+        theirs, position = _name(text, position + 1)
+        if not ours or not theirs:
+            raise _columns_error(text, "a pair has an empty name")
+        if ours not in REQUIRED_COLUMNS:
+            raise _columns_error(text, f"{ours!r} is not one of our columns ({', '.join(REQUIRED_COLUMNS)})")
+        if ours in mapping:
+            raise _columns_error(text, f"{ours} is mapped twice")
+        if theirs in mapping.values():
+            raise _columns_error(text, f"the file's column {theirs!r} is mapped twice")
+        mapping[ours] = theirs
+        if position == len(text):
+            return mapping
+        if text[position] != ",":
+            raise _columns_error(text, f"unexpected {text[position]!r} at character {position + 1}")
+        position += 1
+
+
+def _name(text: str, position: int) -> Tuple[str, int]:
+    found = _NAME.match(text, position)
+    double, single, bare = found.groups()
+    name = double if double is not None else single if single is not None else bare.strip()
+    return name, found.end()
+
+
+def _columns_error(text: str, problem: str) -> MetadataError:
+    return MetadataError(f"--metadata_columns={text}: {problem}. Write ours=theirs pairs separated by commas, "
+                         f"quoting a name that has spaces or commas, e.g. {_COLUMNS_EXAMPLE}.")
+
+
+def rename_columns(header: List[str], columns: Optional[Dict[str, str]], source: str) -> List[str]:
+    """The header with the file's names replaced by ours; logs which mapping was used.
+
+    columns given: exactly that mapping, every column it names must exist. Not given:
+    the published SignTalk-GH headers when all of them, and none of our names, are there;
+    else the header as it is.
+    """
+    if columns:
+        absent = [f"{theirs!r} (for {ours})" for ours, theirs in columns.items() if theirs not in header]
+        if absent:
+            raise MetadataError(
+                f"--metadata_columns names column(s) the {source} does not have: {', '.join(absent)}. Its columns "
+                f"are {', '.join(repr(h) for h in header) or '(none)'}; names are case-sensitive.")
+        clashes = [ours for ours, theirs in columns.items() if ours in header and ours != theirs]
+        if clashes:
+            raise MetadataError(
+                f"--metadata_columns maps a column to {', '.join(clashes)}, but the {source} already has a column "
+                f"named so; map only columns the file names differently.")
+        mapping, origin = columns, "--metadata_columns"
+    elif (all(theirs in header for theirs in PUBLISHED_COLUMNS.values())
+          and not any(ours in header for ours in PUBLISHED_COLUMNS)):
+        mapping, origin = PUBLISHED_COLUMNS, "the published SignTalk-GH headers"
+    else:
+        return header
+    LOG.info("Columns of the %s: %s (%s)", source,
+             ", ".join(f"{ours} = {theirs!r}" for ours, theirs in mapping.items()), origin)
+    ours_of = {theirs: ours for ours, theirs in mapping.items()}
+    return [ours_of.get(name, name) for name in header]
 
 
 def unsafe_path_reason(video_file: str) -> Optional[str]:
@@ -223,7 +365,7 @@ def unsafe_path_reason(video_file: str) -> Optional[str]:
     return None
 
 
-def _mark_duplicates(rows: List[ClipRow]) -> None:
+def mark_duplicates(rows: List[ClipRow]) -> None:
     """The first row of a video wins; later rows of the same video fail, naming its line.
 
     Two files that differ only in extension (clip.mp4, clip.mov) would write the

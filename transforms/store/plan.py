@@ -141,7 +141,7 @@ def make(rows: List[ClipRow], videos: Dict[str, ObjectInfo], output_dir: str, ma
     reused_keys, reused_saved = [], {}
     for row in rows:
         if row.error:
-            settled.append(ClipResult.for_row(row, MISSING if getattr(row, "missing", False) else FAILED, row.error))
+            settled.append(ClipResult.for_row(row, MISSING if row.missing else FAILED, row.error))
             continue
         stem, outputs = row.feature_stem, listing.outputs(row.feature_stem)
         video = videos.get(row.video_file)

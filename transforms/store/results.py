@@ -40,7 +40,7 @@ class Outputs(NamedTuple):
 @dataclasses.dataclass
 class ClipResult:
     status: str
-    line: int
+    line: Optional[int]          # the metadata row's (ClipRow.line): None for a video on no line of a sentence table
     video_file: str
     sentence_id: str
     sentence: str
