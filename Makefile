@@ -41,12 +41,14 @@ demo: install
 test: install
 	$(PY) -m pytest tests
 
-# Memory of a worker, Gemini requests per sentence, the fan-out speed-up, the fixed cost of
-# a one-video run, then the pipeline against a plain Pool(2) on 6 HD clips (ratio printed last).
+# Memory of a worker, Gemini requests per sentence, the fan-out speed-up, requests to the bucket
+# per row of a weekly re-run, the fixed cost of a one-video run, then the pipeline against a plain
+# Pool(2) on 6 HD clips (ratio printed last).
 bench: install
 	$(PY) -m bench.worker_memory
 	$(PY) -m bench.bench_augment
 	$(PY) -m bench.run_bench
+	$(PY) -m bench.bucket_requests
 	$(PY) -m bench.fixed_cost
 	$(PY) -m bench.vs_pool
 

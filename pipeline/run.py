@@ -31,7 +31,7 @@ from transforms.landmarks.holistic import ModelNotAvailable, check_model_availab
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.common.progress import LOG, ProgressCounter
 from transforms.store.plan import make as make_plan
-from transforms.store.results import MISSING
+from transforms.store.results import MISSING, ToDecode
 from transforms.store.reuse import fingerprints
 from transforms.reports.report_html import REPORT_HTML
 from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
@@ -211,7 +211,7 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
     extra_columns = [c for c in checked.header if c not in metadata.REQUIRED_COLUMNS]
     LOG.info("%d metadata rows from %s. %s", len(checked.rows), opts.metadata_csv, plan.describe())
-    if plan.has_work and threads > 1:
+    if threads > 1 and any(isinstance(w, ToDecode) for w in plan.work):
         LOG.info("Decoding %d videos at a time", threads)
     if not runs_locally(options):
         # The plan's rows travel inside the job; a large plan would exceed the size of a job request.
