@@ -72,3 +72,24 @@ def test_listings_and_source_identities_take_pattern_characters_literally(tmp_pa
     assert records.source_identity(records.storage.object_info(str(tmp_path / "clip[1].mp4")))["size"] == 10
     assert records.storage.object_info(str(tmp_path / "clip*.mp4")) is None
     assert records.source_identity(None) is None
+
+
+def test_a_bucket_objects_update_time_is_what_utc_workers_recorded_whatever_the_launchers_time_zone(monkeypatch):
+    """Plans are made on the launcher now; a laptop with daylight saving must not see every video changed."""
+    import datetime
+    import time
+
+    from apache_beam.io.gcp.gcsio import GcsIO
+
+    updated = datetime.datetime(2026, 7, 1, 7, 47, 40, 714384, tzinfo=datetime.timezone.utc)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    recorded = GcsIO._updated_to_seconds(updated)  # what records made on Dataflow's workers hold
+    try:
+        for zone in ("UTC", "Africa/Accra", "Europe/Berlin", "America/New_York"):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            assert records.storage.updated_seconds(updated) == recorded, zone
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

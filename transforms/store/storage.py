@@ -20,6 +20,7 @@ each file (transforms/store/plan.py).
 from __future__ import annotations
 
 import base64
+import calendar
 import contextlib
 import io
 import os
@@ -105,10 +106,18 @@ def _retry():
 
 
 def _info_of_blob(blob) -> ObjectInfo:
-    from apache_beam.io.gcp.gcsio import GcsIO
+    return ObjectInfo(int(blob.size), updated_seconds(blob.updated), blob.crc32c, str(blob.generation))
 
-    # Beam's own conversion of `updated`: record source identities must stay what they were.
-    return ObjectInfo(int(blob.size), GcsIO._updated_to_seconds(blob.updated), blob.crc32c, str(blob.generation))
+
+def updated_seconds(updated) -> float:
+    """An object's update time in seconds, as Beam's GcsIO._updated_to_seconds gives it on a UTC machine.
+
+    Records made by earlier versions hold that value (computed on Dataflow's UTC
+    workers), so it must be the same to the bit. Beam's own function goes through
+    time.mktime, which depends on the local time zone and its daylight saving:
+    planned on a launcher in such a zone, every video would look changed.
+    """
+    return calendar.timegm(updated.timetuple()) + updated.microsecond / 1000000.0
 
 
 def _info_of_stat(stat: os.stat_result) -> ObjectInfo:
