@@ -178,6 +178,11 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
 
 
 def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str, threads: int) -> dict:
+    from pipeline import release
+
+    # Checked before anything is written: a --split_by column the metadata lacks would otherwise
+    # only fail once every video is done.
+    release_settings = release.release_settings(opts, header) if opts.release else None
     started_at = time.time()
     to_process = sum(1 for r in rows if not r.error)
     config = {**graph.run_config(opts),
@@ -194,10 +199,12 @@ def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str,
         summaries = graph.build(pipeline, opts, rows=rows, extra_columns=extra_columns, total=to_process, run_id=run_id,
                                 started_at=started_at, config=config, extraction_threads=threads)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
-        report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
-                            opts.preview_samples, opts.max_previews)
+        done = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
+                          opts.preview_samples, opts.max_previews)
+        if release_settings and not opts.augment_text:  # with it, the release waits for the text step
+            done = release.add_release(done, opts.output_dir, release_settings, run_id)
         if not runs_locally(options):
-            report | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
+            done | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
         result = pipeline.run()
         if not runs_locally(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
@@ -212,7 +219,12 @@ def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str,
     if opts.augment_text:
         from pipeline import augment_text
 
-        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options)
+        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options,
+                                                       wait=bool(release_settings))
+        if release_settings:
+            summary["release"] = release.build_release(opts.output_dir, release_settings, run_id, options)
+    elif release_settings:
+        summary["release"] = release.job_outcome(opts.output_dir, summary["counters"])
     return summary
 
 
@@ -246,13 +258,15 @@ def print_summary(summary: dict, output_dir: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from pipeline.release import ReleaseConfigError, describe as describe_release
+
     exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions])
     exit_on_unknown_arguments(argv)
     configure_logging()
     quiet_native_logs()
     try:
         summary = run(argv)
-    except (ConfigError, AugmentConfigError) as exc:
+    except (ConfigError, AugmentConfigError, ReleaseConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # the runner already logged the worker's traceback
@@ -262,6 +276,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     if summary:
         print_summary(summary, summary["config"]["output_dir"])
+        if "release" in summary:
+            print(f"  release: {describe_release(summary['release'])}")
     return 0
 
 
