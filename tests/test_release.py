@@ -325,6 +325,20 @@ def test_released_clips_keep_their_split_when_videos_are_added(first, dataset, t
         (out / "releases" / latest_folder(out).name / "manifest.json").read_bytes()  # the old release untouched
 
 
+def test_a_releases_splits_csv_as_split_file_freezes_its_splits(first, tmp_path):
+    out, _ = first
+    copy = copy_outputs(out, tmp_path / "out")
+    released = latest_folder(out)
+    other_seed = SEED + 1
+    assert release_entry.main([f"--output_dir={copy}", f"--split_seed={other_seed}", "--split_ratios=0.4,0.3,0.3",
+                               f"--split_file={released / 'splits.csv'}"]) == 0
+    folder = latest_folder(copy)
+    assert folder.name != released.name
+    assert splits_csv(folder) == splits_csv(released)
+    assert "pins 6 of the 6 groups. Groups it does not name follow the rule above (0)." in \
+        (folder / "README.md").read_text()
+
+
 def test_a_split_bigger_than_the_shard_size_is_cut_into_shards_of_about_that_size(first, tmp_path):
     out, _ = first
     copy = copy_outputs(out, tmp_path / "out")
