@@ -29,6 +29,9 @@ from transforms.release.settings import ReleaseSettings, SettingsError, column_p
 from transforms.store import lease, storage
 
 
+SUBMITTED = "submitted"  # a remote job was started; its outcome is in its log
+
+
 class ReleaseConfigError(Exception):
     """The release cannot be built as asked; the message says how to fix it."""
 
@@ -80,7 +83,7 @@ def build_release(output_dir: str, settings: ReleaseSettings, run_id: str,
         done | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), output_dir)
     result = pipeline.run()
     if not runs_locally(pipeline_options):
-        return publish.outcome(plan, output_dir, "submitted")
+        return publish.outcome(plan, output_dir, SUBMITTED)
     result.wait_until_finish()
     return publish.outcome(plan, output_dir, publish.BUILT)
 
@@ -150,7 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ReleaseError as exc:  # NothingToRelease included
             raise ReleaseConfigError(str(exc)) from exc
         finally:
-            if outcome.get("status") != "submitted":  # a submitted job frees the lease as its last step
+            if outcome.get("status") != SUBMITTED:  # a submitted job frees the lease as its last step
                 lease.release(opts.output_dir, run_id)
     except ReleaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ what follows it in the job (the lease release on Dataflow) always runs.
 from __future__ import annotations
 
 import logging
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -31,8 +31,8 @@ from transforms.common.progress import NAMESPACE, ensure_log_handler
 from transforms.features import definitions
 from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError
-from transforms.release.plan import BUILD, EXISTS, SKIPPED, ClipEntry, ReleasePlan, plan_release
-from transforms.release.schema import FEATURES
+from transforms.release.plan import BUILD, EXISTS, SKIPPED, ClipEntry, plan_release
+from transforms.release.schema import FEATURES, ReleaseSchema
 from transforms.release.settings import ReleaseSettings
 from transforms.release.shards import ParquetShardSink, Shard, shard_digest, shard_file_name
 from transforms.store import storage
@@ -64,16 +64,17 @@ class BuildRelease(beam.PTransform):
         staging = layout.staging_dir(self.output_dir, self.run_id)
         shard_dir = storage.join(staging, layout.DATA)
         plans = ready | "Plan the release" >> beam.ParDo(_PlanRelease(self.output_dir, self.settings, self.run_id))
-        plan = beam.pvalue.AsSingleton(plans)
+        # What the workers need of the plan: the row format, not every clip's entry.
+        row_format = beam.pvalue.AsSingleton(plans | "Row format" >> beam.Map(_row_format))
         read = (plans
                 | "Clips to write" >> beam.FlatMap(lambda p: p.clips if p.status == BUILD else [])
                 # The clips leave the plan in one bundle; spread them so that workers read them in parallel.
                 | "Spread clips" >> beam.Reshuffle()
-                | "Read features" >> beam.ParDo(_ReadClip(self.output_dir), plan).with_outputs(TRAIN_MOMENTS,
-                                                                                              main="rows"))
+                | "Read features" >> beam.ParDo(_ReadClip(self.output_dir), row_format).with_outputs(
+                    TRAIN_MOMENTS, main="rows"))
         digests = (read.rows
                    | "Group by shard" >> beam.GroupByKey()
-                   | "Order rows" >> beam.Map(_ordered_shard, plan)
+                   | "Order rows" >> beam.Map(_ordered_shard, row_format)
                    | "Write shards" >> fileio.WriteToFiles(
                        path=shard_dir, destination=_shard_name, sink=ParquetShardSink,
                        file_naming=shard_file_name, shards=1,
@@ -116,8 +117,8 @@ class _ReadClip(beam.DoFn):
         self.output_dir = output_dir
         self.read = Metrics.counter(NAMESPACE, "release_clips_read")
 
-    def process(self, clip: ClipEntry, plan: ReleasePlan):
-        schema, options = plan.schema, plan.feature_schema["options"]
+    def process(self, clip: ClipEntry, row_format):
+        schema, face_downsample = row_format
         array = storage.load_npy(feature_path(self.output_dir, clip.stem))
         if array.shape != (clip.num_frames, schema.dim):
             raise ReleaseError(f"{feature_path(self.output_dir, clip.stem)} holds an array of shape {array.shape}, "
@@ -127,13 +128,20 @@ class _ReadClip(beam.DoFn):
         self.read.inc()
         yield clip.shard, {**clip.values, FEATURES: stored}
         if clip.split == "train":
-            yield beam.pvalue.TaggedOutput(TRAIN_MOMENTS, definitions.moments(
-                schema.feature_version, stored, options["face_downsample"]))
+            yield beam.pvalue.TaggedOutput(TRAIN_MOMENTS, definitions.moments(schema.feature_version, stored,
+                                                                              face_downsample))
 
 
-def _ordered_shard(grouped, plan: ReleasePlan) -> Shard:
+def _row_format(plan) -> Optional[Tuple[ReleaseSchema, int]]:
+    """(row schema, face_downsample: the column layout behind v2's moments); None with nothing to release."""
+    if plan.status == SKIPPED:
+        return None
+    return plan.schema, plan.feature_schema["options"]["face_downsample"]
+
+
+def _ordered_shard(grouped, row_format) -> Shard:
     name, rows = grouped
-    return Shard(name, plan.schema, sorted(rows, key=lambda row: row["video_file"]))
+    return Shard(name, row_format[0], sorted(rows, key=lambda row: row["video_file"]))
 
 
 def _shard_name(shard: Shard) -> str:

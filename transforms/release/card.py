@@ -90,7 +90,6 @@ def _group_words(plan: ReleasePlan) -> str:
 
 def _loading(plan: ReleasePlan) -> str:
     version, dim = _version(plan), plan.schema.dim
-    first = next(iter(plan.shards.values()))[0]
     standardize = ("x = (x - stats[\"feature_mean\"]) / stats[\"feature_std\"]" if version == "v1" else
                    "present = x[:, schema[\"column_presence\"]]       # 1 where the column's part was seen\n"
                    "keep = np.array(schema[\"column_presence\"]) < 0   # the presence columns stay as they are\n"
@@ -125,7 +124,7 @@ schema = json.load(open("path/to/releases/{plan.release_id}/{FEATURE_SCHEMA_JSON
 ```
 
 The GhSL pipeline repository has fixed-length training batches (pad or centre-crop to 64 frames, a frame mask,
-standardized as above) in `transforms/release/batches.py`. `{layout.shard_file(first)}` is one of the shard files.
+standardized as above) in `transforms/release/batches.py`.
 """
 
 

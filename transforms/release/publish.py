@@ -76,6 +76,8 @@ def delete_folder(folder: str) -> None:
 def publish(plan: ReleasePlan, output_dir: str, staging: str, shard_digests: List[Tuple[str, Mapping]],
             train_moments: Optional[Moments]) -> Dict[str, object]:
     folder = layout.release_dir(output_dir, plan.release_id)
+    if layout.is_release(output_dir, plan.release_id):
+        return outcome(plan, output_dir, BUILT)  # a retried publish whose first attempt finished: leave it be
     written = {layout.shard_file(os.path.splitext(name)[0]): digest for name, digest in shard_digests}
     if sorted(written) != sorted(plan.shard_files):
         raise RuntimeError(f"release {plan.release_id}: Beam wrote the shards {sorted(written)}, the plan has "
