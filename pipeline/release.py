@@ -15,7 +15,7 @@ import uuid
 from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
 from pipeline.logs import configure_logging
 from transforms.common.progress import LOG
@@ -120,13 +120,19 @@ def _check_outputs(opts: GhslOptions) -> ReleaseSettings:
     return settings
 
 
-def _take_lease(options: PipelineOptions, run_id: str) -> None:
-    """No pipeline.run rewrites the outputs while they are released (transforms/store/lease.py)."""
+def _take_lease(options: PipelineOptions, run_id: str) -> bool:
+    """No pipeline.run rewrites the outputs while they are released (transforms/store/lease.py).
+
+    False for a dry run: it writes nothing, and its job never runs to free a lease.
+    """
+    if options.view_as(TestOptions).dry_run:
+        return False
     opts = options.view_as(GhslOptions)
     try:
         lease.acquire(opts.output_dir, run_id, local=runs_locally(options), break_lease=opts.break_lease)
     except lease.LeaseHeld as exc:
         raise ReleaseConfigError(str(exc)) from exc
+    return True
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -146,14 +152,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if storage.is_local(opts.output_dir):
             opts.output_dir = os.path.abspath(opts.output_dir)  # latest.json and the log name the folder in full
         settings = _check_outputs(opts)
-        _take_lease(options, run_id)
+        leased = _take_lease(options, run_id)
         outcome = {}
         try:
             outcome = build_release(opts.output_dir, settings, run_id, options)
         except ReleaseError as exc:  # NothingToRelease included
             raise ReleaseConfigError(str(exc)) from exc
         finally:
-            if outcome.get("status") != SUBMITTED:  # a submitted job frees the lease as its last step
+            if leased and outcome.get("status") != SUBMITTED:  # a submitted job frees it as its last step
                 lease.release(opts.output_dir, run_id)
     except ReleaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

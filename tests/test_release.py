@@ -541,3 +541,37 @@ def test_a_release_from_outputs_in_a_bucket_is_the_local_release(first, gcs_emul
     before = sorted(storage.list_files(f"{remote}/releases"))
     assert release_entry.main(args) == 0
     assert sorted(storage.list_files(f"{remote}/releases")) == before
+
+
+def test_the_entry_point_builds_a_dataflow_job_whose_workers_write_the_shards(first, tmp_path):
+    """--dry_run builds the whole Dataflow job offline (tests/test_dataflow_job.py); the launcher only plans."""
+    from unittest import mock
+
+    from apache_beam.portability.api import beam_runner_api_pb2
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+    from tests.test_dataflow_job import DATAFLOW_ARGS, IMAGE
+
+    out, _ = first
+    copy = copy_outputs(out, tmp_path / "out", keep_releases=False)
+    jobs = []
+    submit = DataflowRunner.run_pipeline
+
+    def keep_job(self, pipeline, options, *args, **kwargs):
+        result = submit(self, pipeline, options, *args, **kwargs)
+        jobs.append(result.job)
+        return result
+
+    with mock.patch.object(DataflowRunner, "run_pipeline", keep_job):
+        assert release_entry.main(DATAFLOW_ARGS + [f"--output_dir={copy}", f"--split_seed={SEED}"]) == 0
+    [job] = jobs
+    transforms = job.proto_pipeline.components.transforms.values()
+    names = {t.unique_name for t in transforms}
+    for step in ("Build the release/Plan the release", "Build the release/Read features",
+                 "Build the release/Write shards", "Build the release/Publish", "Release output folder"):
+        assert any(n == step or n.startswith(step + "/") for n in names), step
+    environments = job.proto_pipeline.components.environments
+    for t in transforms:
+        if t.environment_id:
+            assert beam_runner_api_pb2.DockerPayload.FromString(
+                environments[t.environment_id].payload).container_image == IMAGE, t.unique_name
+    assert not (copy / "releases").exists() and not (copy / "proc" / ".lease.json").exists()
