@@ -566,7 +566,7 @@ def test_the_entry_point_builds_a_dataflow_job_whose_workers_write_the_shards(fi
     [job] = jobs
     transforms = job.proto_pipeline.components.transforms.values()
     names = {t.unique_name for t in transforms}
-    for step in ("Build the release/Plan the release", "Build the release/Read features",
+    for step in ("Build the release/Plan the release", "Build the release/Read shards",
                  "Build the release/Write shards", "Build the release/Publish", "Release output folder"):
         assert any(n == step or n.startswith(step + "/") for n in names), step
     environments = job.proto_pipeline.components.environments

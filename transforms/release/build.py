@@ -6,11 +6,13 @@ nothing here depends on them before the job runs:
   Plan the release   one DoFn, after the reports: reads them and the records, derives the
                      release id; if that release is complete, it only makes latest.json
                      name it (no feature file is read, nothing else is written)
-  Read features      each clip's .npy, on whichever worker gets it (the clips are spread),
-                     cast to --release_dtype; the train clips' moments on the side
-  Write shards       rows grouped by shard, ordered by video_file, each shard written by
-                     Beam's fileio.WriteToFiles on a worker into the run's staging folder
-                     (its path is named by the run id, known when the graph is built)
+  Read shards        one element per shard (its clips in video_file order), spread over the
+                     workers; each reads its clips' .npy files (on threads: the reads wait on
+                     storage), casts them to --release_dtype, and sends the train clips'
+                     moments on the side. No array goes through a shuffle.
+  Write shards       each shard written by Beam's fileio.WriteToFiles on the worker that read
+                     it, into the run's staging folder (named by the run id, known when the
+                     graph is built)
   Publish            once every shard is written: into releases/<id>/, manifest last
 
 The step's output is one element whatever happened (built, unchanged, skipped), so
@@ -18,10 +20,12 @@ what follows it in the job (the lease release on Dataflow) always runs.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 from apache_beam.options.value_provider import StaticValueProvider
@@ -41,6 +45,7 @@ from transforms.store.write_features import feature_path
 LOG = logging.getLogger("ghsl")
 TRAIN_MOMENTS = "train_moments"
 BEAM_TEMP = ".beam-temp"
+READ_THREADS = 8
 
 
 class Skipped(NamedTuple):
@@ -48,7 +53,15 @@ class Skipped(NamedTuple):
 
     reason: str
     status: str = SKIPPED
-    clips: tuple = ()
+
+
+class ShardWork(NamedTuple):
+    """What one worker needs to write one shard."""
+
+    name: str
+    schema: ReleaseSchema
+    face_downsample: int         # the column layout behind v2's moments
+    clips: List[ClipEntry]       # in video_file order
 
 
 class BuildRelease(beam.PTransform):
@@ -64,17 +77,12 @@ class BuildRelease(beam.PTransform):
         staging = layout.staging_dir(self.output_dir, self.run_id)
         shard_dir = storage.join(staging, layout.DATA)
         plans = ready | "Plan the release" >> beam.ParDo(_PlanRelease(self.output_dir, self.settings, self.run_id))
-        # What the workers need of the plan: the row format, not every clip's entry.
-        row_format = beam.pvalue.AsSingleton(plans | "Row format" >> beam.Map(_row_format))
         read = (plans
-                | "Clips to write" >> beam.FlatMap(lambda p: p.clips if p.status == BUILD else [])
-                # The clips leave the plan in one bundle; spread them so that workers read them in parallel.
-                | "Spread clips" >> beam.Reshuffle()
-                | "Read features" >> beam.ParDo(_ReadClip(self.output_dir), row_format).with_outputs(
-                    TRAIN_MOMENTS, main="rows"))
-        digests = (read.rows
-                   | "Group by shard" >> beam.GroupByKey()
-                   | "Order rows" >> beam.Map(_ordered_shard, row_format)
+                | "Shards to write" >> beam.FlatMap(_shard_work)
+                # The shards leave the plan in one bundle; spread them so that workers write them in parallel.
+                | "Spread shards" >> beam.Reshuffle()
+                | "Read shards" >> beam.ParDo(_ReadShard(self.output_dir)).with_outputs(TRAIN_MOMENTS, main="shards"))
+        digests = (read.shards
                    | "Write shards" >> fileio.WriteToFiles(
                        path=shard_dir, destination=_shard_name, sink=ParquetShardSink,
                        file_naming=shard_file_name, shards=1,
@@ -84,6 +92,16 @@ class BuildRelease(beam.PTransform):
         train = read[TRAIN_MOMENTS] | "Train statistics" >> beam.CombineGlobally(GlobalMomentsFn())
         return plans | "Publish" >> beam.Map(_publish, self.output_dir, staging, beam.pvalue.AsList(digests),
                                               beam.pvalue.AsSingleton(train))
+
+
+def _shard_work(plan) -> List[ShardWork]:
+    if plan.status != BUILD:
+        return []
+    by_shard: Dict[str, List[ClipEntry]] = {}
+    for clip in plan.clips:  # in video_file order
+        by_shard.setdefault(clip.shard, []).append(clip)
+    face_downsample = plan.feature_schema["options"]["face_downsample"]
+    return [ShardWork(name, plan.schema, face_downsample, clips) for name, clips in by_shard.items()]
 
 
 class _PlanRelease(beam.DoFn):
@@ -112,43 +130,37 @@ class _PlanRelease(beam.DoFn):
         yield plan
 
 
-class _ReadClip(beam.DoFn):
+class _ReadShard(beam.DoFn):
     def __init__(self, output_dir: str):
         self.output_dir = output_dir
         self.read = Metrics.counter(NAMESPACE, "release_clips_read")
 
-    def process(self, clip: ClipEntry, row_format):
-        schema, face_downsample = row_format
-        array = storage.load_npy(feature_path(self.output_dir, clip.stem))
+    def process(self, work: ShardWork):
+        with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
+            arrays = list(pool.map(lambda clip: self._array(clip, work.schema), work.clips))
+        for clip, array in zip(work.clips, arrays):
+            if clip.split == "train":
+                yield beam.pvalue.TaggedOutput(TRAIN_MOMENTS, definitions.moments(work.schema.feature_version, array,
+                                                                                  work.face_downsample))
+        self.read.inc(len(arrays))
+        yield Shard(work.name, work.schema, [{**c.values, FEATURES: a} for c, a in zip(work.clips, arrays)])
+
+    def _array(self, clip: ClipEntry, schema: ReleaseSchema) -> np.ndarray:
+        """The clip's features as the release stores them."""
+        path = feature_path(self.output_dir, clip.stem)
+        array = storage.load_npy(path)
         if array.shape != (clip.num_frames, schema.dim):
-            raise ReleaseError(f"{feature_path(self.output_dir, clip.stem)} holds an array of shape {array.shape}, "
-                               f"processed_metadata.csv says ({clip.num_frames}, {schema.dim}): the outputs are not "
-                               f"those of one finished run. Run pipeline.run again.")
-        stored = array.astype(schema.dtype)
-        self.read.inc()
-        yield clip.shard, {**clip.values, FEATURES: stored}
-        if clip.split == "train":
-            yield beam.pvalue.TaggedOutput(TRAIN_MOMENTS, definitions.moments(schema.feature_version, stored,
-                                                                              face_downsample))
-
-
-def _row_format(plan) -> Optional[Tuple[ReleaseSchema, int]]:
-    """(row schema, face_downsample: the column layout behind v2's moments); None with nothing to release."""
-    if plan.status == SKIPPED:
-        return None
-    return plan.schema, plan.feature_schema["options"]["face_downsample"]
-
-
-def _ordered_shard(grouped, row_format) -> Shard:
-    name, rows = grouped
-    return Shard(name, row_format[0], sorted(rows, key=lambda row: row["video_file"]))
+            raise ReleaseError(f"{path} holds an array of shape {array.shape}, processed_metadata.csv says "
+                               f"({clip.num_frames}, {schema.dim}): the outputs are not those of one finished run. "
+                               f"Run pipeline.run again.")
+        return array.astype(schema.dtype)
 
 
 def _shard_name(shard: Shard) -> str:
     return shard.name
 
 
-def _publish(plan, output_dir: str, staging: str, digests: List, train_moments):
+def _publish(plan, output_dir: str, staging: str, digests: List, train_moments) -> Dict[str, object]:
     if plan.status == SKIPPED:
         result = publish.outcome(None, output_dir, publish.SKIPPED, plan.reason)
     elif plan.status == EXISTS:

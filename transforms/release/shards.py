@@ -4,10 +4,10 @@ Why fileio and not parquetio.WriteToParquet: WriteToParquet fixes its file
 prefix and shard count when the graph is built, but a release's shard count
 depends on the data, and inside the main job the data does not exist yet.
 WriteToFiles takes each element's destination at run time. Each element here
-is a whole shard (its rows grouped and ordered beforehand), so one element
-makes one file: WriteToFiles writes it to a temporary file on a worker and
-renames it to `<destination>.parquet` under the run's staging folder. Shards
-are written in parallel by as many workers as there are shards.
+is a whole shard (its rows read and ordered beforehand), so one element makes
+one file: WriteToFiles writes it to a temporary file on a worker and renames
+it to `<destination>.parquet` under the run's staging folder. Shards are
+written in parallel by as many workers as there are shards.
 
 Row groups hold at most ROW_GROUP_BYTES of feature arrays: `datasets` reads a
 Parquet file one row group at a time (its own writer caps them at 100 MB),
