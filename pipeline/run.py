@@ -178,7 +178,7 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
 
 
 def _run(options: PipelineOptions, opts: GhslOptions, header, rows, run_id: str, threads: int) -> dict:
-    from pipeline import release
+    from pipeline import release  # the stage after the reports, imported where it is added, as augment_text is
 
     # Checked before anything is written: a --split_by column the metadata lacks would otherwise
     # only fail once every video is done.

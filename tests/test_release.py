@@ -514,6 +514,23 @@ def test_a_release_killed_before_its_manifest_is_not_one_and_the_next_run_finish
     assert not [p for p in (copy / "releases" / ".staging").rglob("*") if p.is_file()]
 
 
+def test_building_a_release_clears_what_killed_runs_left_and_never_touches_a_complete_one(first, tmp_path):
+    out, _ = first
+    copy = copy_outputs(out, tmp_path / "out")
+    complete = latest_folder(copy)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in complete.rglob("*") if p.is_file()}
+    partial = copy / "releases" / "0123456789abcdef"
+    (partial / "data").mkdir(parents=True)
+    (partial / "data" / "train-00000-of-00001.parquet").write_bytes(b"cut short")
+    staged = copy / "releases" / ".staging" / "a-killed-run" / "data" / "test-00000-of-00001.parquet"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"cut short")
+    assert release_entry.main([f"--output_dir={copy}", f"--split_seed={SEED + 2}"]) == 0
+    assert not partial.exists() and not staged.exists()
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in complete.rglob("*") if p.is_file()} == before
+    assert latest_folder(copy) != complete and layout.is_release(str(copy), latest_folder(copy).name)
+
+
 # --- in a bucket --------------------------------------------------------------------------------------
 
 def test_a_release_from_outputs_in_a_bucket_is_the_local_release(first, gcs_emulator):

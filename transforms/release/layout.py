@@ -15,7 +15,7 @@ other run can be writing them.
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+from typing import Dict, List, Optional, Set
 
 from transforms.store import storage
 
@@ -68,13 +68,18 @@ def read_latest(output_dir: str) -> Optional[dict]:
 def unfinished_folders(output_dir: str, run_id: str) -> List[str]:
     """Release folders without a manifest, and other runs' staging folders."""
     root = releases_dir(output_dir)
-    by_folder = {}
+    files_by_folder: Dict[str, Set[str]] = {}
     for relative in storage.list_relative(root):
         parts = relative.split("/")
-        if len(parts) > 1:
-            folder = "/".join(parts[:2]) if parts[0] == STAGING else parts[0]
-            by_folder.setdefault(folder, set()).add("/".join(parts[1:]))
-    doomed = [f for f, files in by_folder.items()
-              if (f.startswith(STAGING + "/") and f != f"{STAGING}/{run_id}")
-              or (not f.startswith(STAGING + "/") and MANIFEST not in files)]
-    return [storage.join(root, f) for f in sorted(doomed)]
+        # releases/<id>/… and releases/.staging/<run id>/…; latest.json is no folder's.
+        depth = 2 if parts[0] == STAGING else 1
+        if len(parts) > depth:
+            files_by_folder.setdefault("/".join(parts[:depth]), set()).add("/".join(parts[depth:]))
+    doomed = []
+    for folder, files in sorted(files_by_folder.items()):
+        if folder.startswith(STAGING + "/"):
+            if folder != f"{STAGING}/{run_id}":
+                doomed.append(folder)
+        elif MANIFEST not in files:
+            doomed.append(folder)
+    return [storage.join(root, f) for f in doomed]
