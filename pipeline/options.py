@@ -85,7 +85,8 @@ class GhslOptions(PipelineOptions):
         rel.add_argument("--release_dtype", choices=release_settings.DTYPES, default="float32",
                          help="Type of the feature arrays in the Parquet shards (float16 halves them).")
         rel.add_argument("--release_shard_mb", type=float, default=256.0,
-                         help="Largest size of one Parquet shard's feature arrays, in MB.")
+                         help="Size of one Parquet shard's feature arrays, in MB (a shard goes over it by at most "
+                              "one clip).")
 
         text = parser.add_argument_group("text")
         text.add_argument("--augment_text", type=flag, nargs="?", const=True, default=False,

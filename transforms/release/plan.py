@@ -1,12 +1,12 @@
 """The plan of a release, decided from the run's reports and records alone, before any feature file is read:
 its id, every clip's split and shard, the row schema, and what the card will say about the splits.
 
-Shards: the clips of a split, in video_file order, are cut into the fewest
-shards whose feature arrays stay under --release_shard_mb (default 256 MB,
-half of `datasets`' own 500 MB push_to_hub shards, so a split of a few GB
-still has several files for parallel data loaders), each about the same size.
-Row order within a split is video_file order, so the same release always holds
-its rows in the same order.
+Shards: the clips of a split, in video_file order, are cut into
+ceil(split bytes / --release_shard_mb) shards of about the same size, each
+over the limit by at most the clip that crosses it. The default, 256 MB, is
+half of `datasets`' own 500 MB push_to_hub shards, so a split of a few GB still
+has several files for parallel data loaders. Row order within a split is
+video_file order, so the same release always holds its rows in the same order.
 """
 from __future__ import annotations
 
