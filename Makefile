@@ -42,7 +42,8 @@ test: install
 	$(PY) -m pytest tests
 
 # Memory of a worker, Gemini requests per sentence, the fan-out speed-up, requests to the bucket
-# per row of a weekly re-run, the fixed cost of a one-video run, then the pipeline against a plain
+# per row of a weekly re-run, the fixed cost of a one-video run, what the dataset release costs
+# a run, then the pipeline against a plain
 # Pool(2) on 6 HD clips (ratio printed last).
 bench: install
 	$(PY) -m bench.worker_memory
@@ -50,6 +51,7 @@ bench: install
 	$(PY) -m bench.run_bench
 	$(PY) -m bench.bucket_requests
 	$(PY) -m bench.fixed_cost
+	$(PY) -m bench.release
 	$(PY) -m bench.vs_pool
 
 # The Flex Template spec is generated from the options; a test holds metadata.json to it.

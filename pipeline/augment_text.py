@@ -155,12 +155,13 @@ def build(p: beam.Pipeline, *, input_csv: str, output_csv: str, cache: str, fail
 
 
 def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[str] = None,
-            cache: Optional[str] = None) -> dict:
+            cache: Optional[str] = None, wait: bool = False) -> dict:
     """Adds text_variations to `input_csv` (see module docstring); returns counts and paths.
 
     Options come from GhslOptions (pipeline.run passes its own PipelineOptions);
-    `output_csv` and `cache` override --output_csv and --cache. Raises
-    AugmentConfigError before any work when the configuration cannot work.
+    `output_csv` and `cache` override --output_csv and --cache. A remote job is
+    waited for only with `wait` (pipeline.run's release reads the CSV it writes).
+    Raises AugmentConfigError before any work when the configuration cannot work.
     """
     opts = options.view_as(GhslOptions)
     paths = {
@@ -174,7 +175,7 @@ def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[st
     pipeline = beam.Pipeline(options=options)
     build(pipeline, opts=opts, run_id=uuid.uuid4().hex, **paths)
     result = pipeline.run()
-    if not runs_locally(options):
+    if not runs_locally(options) and not wait:
         LOG.info("Submitted; the job writes %s when it finishes.", paths["output_csv"])
         return {"paths": paths}
     result.wait_until_finish()

@@ -6,13 +6,17 @@ a person), the signing clips in ../shared/data/sign_clips when that folder
 exists, one broken file and one row whose video does not exist. The job then
 runs again on the same data to show that a re-run decodes nothing, and with
 another --min_frames to show that a feature option is recomputed from the
-stored landmarks without decoding a video.
+stored landmarks without decoding a video. Every run ends with the dataset
+release of its saved clips; the demo ends by building the release of the final
+outputs with pipeline.release (already there, so nothing is written) and
+opening it with `datasets` as docs/release.md shows.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from pipeline.logs import configure_logging
+from pipeline import release as release_entry
 from pipeline import run as run_job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +105,22 @@ def print_table(output_dir: Path, summary: dict) -> None:
     print(f"report:   {summary['report']}")
 
 
+def show_release(output_dir: Path, cache: Path) -> None:
+    """The release of the outputs, opened as docs/release.md shows: its splits and one row's array."""
+    release_entry.main([f"--output_dir={output_dir}"])
+    # The demo keeps everything under its folder, the `datasets` cache included.
+    os.environ.setdefault("HF_DATASETS_CACHE", str(cache))
+    from datasets import load_dataset
+
+    latest = json.loads((output_dir / "releases" / "latest.json").read_text())
+    ds = load_dataset(str(output_dir / "releases" / latest["release_id"]))
+    print("load_dataset: " + ", ".join(f"{split} {part.num_rows} rows" for split, part in ds.items()))
+    split = next(iter(ds))
+    row = ds[split].with_format("numpy")[0]
+    print(f"{split}[0]: {row['video_file']}, sentence {row['sentence_id']} {row['sentence']!r}, "
+          f"features {row['features'].shape} {row['features'].dtype}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", help="Folder for the dataset and outputs (default: a new temporary folder).")
@@ -125,6 +146,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"low quality {summary['counts']['low_quality']} → {changed['counts']['low_quality']}")
     print(f"next:     GEMINI_API_KEY=… .venv/bin/python -m pipeline.augment_text "
           f"--input_csv={output_dir / 'proc' / 'processed_metadata.csv'}")
+    print()
+    show_release(output_dir, workdir / "hf_cache")
     return 0
 
 

@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from transforms.features import definitions
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
+from transforms.release import settings as release_settings
 
 # LANDMARK_OPTIONS (transforms/landmarks/holistic.py) change a video's landmarks: a change
 # decodes every video again. Recorded in run_summary.json and fingerprinted (with the
@@ -79,6 +80,27 @@ class GhslOptions(PipelineOptions):
                             help="Successful clips to preview (a stable sample).")
         report.add_argument("--max_previews", type=int, default=12,
                             help="At most this many low-quality clips get a preview.")
+
+        rel = parser.add_argument_group("dataset release (OUT/releases/<id>/, see docs/release.md)")
+        rel.add_argument("--release", type=flag, nargs="?", const=True, default=True,
+                         help="At the end of pipeline.run (after --augment_text), build the dataset release of "
+                              "the saved clips, unless the same release already exists.")
+        rel.add_argument("--split_by", default="sentence_id",
+                         help="Metadata column(s), comma-separated, whose values make a clip's group; no group is "
+                              "in two splits (e.g. sentence_id, signer, or signer,take).")
+        rel.add_argument("--split_ratios", default="0.8,0.1,0.1",
+                         help="Shares of the groups for train, validation and test (three numbers summing to 1).")
+        rel.add_argument("--split_seed", type=int, default=0,
+                         help="Seed of the hash that places each group in a split; a group's split depends only "
+                              "on its key and this seed.")
+        rel.add_argument("--split_file", default=None,
+                         help="CSV pinning groups to splits: a split column and a group column (a release's "
+                              "splits.csv) or the --split_by columns; other groups follow the rule.")
+        rel.add_argument("--release_dtype", choices=release_settings.DTYPES, default="float32",
+                         help="Type of the feature arrays in the Parquet shards (float16 halves them).")
+        rel.add_argument("--release_shard_mb", type=float, default=256.0,
+                         help="Size of one Parquet shard's feature arrays, in MB (a shard goes over it by at most "
+                              "one clip).")
 
         text = parser.add_argument_group("text")
         text.add_argument("--augment_text", type=flag, nargs="?", const=True, default=False,

@@ -74,6 +74,7 @@ class Preflight(NamedTuple):
     header: List[str]
     rows: List[metadata.ClipRow]
     videos: Dict[str, storage.ObjectInfo]   # relative path → the file, every file under --video_dir
+    release: Optional[object]               # pipeline.release's ReleaseSettings; None with --release=false
 
 
 def preflight(options: PipelineOptions) -> Preflight:
@@ -104,9 +105,18 @@ def preflight(options: PipelineOptions) -> Preflight:
     # serves these checks, a sentence table's pairing and the plan (transforms/store/plan.py).
     videos = list_videos(opts)
     header, rows = metadata_rows(opts, videos)
+    # A --split_by column the metadata lacks would otherwise only fail once every video is done.
+    settings = None
+    if opts.release:
+        from pipeline import release  # pyarrow and the release stage: imported once a run asks for them
+
+        try:
+            settings = release.release_settings(opts, header)
+        except release.ReleaseConfigError as exc:
+            raise ConfigError(str(exc)) from exc
     check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
     check_missing_videos(opts, rows, videos)
-    return Preflight(header, rows, videos)
+    return Preflight(header, rows, videos, settings)
 
 
 def metadata_rows(opts: GhslOptions, videos: Dict[str, storage.ObjectInfo]):
@@ -203,6 +213,8 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
 
 
 def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id: str, threads: int) -> dict:
+    from pipeline import release
+
     started_at = time.time()
     # Under the lease: no other run changes the outputs between these listings and the job.
     made_by = fingerprints(landmark_config(opts), feature_config(opts))
@@ -229,10 +241,12 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
         summaries = graph.build(pipeline, opts, plan, extra_columns=extra_columns, run_id=run_id,
                                 started_at=started_at, config=config, extraction_threads=threads)
         # Part of the job, not a step after it, so that Dataflow runs write it too.
-        report = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
-                            opts.preview_samples, opts.max_previews)
+        done = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
+                          opts.preview_samples, opts.max_previews)
+        if checked.release and not opts.augment_text:  # with it, the release waits for the text step
+            done = release.add_release(done, opts.output_dir, checked.release, run_id, summaries)
         if not runs_locally(options):
-            report | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
+            done | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
         result = pipeline.run()
         if not runs_locally(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
@@ -247,7 +261,12 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
     if opts.augment_text:
         from pipeline import augment_text
 
-        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options)
+        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options,
+                                                       wait=bool(checked.release))
+        if checked.release:
+            summary["release"] = release.build_release(opts.output_dir, checked.release, run_id, options)
+    elif checked.release:
+        summary["release"] = release.job_outcome(opts.output_dir, summary["counters"])
     return summary
 
 
@@ -297,6 +316,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     if summary:
         print_summary(summary, summary["config"]["output_dir"])
+        if "release" in summary:
+            from pipeline.release import describe
+
+            print(f"  release: {describe(summary['release'])}")
     return 0
 
 

@@ -29,6 +29,9 @@ OPTIONS = ["--model_complexity=1", "--min_frames=20"]
 # the number of videos: 19 measured on a no-op re-run, 18 on GCS itself (the emulator's downloads
 # lack the generation header, so reading the lease costs one more request).
 WHOLE_RUN = 25
+# A release built from scratch adds its own whole-run objects: its Parquet shards (staged, then
+# published) and its small files (stats, schema, splits, card, manifest, latest.json).
+RELEASE = 30
 
 
 def per_video_objects(name: str):
@@ -85,16 +88,18 @@ def test_a_full_run_makes_at_most_six_requests_per_video(runs):
     assert len(per_video) == VIDEOS
     previewed = 0
     for video, counts in per_video.items():
-        # The video downloaded once; its .pose, .npy (a saved clip) and record uploaded once each.
+        saved = "sample_video" not in video  # 9 frames: too few
+        # The video downloaded once; its .pose, .npy (a saved clip) and record uploaded once each;
+        # the release reads a saved clip's .npy once, to write it into its Parquet shard.
         assert counts[("video", "download")] == 1, video
         assert counts[("landmarks", "upload")] == 1 and counts[("record", "upload")] == 1, video
-        assert counts[("features", "upload")] == (0 if "sample_video" in video else 1), video
+        assert counts[("features", "upload")] == int(saved), video
         # The report draws a few clips, reading their .npy (saved) or .pose (rejected) once.
-        drawn = counts[("features", "download")] + counts[("landmarks", "download")]
+        drawn = counts[("features", "download")] - int(saved) + counts[("landmarks", "download")]
         previewed += drawn
-        assert drawn <= 1 and sum(counts.values()) <= 5, (video, counts)
+        assert drawn in (0, 1) and sum(counts.values()) <= 6, (video, counts)
     assert 0 < previewed <= 4 + 12  # --preview_samples, --max_previews
-    assert len(whole_run) <= WHOLE_RUN, whole_run
+    assert len(whole_run) <= WHOLE_RUN + RELEASE, whole_run
 
 
 def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
@@ -103,8 +108,9 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     per_video, whole_run = by_video(requests)
     assert dict(per_video) == {}
     assert len(whole_run) <= WHOLE_RUN, whole_run
-    # One listing per prefix: the videos, landmarks/, features/, proc/.
-    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 4
+    # One listing per prefix: the videos, landmarks/, features/, proc/; the release checks the
+    # records against the index with one more, of features/records/.
+    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 5
     written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
     # The reports, statistics and index are unchanged, so not written again; the lease, the
     # summary and the HTML report (which states this run's figures) are.
@@ -123,11 +129,12 @@ def test_an_option_change_reads_each_landmark_file_once_and_no_video(runs):
         assert 1 <= counts[("landmarks", "download")] <= 2, video
         redrawn += counts[("landmarks", "download")] - 1
         # The record names the new options; the features themselves did not change, so
-        # their bytes are already in the bucket and are not uploaded again.
+        # their bytes are already in the bucket and are not uploaded again. The options are
+        # the new release's inputs, so it reads each saved clip's .npy once to write it.
         assert counts[("record", "upload")] == 1 and counts[("features", "upload")] == 0, (video, counts)
-        assert counts[("features", "download")] == 0, video
+        assert counts[("features", "download")] == int("sample_video" not in video), video
     assert redrawn <= 12  # --max_previews
-    assert len(whole_run) <= WHOLE_RUN + 2, whole_run  # the record index is rewritten
+    assert len(whole_run) <= WHOLE_RUN + 2 + RELEASE, whole_run  # the record index is rewritten
 
 
 def test_a_scheduled_run_with_nothing_to_do_submits_a_job_that_reads_no_video_pose_or_record(runs, gcs_proxy):

@@ -66,6 +66,13 @@ def relative_listing(out: str):
     return sorted(p[len(out):].lstrip("/") for p in storage.list_files(out))
 
 
+def release_files(out: str):
+    """The release the run ended with, as its manifest lists it (its own test: tests/test_release.py)."""
+    release_id = json.loads(storage.read_bytes(f"{out}/releases/latest.json"))["release_id"]
+    listed = json.loads(storage.read_bytes(f"{out}/releases/{release_id}/manifest.json"))["files"]
+    return [f"releases/{release_id}/{name}" for name in [*listed, "manifest.json"]] + ["releases/latest.json"]
+
+
 def test_every_output_object_is_written(runs):
     (local_out, _), (remote_out, _) = runs
     expected = sorted(
@@ -74,8 +81,9 @@ def test_every_output_object_is_written(runs):
         + [f"features/records/{s}.json" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL", "broken")]
         + ["features/index/moments.npz", "features/index/records.jsonl.gz"]
         + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html", "feature_schema.json")])
-    assert relative_listing(remote_out) == expected
-    assert relative_listing(local_out) == expected
+    assert relative_listing(remote_out) == sorted(expected + release_files(remote_out))
+    assert relative_listing(local_out) == sorted(expected + release_files(local_out))
+    assert release_files(remote_out) == release_files(local_out)
 
 
 def test_bucket_outputs_equal_local_outputs(runs):

@@ -27,9 +27,10 @@ def args(metadata, videos, out, *extra):
 
 
 def outputs(out):
-    """Every published per-video output: landmarks, features, records (not the reports or the record index)."""
+    """Every published per-video output: landmarks, features, records (not the reports, the record index or
+    the releases)."""
     return sorted(p[len(str(out)):].lstrip("/") for p in storage.list_files(str(out))
-                  if "/proc/" not in p and "/features/index/" not in p)
+                  if not any(f"/{folder}/" in p for folder in ("proc", "features/index", "releases")))
 
 
 @pytest.fixture(scope="module")

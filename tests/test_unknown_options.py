@@ -8,7 +8,7 @@ import pytest
 from pipeline.options import unknown_arguments
 
 REPO = Path(__file__).resolve().parents[1]
-ENTRY_POINTS = ("pipeline.run", "pipeline.report", "pipeline.augment_text")
+ENTRY_POINTS = ("pipeline.run", "pipeline.report", "pipeline.augment_text", "pipeline.release")
 
 
 @pytest.mark.parametrize("module", ENTRY_POINTS)

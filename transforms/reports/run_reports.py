@@ -102,17 +102,12 @@ def csv_text(columns: Sequence[str], rows: Iterable[Dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
-def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], feature_options: dict) -> bytes:
+def feature_statistics(moments: Optional[stats.Moments], feature_options: dict) -> Dict[str, np.ndarray]:
+    """feature_mean, feature_std and frame_count of merged moments; for v2 also present_count,
+    presence_parts and presence_rate (global_stats.npz, and a release's stats.npz)."""
     version = feature_options["feature_version"]
     mean, std = definitions.mean_std(version, moments, definitions.dim(version, feature_options["face_downsample"]))
-    arrays = dict(
-        feature_mean=mean,
-        feature_std=std,
-        seq_lengths=np.array([r.num_frames for r in processed], dtype=np.int32),
-        motion_means=np.array([r.motion_mean for r in processed], dtype=np.float32),
-        frame_count=np.int64(stats.frame_count(moments)),
-        video_count=np.int64(len(processed)),
-    )
+    arrays = dict(feature_mean=mean, feature_std=std, frame_count=np.int64(stats.frame_count(moments)))
     if version != "v1":
         # Mean/std are over the frames where each column's part was seen; standardize
         # with present * (x - mean) / std so absent zeros stay zeros.
@@ -121,9 +116,22 @@ def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], fea
                                    else np.zeros(len(mean), np.int64))
         arrays["presence_parts"] = np.array(list(rates) or list(v2.PARTS))
         arrays["presence_rate"] = np.array([rates.get(p, 0.0) for p in v2.PARTS], dtype=np.float32)
+    return arrays
+
+
+def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], feature_options: dict) -> bytes:
+    return npz_bytes(dict(
+        feature_statistics(moments, feature_options),
+        seq_lengths=np.array([r.num_frames for r in processed], dtype=np.int32),
+        motion_means=np.array([r.motion_mean for r in processed], dtype=np.float32),
+        video_count=np.int64(len(processed)),
+    ))
 
 
 def feature_schema(feature_options: dict) -> str:

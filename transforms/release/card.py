@@ -1,0 +1,266 @@
+"""The release's README.md: a dataset card in the Hugging Face format.
+
+A YAML header that `datasets.load_dataset(<folder>)` reads (`configs` →
+`data_files` per split, `dataset_info` → features and split sizes), then the
+card in a fixed order: summary, how to load, structure, splits and how they
+were made, how the data was created, known limits, licence and citation.
+Every number and name in it comes from the plan the files were written from
+(and the file sizes from the files themselves); nothing is typed twice.
+
+A split without clips is left out of the header: `datasets` cannot load an
+empty split, and would refuse the whole folder.
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Mapping
+
+from transforms.release import layout
+from transforms.release.plan import ReleasePlan
+from transforms.release.settings import SPLITS
+from transforms.release.stats import STATS_NPZ
+
+FEATURE_SCHEMA_JSON = "feature_schema.json"
+SPLITS_CSV = "splits.csv"
+README = "README.md"
+MAX_LISTED = 50  # duplicates, moved or unpinned groups listed by name; beyond that, counted
+
+
+def dataset_card(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
+    """shards: each shard file's manifest entry (size, sha256, data_bytes)."""
+    return "\n".join([_yaml_header(plan, shards), _summary(plan), _loading(plan), _structure(plan, shards),
+                      _splits(plan), _creation(plan), _limits(plan), _licence()]).rstrip() + "\n"
+
+
+def _yaml_header(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
+    present = [s for s in SPLITS if plan.shards.get(s)]
+    data_bytes = {s: sum(shards[layout.shard_file(n)]["data_bytes"] for n in plan.shards[s]) for s in present}
+    header = {
+        "pretty_name": f"GhSL sign-language landmark features, release {plan.release_id}",
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"} for s in present]}],
+        "dataset_info": {"features": plan.schema.hf_features(),
+                         "splits": [{"name": s, "num_bytes": data_bytes[s], "num_examples": plan.counts.clips[s]}
+                                    for s in present]},
+    }
+    return "---\n" + _yaml(header, 0) + "---\n"
+
+
+def _yaml(value, indent: int) -> str:
+    """Block YAML for dicts, lists and scalars; scalars as JSON, which is valid YAML."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                lines.append(f"{pad}{key}:\n{_yaml(item, indent + 2)}")
+            else:
+                lines.append(f"{pad}{key}: {json.dumps(item, ensure_ascii=False)}\n")
+        return "".join(lines)
+    lines = []
+    for item in value:
+        text = _yaml(item, indent + 2) if isinstance(item, (dict, list)) else f"{pad}  {json.dumps(item)}\n"
+        lines.append(f"{pad}- {text[indent + 2:]}")
+    return "".join(lines)
+
+
+def _version(plan: ReleasePlan) -> str:
+    return plan.feature_schema["feature_version"]
+
+
+def _summary(plan: ReleasePlan) -> str:
+    counts, dim, dtype = plan.counts, plan.schema.dim, plan.schema.dtype
+    sentences = len({c.values["sentence_id"] for c in plan.clips})
+    versions = plan.run_summary.get("versions", {})
+    return (f"# GhSL sign-language landmark features, release `{plan.release_id}`\n\n"
+            f"{len(plan.clips)} clips of Ghanaian Sign Language ({sentences} sentences, "
+            f"{len(counts.by_category)} categories, {sum(counts.frames.values())} frames) as MediaPipe Holistic "
+            f"landmarks turned into features {_version(plan)}: one row per clip, its features a "
+            f"(num_frames × {dim}) {dtype} array. Splits: "
+            + ", ".join(f"{s} {counts.clips[s]}" for s in SPLITS)
+            + f" clips, no {_group_words(plan)} in two splits. Made by the GhSL preprocessing pipeline "
+              f"{versions.get('pipeline', '(version unknown)')} with MediaPipe {versions.get('mediapipe', '(unknown)')}. "
+              f"This folder is immutable; `manifest.json` lists every file with its sha256.\n")
+
+
+def _group_words(plan: ReleasePlan) -> str:
+    columns = plan.settings.split_by
+    return f"`{columns[0]}`" if len(columns) == 1 else "(" + ", ".join(f"`{c}`" for c in columns) + ") group"
+
+
+def _loading(plan: ReleasePlan) -> str:
+    version, dim = _version(plan), plan.schema.dim
+    standardize = ("x = (x - stats[\"feature_mean\"]) / stats[\"feature_std\"]" if version == "v1" else
+                   "present = x[:, schema[\"column_presence\"]]       # 1 where the column's part was seen\n"
+                   "keep = np.array(schema[\"column_presence\"]) < 0   # the presence columns stay as they are\n"
+                   "x = np.where(keep, x, present * (x - stats[\"feature_mean\"]) / stats[\"feature_std\"])")
+    return f"""## How to load
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("path/to/releases/{plan.release_id}")   # {", ".join(s for s in SPLITS if plan.shards.get(s))}
+train = ds["train"].with_format("numpy")
+x = train[0]["features"]                                  # (num_frames, {dim}) float32
+```
+
+With pandas (each row's `features` is an array of frames; `np.stack` makes the matrix):
+
+```python
+import numpy as np
+import pandas as pd
+
+df = pd.read_parquet("path/to/releases/{plan.release_id}/data")       # every split; or one shard file
+x = np.stack(df[df["split"] == "train"]["features"].iloc[0])        # (num_frames, {dim})
+```
+
+Standardize with the train split's statistics (`{STATS_NPZ}`){"" if version == "v1" else "; absent parts stay 0"}:
+
+```python
+import json
+stats = np.load("path/to/releases/{plan.release_id}/{STATS_NPZ}")
+schema = json.load(open("path/to/releases/{plan.release_id}/{FEATURE_SCHEMA_JSON}"))
+{standardize}
+```
+
+The GhSL pipeline repository has fixed-length training batches (pad or centre-crop to 64 frames, a frame mask,
+standardized as above) in `transforms/release/batches.py`.
+"""
+
+
+def _structure(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
+    lines = ["## Structure", "", "One row per clip, in video_file order. Fields (the same names as the Parquet "
+             f"schema and `{FEATURE_SCHEMA_JSON}`'s `fields`):", ""]
+    lines += [f"- `{f['name']}` ({f['type']}): {f['description']}" for f in plan.schema.field_docs()]
+    rows_per_shard: Dict[str, int] = {}
+    for clip in plan.clips:
+        rows_per_shard[clip.shard] = rows_per_shard.get(clip.shard, 0) + 1
+    lines += ["", "Files:", "", "| file | content |", "|---|---|"]
+    for names in plan.shards.values():
+        for name in names:
+            path = layout.shard_file(name)
+            lines.append(f"| `{path}` | {rows_per_shard[name]} rows, {_size(shards[path]['size'])} |")
+    lines += [f"| `{STATS_NPZ}` | mean and std per column over the train split only ({_stats_words(plan)}), "
+              f"frame_count, video_count{', present_count, presence_rate' if _version(plan) != 'v1' else ''} |",
+              f"| `{FEATURE_SCHEMA_JSON}` | the {plan.schema.dim} column names of `features`, the feature "
+              f"version and its options, `dtype`, "
+              f"{'`column_presence` (the presence column that masks each column), ' if _version(plan) != 'v1' else ''}"
+              f"and every field above |",
+              f"| `{SPLITS_CSV}` | video_file, group, split of every clip |",
+              f"| `{layout.MANIFEST}` | the size and sha256 of every file, and the inputs the release id is derived "
+              f"from |", ""]
+    return "\n".join(lines)
+
+
+def _stats_words(plan: ReleasePlan) -> str:
+    words = "every train frame" if _version(plan) == "v1" else "the train frames where each column's part was seen"
+    return words + (", computed from the float16 values stored" if plan.schema.dtype == "float16" else "")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _splits(plan: ReleasePlan) -> str:
+    s, counts, a = plan.settings, plan.counts, plan.assignment
+    ratios = ", ".join(f"{split} {r:g}" for split, r in zip(SPLITS, s.ratios))
+    total = max(len(plan.clips), 1)
+    lines = ["## Splits and how they were made", "",
+             f"Group-disjoint by `{', '.join(s.split_by)}` (--split_by): a clip's group is "
+             + ("its value" if len(s.split_by) == 1 else "the JSON list of those values")
+             + ", and every clip of a group is in the same split. Each group's position is the first 8 bytes of "
+               f"sha256(\"{s.seed}:<group>\") as a number in [0, 1) (--split_seed={s.seed}); positions below the "
+               f"train ratio go to train, below train + validation to validation, the rest to test (--split_ratios: "
+               f"{ratios}). A group's split depends on its own key and the seed alone, so adding data never moves "
+               "a clip already released; the ratios hold on average, not exactly.", "",
+             "| split | clips | share | groups | frames |", "|---|---|---|---|---|"]
+    lines += [f"| {split} | {counts.clips[split]} | {counts.clips[split] / total:.1%} | {counts.groups[split]} | "
+              f"{counts.frames[split]} |" for split in SPLITS]
+    lines += ["", "Clips per category:", "", "| category | " + " | ".join(SPLITS) + " |",
+              "|---|" + "---|" * len(SPLITS)]
+    lines += [f"| {cat} | " + " | ".join(str(by[split]) for split in SPLITS) + " |"
+              for cat, by in counts.by_category.items()]
+    lines += ["", "**Duplicate recordings.** Clips whose landmark files (.pose) have the same sha256 are the same "
+              "recording; groups linked by one are assigned together, to the split of the linked group with the "
+              "lowest position (pinned groups first), so a recording is never on two sides of a split. "]
+    if a.duplicates:
+        lines[-1] += f"{len(a.duplicates)} set(s) here:"
+        lines += [""] + [f"- {', '.join(f'`{v}`' for v in d.video_files)} → {d.split}"
+                         for d in a.duplicates[:MAX_LISTED]] + _more(a.duplicates)
+    else:
+        lines[-1] += "None here."
+    if a.moved:
+        lines += ["", f"Groups that left their own split to stay with a group sharing a recording ({len(a.moved)}):", ""]
+        lines += [f"- `{m.group}`: {m.own_split} → {m.split} (with `{m.decided_by}`)" for m in a.moved[:MAX_LISTED]]
+        lines += _more(a.moved)
+    if s.split_file:
+        lines += ["", f"**Pinned splits.** `{s.split_file}` (--split_file) pins {a.pinned_groups} of the "
+                      f"{sum(counts.groups.values())} groups. Groups it does not name follow the rule above "
+                      f"({len(a.unpinned)}){':' if a.unpinned else '.'}"]
+        if a.unpinned:
+            lines += [""] + [f"- `{g}` → {_split_of_group(plan, g)}" for g in a.unpinned[:MAX_LISTED]]
+            lines += _more(a.unpinned)
+    small = counts.small(s.ratios)
+    if small:
+        lines += ["", "**Small splits.**", ""] + [f"- {split}: {why}." for split, why in small]
+        if any(why.startswith("empty") for _, why in small):
+            lines += ["", "An empty split has no file and is not declared in the header above (`datasets` cannot "
+                          "load an empty split), so `load_dataset` returns only the others."]
+    return "\n".join(lines) + "\n"
+
+
+def _split_of_group(plan: ReleasePlan, group: str) -> str:
+    return next(plan.assignment.split[v] for v, g in plan.assignment.group.items() if g == group)
+
+
+def _more(items: List) -> List[str]:
+    return [f"- … and {len(items) - MAX_LISTED} more (see `{SPLITS_CSV}`)"] if len(items) > MAX_LISTED else []
+
+
+def _creation(plan: ReleasePlan) -> str:
+    summary, fs = plan.run_summary, plan.feature_schema
+    config, versions = summary.get("config", {}), summary.get("versions", {})
+    definition = ("v1, the team's original definition (`shared/spec/features-v1.md`)" if _version(plan) == "v1" else
+                  "v2 (`docs/features-v2.md` in the pipeline repository): time kept, absent parts 0 with presence "
+                  "columns, statistics over what was seen")
+    landmark = {k: config[k] for k in ("model_complexity", "min_detection_confidence", "min_tracking_confidence",
+                                       "refine_face_landmarks", "smooth_landmarks") if k in config}
+    lines = ["## How the data was created", "",
+             f"Each video went through MediaPipe Holistic frame by frame; its landmarks were normalized around the "
+             f"torso, smoothed and judged for quality by feature definition {definition}. Clips the quality rules "
+             f"rejected are not here (see the run's `proc/low_quality_videos.csv`). Source metadata: "
+             f"`{config.get('metadata_csv', 'unknown')}`.", "",
+             "| | |", "|---|---|"]
+    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in fs["options"].items()]
+    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in landmark.items()]
+    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in plan.settings.as_dict().items()]
+    lines += [f"| version of {k} | {v} |" for k, v in versions.items()]
+    lines += ["", f"The release id `{plan.release_id}` is the start of the sha256 of the inputs in `{layout.MANIFEST}` "
+                  "(the metadata rows, each clip's feature fingerprint and landmark sha256, the options): the same "
+                  "inputs give the same id.", ""]
+    return "\n".join(lines)
+
+
+def _limits(plan: ReleasePlan) -> str:
+    lines = ["## Known limits", ""]
+    if _version(plan) == "v1":
+        lines += ["- Features v1: a part not detected is stored as zeros *before* normalization, so it appears at "
+                  "-centre/scale (a phantom hand that moves with the torso), and frames are dropped, so time jumps. "
+                  "Prefer a v2 release for new models."]
+    else:
+        lines += ["- Features v2: a part not seen is 0 in its columns; use the presence columns as a mask (see How to "
+                  "load), or the zeros read as a point at the torso centre."]
+    if plan.schema.dtype == "float16":
+        lines += ["- The arrays are float16 (about 3 significant digits; relative rounding up to 5e-4)."]
+    lines += ["- Splits come from a hash of each group: with few groups a split's share can be far from its ratio.",
+              "- Only exact copies of a video are detected as duplicates (same landmark bytes); a re-encoded, "
+              "trimmed or mirrored copy of a recording is not.",
+              f"- Signers are only kept apart if a column names them and --split_by uses it; this release splits by "
+              f"`{', '.join(plan.settings.split_by)}`.", ""]
+    return "\n".join(lines)
+
+
+def _licence() -> str:
+    return ("## Licence\n\n_To be completed by the dataset's owners: the licence of the videos these features were "
+            "made from applies._\n\n## Citation\n\n_To be completed by the dataset's owners._\n")
+

@@ -1,0 +1,72 @@
+"""The release id and manifest.json.
+
+The id is derived from the content, so the same inputs and options always give
+the same id, and a re-run with nothing changed finds its release already there:
+
+    id = the first 16 hex digits of sha256(canonical JSON of `inputs`)
+
+where `inputs` (kept whole in manifest.json, so anyone can recompute the id) holds
+  format          FORMAT, bumped when the code changes what a release holds for the same inputs
+  options         the release options (settings.ReleaseSettings.as_dict) but the split file's
+                  path, and the sha256 of the pins read from it
+  feature_schema  feature version, array width and feature options (proc/feature_schema.json)
+  metadata        processed_metadata.csv's columns, row count and the sha256 of its rows in
+                  sorted order (every column but feature_path, a path into the output folder)
+  clips           per video_file: the record's feature fingerprint (feature options, landmark
+                  options, MediaPipe version) and the sha256 of its .pose file
+
+The .npy files are not hashed: a record vouches for its clip's features, so the id
+costs no feature read. Canonical JSON: sorted keys, no spaces, UTF-8.
+
+manifest.json (written last: a folder without it is not a release):
+  {"format", "release_id", "created_at", "inputs": {…},
+   "files": {"data/train-00000-of-00001.parquet": {"size": …, "sha256": …}, …}}
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from typing import Dict, List, Mapping, Optional
+
+FORMAT = "ghsl-release/1"
+ID_DIGITS = 16
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def release_inputs(options: Mapping[str, object], pins: Optional[Mapping[str, str]], feature_schema: Mapping,
+                   columns: List[str], rows: List[Mapping[str, str]], records: Mapping[str, Mapping]) -> dict:
+    kept = [c for c in columns if c != "feature_path"]
+    # A split file counts by what it pins, not by where it lies.
+    chosen = {k: v for k, v in options.items() if k != "split_file"}
+    return {
+        "format": FORMAT,
+        "options": {**chosen, "split_pins_sha256": None if pins is None else sha256(canonical(pins))},
+        "feature_schema": {k: feature_schema[k] for k in ("feature_version", "dim", "options")},
+        "metadata": {"columns": kept, "rows": len(rows),
+                     "sha256": sha256(canonical(sorted([r[c] for c in kept] for r in rows)))},
+        "clips": {r["video_file"]: {"fingerprint": records[r["video_file"]]["fingerprint"],
+                                    "pose_sha256": records[r["video_file"]]["landmarks"]["sha256"]}
+                  for r in rows},
+    }
+
+
+def release_id(inputs: Mapping) -> str:
+    return sha256(canonical(inputs))[:ID_DIGITS]
+
+
+def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping[str, object]]) -> str:
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({"format": FORMAT, "release_id": release_id_, "created_at": created, "inputs": inputs,
+                       "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False) + "\n"
+
+
+def file_entry(data: bytes) -> Dict[str, object]:
+    return {"size": len(data), "sha256": sha256(data)}

@@ -1,0 +1,146 @@
+"""The plan of a release, decided from the run's reports and records alone, before any feature file is read:
+its id, every clip's split and shard, the row schema, and what the card will say about the splits.
+
+Shards: the clips of a split, in video_file order, are cut into
+ceil(split bytes / --release_shard_mb) shards of about the same size, each
+over the limit by at most the clip that crosses it. The default, 256 MB, is
+half of `datasets`' own 500 MB push_to_hub shards, so a split of a few GB still
+has several files for parallel data loaders. Row order within a split is
+video_file order, so the same release always holds its rows in the same order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from transforms.features import v2
+from transforms.release import layout, manifest
+from transforms.release.inputs import ReleaseError, RunOutputs, clip_records, read_outputs, require_saved_clips, stem
+from transforms.release.schema import ADDED, ReleaseSchema, metadata_columns, release_feature_schema, release_schema
+from transforms.release.settings import SPLITS, ReleaseSettings, column_problems
+from transforms.release.splits import Assignment, Clip, SplitCounts, SplitFileError, assign, count, group_key, read_pins
+from transforms.store import storage
+
+BUILD = "build"        # no complete release has this id: build it
+EXISTS = "exists"      # already released: nothing to write
+SKIPPED = "skipped"    # nothing to release (no saved clip)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipEntry:
+    """One clip to write: where it goes and its row's values (all but the features array)."""
+
+    video_file: str
+    stem: str
+    split: str
+    shard: str
+    num_frames: int
+    values: Dict[str, object]
+
+
+@dataclasses.dataclass
+class ReleasePlan:
+    status: str
+    release_id: str
+    inputs: dict
+    settings: ReleaseSettings
+    schema: ReleaseSchema
+    feature_schema: dict                 # the release's feature_schema.json
+    run_summary: dict
+    assignment: Assignment
+    counts: SplitCounts
+    clips: List[ClipEntry]
+    shards: Dict[str, List[str]]         # split → shard names, in order; a split without clips has none
+
+    @property
+    def shard_files(self) -> List[str]:
+        return [layout.shard_file(name) for names in self.shards.values() for name in names]
+
+
+def check_columns(outputs: RunOutputs, settings: ReleaseSettings) -> None:
+    problems = column_problems(settings.split_by, metadata_columns(outputs.columns), reserved=ADDED)
+    if problems:
+        raise ReleaseError(" ".join(problems))
+
+
+def read_split_file(settings: ReleaseSettings) -> Optional[Dict[str, str]]:
+    if not settings.split_file:
+        return None
+    try:
+        text = storage.read_bytes(settings.split_file).decode("utf-8-sig")
+    except Exception as exc:  # not found, permission, not UTF-8…
+        raise ReleaseError(f"Cannot read --split_file {settings.split_file}: {exc}. Check the path (local or "
+                           f"gs://); it is a CSV with a group (or the --split_by columns) and a split column.") from exc
+    try:
+        return read_pins(text, settings.split_by, source=f"--split_file {settings.split_file}")
+    except SplitFileError as exc:
+        raise ReleaseError(str(exc)) from exc
+
+
+def plan_release(output_dir: str, settings: ReleaseSettings, outputs: Optional[RunOutputs] = None) -> ReleasePlan:
+    """The plan (status BUILD or EXISTS); raises NothingToRelease (no saved clip) or ReleaseError.
+
+    outputs: the run's reports when the caller has them (the main job just wrote them); else read.
+    """
+    outputs = outputs or read_outputs(output_dir)
+    require_saved_clips(outputs, output_dir)
+    check_columns(outputs, settings)
+    pins = read_split_file(settings)
+    records = clip_records(output_dir, outputs.rows)
+
+    proc_schema = outputs.feature_schema
+    version, dim = proc_schema["feature_version"], int(proc_schema["dim"])
+    schema = release_schema(outputs.columns, version, dim, settings.dtype)
+    rows = {r["video_file"]: r for r in outputs.rows}
+    assignment = assign([Clip(v, group_key(r, settings.split_by), records[v]["landmarks"]["sha256"])
+                         for v, r in rows.items()], settings.seed, settings.ratios, pins)
+    frames = {v: int(r["num_frames"]) for v, r in rows.items()}
+    counts = count(assignment, {v: r["category"] for v, r in rows.items()}, frames)
+    shard_of, shards = _shards(assignment.split, frames, dim * np.dtype(settings.dtype).itemsize,
+                               settings.shard_bytes)
+    try:
+        clips = [ClipEntry(v, stem(v), assignment.split[v], shard_of[v], frames[v],
+                           schema.values(rows[v], assignment.split[v])) for v in sorted(rows)]
+    except ValueError as exc:
+        raise ReleaseError(str(exc)) from None
+
+    inputs = manifest.release_inputs(settings.as_dict(), pins, proc_schema, outputs.columns, outputs.rows, records)
+    release_id = manifest.release_id(inputs)
+    status = EXISTS if layout.is_release(output_dir, release_id) else BUILD
+    presence = _column_presence(version, dim, proc_schema["options"]["face_downsample"])
+    return ReleasePlan(status, release_id, inputs, settings, schema,
+                       release_feature_schema(proc_schema, schema, presence), outputs.run_summary, assignment,
+                       counts, clips, shards)
+
+
+def _shards(split_of: Dict[str, str], frames: Dict[str, int], bytes_per_frame: int, shard_bytes: int):
+    """(video_file → shard name, split → shard names) for the rule in the module docstring."""
+    shard_of, shards = {}, {}
+    for split in SPLITS:
+        videos = sorted(v for v, s in split_of.items() if s == split)
+        if not videos:
+            continue
+        total = sum(frames[v] for v in videos) * bytes_per_frame
+        n = max(1, math.ceil(total / shard_bytes))
+        index, before = {}, 0
+        for v in videos:
+            index[v] = min(n - 1, before * n // max(total, 1))
+            before += frames[v] * bytes_per_frame
+        # A clip bigger than a shard can leave a shard number unused: number the shards that hold clips.
+        used = sorted(set(index.values()))
+        names = {i: layout.shard_name(split, k, len(used)) for k, i in enumerate(used)}
+        shard_of.update({v: names[i] for v, i in index.items()})
+        shards[split] = list(names.values())
+    return shard_of, shards
+
+
+def _column_presence(version: str, dim: int, face_downsample: int) -> Optional[List[int]]:
+    """v2: for each column, the presence column saying whether its part was seen (-1: none, the presence
+    columns themselves). v1 has no presence columns."""
+    if version == "v1":
+        return None
+    landmark_columns = dim - len(v2.PARTS)
+    return [int(landmark_columns + p) for p in v2.column_parts(face_downsample)] + [-1] * len(v2.PARTS)

@@ -1,0 +1,188 @@
+"""The fields of a release row, defined once: the Parquet schema, the card's structure lines, the
+`dataset_info` features of its YAML header and feature_schema.json's `fields` all come from this list.
+
+A row is one saved clip: its processed_metadata.csv row (minus `feature_path`, a
+path into the pipeline's output folder, and `frame_feature_dim`, the array's
+width), its split, and its features as a (num_frames × dim) array. Columns the
+pipeline knows get their type; every other metadata column is kept as the text
+the metadata file held.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from transforms.reports.run_reports import V2_PROCESSED_COLUMNS
+from transforms.store.metadata import REQUIRED_COLUMNS
+
+FEATURES = "features"
+SPLIT = "split"
+ADDED = (SPLIT, FEATURES)
+DROPPED = ("feature_path", "frame_feature_dim")
+TEXT_VARIATIONS = "text_variations"
+
+_V1_FRAMES = "the frames v1 kept (it drops frames without a pose or hand, and still frames with low visibility)"
+_V2_FRAMES = "every frame from the first to the last with a signer, in order (v2 keeps time)"
+
+# name → (kind, meaning); the order of a row's fields is this order, then the other metadata columns.
+_KNOWN = {
+    "video_file": ("string", "The clip's video, relative to the video folder, as in the metadata. Unique."),
+    SPLIT: ("string", "train, validation or test (see Splits)."),
+    "sentence_id": ("int64", "The sentence signed; every clip of one sentence has the same id."),
+    "sentence": ("string", "The sentence, in English."),
+    "category": ("string", "The sentence's category in the metadata."),
+    TEXT_VARIATIONS: ("strings", "The sentence, then natural rephrasings of it written by Gemini "
+                                 "(pipeline.augment_text); only the sentence when none passed the checks."),
+    "num_frames": ("int32", "Frames in `features`: {frames}."),
+    "source_fps": ("float64", "Frames per second of the source video: frame t of `features` is t / source_fps "
+                              "seconds after its first frame."),
+    FEATURES: ("frames", "The clip's features, one row per frame, {dim} columns named in feature_schema.json "
+                         "(`columns`); {columns}"),
+    "detection_ratio": ("float64", "Share of the frames with a pose or a hand detected."),
+    "mean_visibility": ("float64", "Mean MediaPipe visibility of the pose points."),
+    "motion_mean": ("float64", "Mean motion energy per frame (L2 norm of the frame-to-frame change, torso units)."),
+    "motion_p50": ("float64", "Median motion energy per frame."),
+    "motion_p95": ("float64", "95th percentile of the motion energy per frame."),
+    "motion_max": ("float64", "Largest motion energy of a frame."),
+    "quality_flag": ("string", "`kept_low` for a clip the quality rules rejected but --keep_low_quality saved; "
+                               "else empty."),
+    "trimmed_start": ("int32", "Frames without a signer cut from the start of the video."),
+    "trimmed_end": ("int32", "Frames without a signer cut from the end of the video."),
+}
+_V1_COLUMNS = "x, y, z (and visibility for the pose) of every point, normalized around the torso."
+_V2_COLUMNS = ("x, y, z (and visibility for the pose) of every point, normalized around the torso and exactly 0 "
+               "where the part was not seen; the last 4 columns (present_pose, present_left_hand, "
+               "present_right_hand, present_face) are 1.0 where that part was seen, else 0.0.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str          # string, int32, int64, float64, strings (a list of strings), frames (the array)
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseSchema:
+    fields: List[Field]
+    feature_version: str
+    dim: int
+    dtype: str         # float32 or float16
+
+    @property
+    def names(self) -> List[str]:
+        return [f.name for f in self.fields]
+
+    def arrow(self) -> pa.Schema:
+        return pa.schema([pa.field(f.name, self._arrow_type(f.kind), nullable=False) for f in self.fields])
+
+    def _arrow_type(self, kind: str) -> pa.DataType:
+        if kind == "frames":
+            return pa.list_(pa.list_(pa.from_numpy_dtype(np.dtype(self.dtype)), self.dim))
+        if kind == "strings":
+            return pa.list_(pa.string())
+        return {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64()}[kind]
+
+    def hf_features(self) -> List[dict]:
+        """`dataset_info.features` of the card's YAML header, in the `datasets` library's format."""
+        out = []
+        for f in self.fields:
+            if f.kind == "frames":
+                out.append({"name": f.name, "list": {"list": self.dtype, "length": self.dim}})
+            elif f.kind == "strings":
+                out.append({"name": f.name, "list": "string"})
+            else:
+                out.append({"name": f.name, "dtype": f.kind})
+        return out
+
+    def type_text(self, field: Field) -> str:
+        """The field's type as the card and feature_schema.json write it."""
+        if field.kind == "frames":
+            return f"{self.dtype}[num_frames][{self.dim}]"
+        return "list of string" if field.kind == "strings" else field.kind
+
+    def field_docs(self) -> List[dict]:
+        return [{"name": f.name, "type": self.type_text(f), "description": f.description} for f in self.fields]
+
+    def values(self, csv_row: Mapping[str, str], split: str) -> Dict[str, object]:
+        """A row's typed values from its processed_metadata.csv row (features aside)."""
+        out: Dict[str, object] = {}
+        for f in self.fields:
+            if f.name == FEATURES:
+                continue
+            text = split if f.name == SPLIT else csv_row[f.name]
+            out[f.name] = _typed(f, text, csv_row.get("video_file", ""))
+        return out
+
+    def table(self, rows: Sequence[Mapping[str, object]]) -> pa.Table:
+        """An Arrow table of rows holding values() plus their `features` array (frames × dim)."""
+        schema = self.arrow()
+        columns = []
+        for f in self.fields:
+            if f.kind == "frames":
+                columns.append(self._frames_column(rows, schema.field(f.name).type))
+            else:
+                columns.append(pa.array([r[f.name] for r in rows], type=schema.field(f.name).type))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _frames_column(self, rows, arrow_type: pa.DataType) -> pa.Array:
+        arrays = [np.asarray(r[FEATURES], dtype=self.dtype).reshape(-1, self.dim) for r in rows]
+        offsets = np.cumsum([0] + [len(a) for a in arrays], dtype=np.int32)
+        flat = np.concatenate(arrays).reshape(-1) if arrays else np.zeros(0, self.dtype)
+        frames = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=arrow_type.value_type.value_type), self.dim)
+        return pa.ListArray.from_arrays(pa.array(offsets), frames, type=arrow_type)
+
+
+def _typed(f: Field, text: str, video_file: str):
+    try:
+        if f.kind == "string":
+            return text
+        if f.kind in ("int32", "int64"):
+            return int(text)
+        if f.kind == "float64":
+            return float(text)
+        if f.kind == "strings":
+            values = json.loads(text)
+            if not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+                raise ValueError("not a JSON list of strings")
+            return values
+    except ValueError as exc:
+        raise ValueError(f"processed_metadata.csv, {video_file}: {f.name}={text!r} is not a {f.kind} ({exc}); "
+                         f"run pipeline.run (or pipeline.augment_text for text_variations) again.") from None
+    raise AssertionError(f.kind)
+
+
+def release_schema(csv_columns: Sequence[str], feature_version: str, dim: int, dtype: str) -> ReleaseSchema:
+    """The fields of a release built from a processed_metadata.csv with these columns."""
+    present = [n for n in _KNOWN if n in csv_columns or n in ADDED]
+    others = [c for c in csv_columns if c not in _KNOWN and c not in DROPPED]
+    frames = _V1_FRAMES if feature_version == "v1" else _V2_FRAMES
+    columns = _V1_COLUMNS if feature_version == "v1" else _V2_COLUMNS
+    fields = []
+    for name in present:
+        kind, text = _KNOWN[name]
+        fields.append(Field(name, kind, text.format(frames=frames, dim=dim, columns=columns)))
+    fields += [Field(c, "string", f"The metadata column `{c}`, as the metadata file wrote it.") for c in others]
+    return ReleaseSchema(fields, feature_version, dim, dtype)
+
+
+def metadata_columns(csv_columns: Sequence[str]) -> List[str]:
+    """The columns of processed_metadata.csv that came from the metadata file (those --split_by may name)."""
+    computed = set(V2_PROCESSED_COLUMNS) - set(REQUIRED_COLUMNS) | {TEXT_VARIATIONS}
+    return [c for c in csv_columns if c not in computed]
+
+
+def release_feature_schema(proc_schema: Mapping[str, object], schema: ReleaseSchema,
+                           column_presence: Optional[List[int]]) -> dict:
+    """The release's feature_schema.json: proc/feature_schema.json's columns and options, the array's dtype,
+    which presence column masks each column (v2), and every field of a row."""
+    out = {"feature_version": proc_schema["feature_version"], "columns": list(proc_schema["columns"]),
+           "dim": schema.dim, "dtype": schema.dtype, "options": proc_schema["options"]}
+    if column_presence is not None:
+        out["column_presence"] = column_presence
+    out["fields"] = schema.field_docs()
+    return out
