@@ -80,7 +80,8 @@ def test_every_output_object_is_written(runs):
         + [f"features/pose_data/{s}.npy" for s in ("SOUP", "test_video", "signer2/FOOTBALL")]
         + [f"features/records/{s}.json" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL", "broken")]
         + ["features/index/moments.npz", "features/index/records.jsonl.gz"]
-        + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html", "feature_schema.json")])
+        + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html", "report_previews.json",
+                                                 "feature_schema.json")])
     assert relative_listing(remote_out) == sorted(expected + release_files(remote_out))
     assert relative_listing(local_out) == sorted(expected + release_files(local_out))
     assert release_files(remote_out) == release_files(local_out)
