@@ -38,8 +38,10 @@ FEATURES ?= v1
 demo: install
 	$(PY) -m pipeline.demo --feature_version=$(FEATURES)
 
+# One worker per core, each taking whole modules (--dist loadfile), so a module's fixtures share
+# one pipeline run. Serially the suite takes about 15 minutes on 2 cores; this way about 8.
 test: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n auto --dist loadfile tests
 
 # Memory of a worker, Gemini requests per sentence, the fan-out speed-up, requests to the bucket
 # per row of a weekly re-run, the fixed cost of a one-video run, what the dataset release costs

@@ -199,6 +199,12 @@ def test_ghsl_options_reach_the_workers(job):
     assert options["sdk_container_image"] == IMAGE
 
 
+def test_the_job_graph_is_uploaded_not_sent_in_the_request(job):
+    # The plan's rows travel inside the job: for the whole bucket, more than a job request may hold.
+    from apache_beam.options.pipeline_options import DebugOptions
+    assert "upload_graph" in job.options.view_as(DebugOptions).experiments
+
+
 def test_worker_pool_uses_the_image_and_one_harness_thread(job):
     pool = _worker_environment(job)["workerPools"][0]
     assert pool["machineType"] == "n2-standard-4"

@@ -12,7 +12,8 @@ from transforms.features import v2
 
 SIGNING = ("FOOTBALL.mp4", "SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 # sample_video has 9 frames: the gates under test here are the new ones, not the length.
-OPTIONS = ["--model_complexity=1", "--min_frames=8", "--direct_num_workers=2"]
+# The release has its own tests, v2 among them (tests/test_release.py).
+OPTIONS = ["--model_complexity=1", "--min_frames=8", "--direct_num_workers=2", "--release=false"]
 
 
 @pytest.fixture(scope="module")

@@ -145,7 +145,9 @@ def test_an_option_change_recomputes_from_the_bucket_landmarks(runs, gcs_emulato
     assert again["counts"]["success"] == 3
 
 
-def test_streamed_copy_is_deleted_even_when_decoding_fails(gcs_emulator, tmp_path):
+def test_streamed_copy_is_deleted_even_when_decoding_fails(gcs_emulator, tmp_path, monkeypatch):
+    # A temp folder of the test's own: other runs on this machine stream videos to the shared one.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     uri = f"{gcs_emulator}/tmpcheck/clip.mp4"
     storage.write_bytes(uri, b"x" * (3 * 1024 * 1024))
     seen = []
@@ -155,8 +157,8 @@ def test_streamed_copy_is_deleted_even_when_decoding_fails(gcs_emulator, tmp_pat
             assert os.path.getsize(local) == 3 * 1024 * 1024
             raise RuntimeError("decoder blew up")
     assert seen and not os.path.exists(seen[0])
-    leftovers = [p for p in os.listdir(tempfile.gettempdir()) if p.startswith("ghsl-video-")]
-    assert not leftovers
+    assert os.path.dirname(seen[0]) == str(tmp_path)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("ghsl-video-")]
 
 
 def test_a_video_prefix_with_no_objects_stops_before_any_work(gcs_emulator, dataset, capsys):

