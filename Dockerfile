@@ -1,6 +1,6 @@
 # One image for both sides of a Dataflow job: the SDK worker image (--sdk_container_image)
 # and the Flex Template launcher image. Built by `./run_dataflow.sh build` (Cloud Build);
-# see README.md, "Run on Dataflow". Every dependency is pinned by requirements.lock.
+# see docs/dataflow.md. Every dependency is pinned by requirements.lock.
 
 # The Flex Template launcher binary lives in Google's launcher base image; pinned tag from
 # https://cloud.google.com/dataflow/docs/reference/flex-templates-base-images

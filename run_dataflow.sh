@@ -5,7 +5,7 @@
 #   ./run_dataflow.sh [--dry-run] [settings] SUBCOMMAND [-- pipeline options]
 #
 # Subcommands: build, template, run, launch, schedule, status (see usage below and
-# README.md, "Run on Dataflow"). Settings come from flags, else GHSL_* environment variables,
+# docs/dataflow.md). Settings come from flags, else GHSL_* environment variables,
 # else the defaults below. --dry-run prints every command, one per line and
 # shell-quoted, instead of running it; only the read-only lookup `schedule` needs
 # (does the Scheduler job exist?) still runs.

@@ -1,4 +1,4 @@
-"""Regenerates docs/report.png, the README's picture of proc/report.html.
+"""Regenerates docs/report.png, the picture of proc/report.html in docs/report.md.
 
 `python -m pipeline.report_screenshot [--clips_dir=../shared/data/sign_clips] [--out=docs/report.png]`
 
