@@ -6,6 +6,11 @@ counted by kind (bucket lookup, object metadata, download, upload, listing,
 delete…) and is held `latency` seconds first: about a laptop's or a launcher's
 round trip to a bucket. Used by the tests that bound the requests of a re-run
 and by `bench.bucket_requests`.
+
+It also does what GCS does and gcp-storage-emulator does not: an upload or a
+delete with an `ifGenerationMatch` precondition that does not hold is refused
+with 412 (0: the object must not exist), so code that relies on preconditions
+(the lease) meets the real behaviour here.
 """
 from __future__ import annotations
 
@@ -45,6 +50,12 @@ def kind(method: str, url: str) -> str:
     return f"{method} other"
 
 
+_BUCKET = re.compile(r"^(?:/upload)?/storage/v1/b/([^/]+)/o")
+_PRECONDITION_FAILED = json.dumps({"error": {
+    "code": 412, "message": "At least one of the pre-conditions you specified did not hold.",
+    "errors": [{"message": "At least one of the pre-conditions you specified did not hold.", "domain": "global",
+                "reason": "conditionNotMet", "locationType": "header", "location": "If-Match"}]}}).encode()
+
 _UPLOAD_NAME = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -73,6 +84,7 @@ class CountingProxy:
         self.counts: Counter[str] = collections.Counter()
         self.requests: list = []      # (kind, method, path) of each request, in order
         self._lock = threading.Lock()
+        self._conditional = threading.Lock()  # a precondition's check and its request, as one step
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -128,6 +140,22 @@ class CountingProxy:
                 proxy._count(self.command, self.path, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
+                expected = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("ifGenerationMatch")
+                if expected and self.command in ("POST", "PUT", "PATCH", "DELETE") and _BUCKET.match(self.path):
+                    with proxy._conditional:
+                        if proxy._generation(self.path, body) != int(expected[0]):
+                            return self._reply(412, "Precondition Failed", _PRECONDITION_FAILED)
+                        return self._send_upstream(body)
+                self._send_upstream(body)
+
+            def _reply(self, status: int, reason: str, data: bytes):
+                self.send_response(status, reason)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_upstream(self, body: bytes):
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
                 headers["Content-Length"] = str(len(body))
                 upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=120)
@@ -149,3 +177,16 @@ class CountingProxy:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
 
         return Handler
+
+    def _generation(self, url: str, body: bytes) -> int:
+        """The current generation of the object a request names; 0 when there is none."""
+        bucket = _BUCKET.match(url).group(1)
+        name = urllib.parse.quote(object_name(url, body), safe="")
+        upstream = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        try:
+            upstream.request("GET", f"/storage/v1/b/{bucket}/o/{name}")
+            response = upstream.getresponse()
+            data = response.read()
+        finally:
+            upstream.close()
+        return int(json.loads(data)["generation"]) if response.status == 200 else 0

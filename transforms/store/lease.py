@@ -34,7 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from transforms.store import storage
 
@@ -80,16 +80,24 @@ def lease_path(output_dir: str) -> str:
     return storage.join(output_dir, *LEASE_PATH)
 
 
+# (lease path, run_id) → the version of the lease this process created for that run, so that
+# releasing it is one conditional delete instead of a read and a delete.
+_TAKEN: Dict[Tuple[str, str], object] = {}
+
+
 def acquire(output_dir: str, run_id: str, *, local: bool, break_lease: bool = False) -> Holder:
     """Takes the lease on `output_dir` for `run_id` or raises LeaseHeld (see module docstring)."""
     path = lease_path(output_dir)
     me = Holder.this_run(run_id, local)
     store = _LocalLease(path) if storage.is_local(path) else _GcsLease(path)
     for _ in range(3):  # another run may create or replace the lease between our read and our write
+        # Created first, read only when that fails: a free folder costs one request.
+        taken = store.create(me)
+        if taken is not None:
+            _TAKEN[(path, run_id)] = taken
+            return me
         current, version = store.read()
         if current is None:
-            if store.create(me):
-                return me
             continue
         reason = "--break_lease was given" if break_lease else current.stale_reason()
         if reason is None:
@@ -97,16 +105,26 @@ def acquire(output_dir: str, run_id: str, *, local: bool, break_lease: bool = Fa
                 f"--output_dir {output_dir} is in use by {current.describe()}; its lease is {path}. Wait for "
                 f"that run to finish. If it is dead, run again with --break_lease (a lease older than "
                 f"{MAX_AGE_SECONDS // 3600} h, or of a local run whose process has gone, is taken over by itself).")
-        if store.replace(version, me):
+        taken = store.replace(version, me)
+        if taken is not None:
+            _TAKEN[(path, run_id)] = taken
             LOG.warning("Took over the lease on %s from %s: %s.", output_dir, current.describe(), reason)
             return me
     raise LeaseHeld(f"--output_dir {output_dir}: other runs keep taking the lease {path}; try again later.")
 
 
 def release(output_dir: str, run_id: str) -> bool:
-    """Deletes the lease if it still names `run_id`; True when it did."""
+    """Deletes the lease if it still names `run_id`; True when it did.
+
+    In the process that took it, one delete conditional on the version it created
+    (which fails when another run has taken the lease over since); elsewhere (the
+    last step of a Dataflow job) the lease is read first to see whose it is.
+    """
     path = lease_path(output_dir)
     store = _LocalLease(path) if storage.is_local(path) else _GcsLease(path)
+    taken = _TAKEN.pop((path, run_id), None)
+    if taken is not None:
+        return store.delete(taken)
     current, version = store.read()
     if current is None or current.run_id != run_id:
         return False
@@ -145,20 +163,22 @@ class _LocalLease:
             return None, None
         return _parse(data, lambda: mtime), data
 
-    def create(self, holder: Holder) -> bool:
+    def create(self, holder: Holder) -> Optional[bytes]:
+        """The bytes written (what delete() later checks), or None when a lease exists."""
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            return False
+            return None
+        data = json.dumps(asdict(holder)).encode()
         with os.fdopen(fd, "wb") as out:
-            out.write(json.dumps(asdict(holder)).encode())
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        return True
+        return data
 
-    def replace(self, judged: bytes, holder: Holder) -> bool:
-        return self.delete(judged) and self.create(holder)
+    def replace(self, judged: bytes, holder: Holder) -> Optional[bytes]:
+        return self.create(holder) if self.delete(judged) else None
 
     def delete(self, judged: bytes) -> bool:
         """Removes the lease if it still holds `judged`: moved aside first, so no other run's lease is lost."""
@@ -209,20 +229,22 @@ class _GcsLease:
         blob = self.bucket.get_blob(self.name, generation=found.generation)
         return blob.time_created.timestamp() if blob is not None else time.time()
 
-    def _write(self, holder: Holder, generation: int) -> bool:
+    def _write(self, holder: Holder, generation: int) -> Optional[int]:
+        """The generation written (the upload's response names it), or None when the precondition failed."""
         from google.api_core.exceptions import PreconditionFailed
 
+        blob = self.bucket.blob(self.name)
         try:
-            self.blob.upload_from_string(json.dumps(asdict(holder)), content_type="application/json",
-                                         if_generation_match=generation)
+            blob.upload_from_string(json.dumps(asdict(holder)), content_type="application/json",
+                                    if_generation_match=generation)
         except PreconditionFailed:
-            return False
-        return True
+            return None
+        return int(blob.generation)
 
-    def create(self, holder: Holder) -> bool:
+    def create(self, holder: Holder) -> Optional[int]:
         return self._write(holder, 0)  # 0: only if no object exists
 
-    def replace(self, generation: int, holder: Holder) -> bool:
+    def replace(self, generation: int, holder: Holder) -> Optional[int]:
         return self._write(holder, generation)
 
     def delete(self, generation: int) -> bool:
