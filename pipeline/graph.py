@@ -61,7 +61,7 @@ def build(p: beam.Pipeline, opts: GhslOptions, plan: Plan, *, extra_columns, run
     orphans = results | "Find orphaned outputs" >> ListOrphans(out, plan.orphans, prune=opts.prune_orphans)
     indexed = results | "Update the record index" >> UpdateIndex(out, plan, reused, moments)
     return results | "Write reports" >> WriteReports(out, extra_columns, config, feature_options, started_at,
-                                                     orphans, moments, plan.proc, after=indexed)
+                                                     orphans, moments, plan.proc, after=indexed, run_id=run_id)
 
 
 def run_config(opts: GhslOptions) -> dict:

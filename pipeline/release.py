@@ -21,7 +21,8 @@ from pipeline.logs import configure_logging
 from transforms.common.progress import LOG
 from pipeline.options import GhslOptions, batch_runner, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.release import layout, publish
-from transforms.release.build import BuildRelease
+from transforms.common import handoff
+from transforms.release.build import RELEASE_OUTCOME, BuildRelease
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, check_columns, plan_release, read_split_file
 from transforms.release.schema import ADDED
@@ -92,8 +93,14 @@ def build_release(output_dir: str, settings: ReleaseSettings, run_id: str,
     return publish.outcome(plan, output_dir, publish.BUILT)
 
 
-def job_outcome(output_dir: str, counters: Dict[str, int]) -> Dict[str, object]:
-    """The outcome of the release steps inside a finished local job, from its counters and latest.json."""
+def job_outcome(output_dir: str, counters: Dict[str, int], run_id: Optional[str] = None) -> Dict[str, object]:
+    """The outcome of the release steps inside a finished local job.
+
+    As the job's last step handed it to this process, else from its counters and latest.json.
+    """
+    handed = handoff.take(run_id, RELEASE_OUTCOME)
+    if handed is not None:
+        return handed
     status = next((s for s in (publish.BUILT, publish.UNCHANGED, publish.SKIPPED) if counters.get(f"releases_{s}")),
                   None)
     if status in (None, publish.SKIPPED):

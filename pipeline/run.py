@@ -29,6 +29,7 @@ from transforms.store import sentence_table
 from transforms.store import storage
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
+from transforms.common import handoff
 from transforms.common.progress import LOG, ProgressCounter
 from transforms.store.plan import make as make_plan
 from transforms.store.results import MISSING, ToDecode
@@ -177,8 +178,11 @@ def run(argv: Optional[List[str]] = None) -> dict:
     opts = options.view_as(GhslOptions)
     checked = preflight(options)
     run_id = uuid.uuid4().hex
-    with holding_output_dir(options, run_id):
-        return _run(options, opts, checked, run_id, threads)
+    try:
+        with holding_output_dir(options, run_id):
+            return _run(options, opts, checked, run_id, threads)
+    finally:
+        handoff.forget(run_id)  # what the job handed on and nobody took (transforms/common/handoff.py)
 
 
 @contextlib.contextmanager
@@ -218,7 +222,8 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
     started_at = time.time()
     # Under the lease: no other run changes the outputs between these listings and the job.
     made_by = fingerprints(landmark_config(opts), feature_config(opts))
-    plan = make_plan(checked.rows, checked.videos, opts.output_dir, made_by, reprocess_all=opts.reprocess == "all")
+    plan = make_plan(checked.rows, checked.videos, opts.output_dir, made_by, reprocess_all=opts.reprocess == "all",
+                     run_id=run_id)
     config = {**graph.run_config(opts),
               "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
     extra_columns = [c for c in checked.header if c not in metadata.REQUIRED_COLUMNS]
@@ -255,7 +260,9 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
         result.wait_until_finish()
     finally:
         progress.cleanup()
-    summary = json.loads(storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
+    # As the job wrote it: handed over when the job ran in this process, else read back.
+    summary = json.loads(handoff.take(run_id, SUMMARY_JSON)
+                         or storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
     summary["counters"] = _counters(result)
     summary["report"] = proc_path(opts.output_dir, REPORT_HTML)
     if opts.augment_text:
@@ -266,7 +273,7 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
         if checked.release:
             summary["release"] = release.build_release(opts.output_dir, checked.release, run_id, options)
     elif checked.release:
-        summary["release"] = release.job_outcome(opts.output_dir, summary["counters"])
+        summary["release"] = release.job_outcome(opts.output_dir, summary["counters"], run_id)
     return summary
 
 

@@ -25,13 +25,13 @@ CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 VIDEOS = 12
 PREFIX = "scale"
 OPTIONS = ["--model_complexity=1", "--min_frames=20"]
-# Whole-run requests (metadata, listings, lease, index, reports, previews, summary), whatever
-# the number of videos: 19 measured on a no-op re-run, 18 on GCS itself (the emulator's downloads
-# lack the generation header, so reading the lease costs one more request).
-WHOLE_RUN = 25
+# Whole-run requests (metadata, listings, lease, index, reports, previews, summary, release),
+# whatever the number of videos: 14 measured on a no-op re-run.
+WHOLE_RUN = 16
 # A release built from scratch adds its own whole-run objects: its Parquet shards (staged, then
-# published) and its small files (stats, schema, splits, card, manifest, latest.json).
-RELEASE = 30
+# published) and its small files (stats, schema, splits, card, manifest, latest.json): 47
+# whole-run requests measured on a full run.
+RELEASE = 33
 
 
 def per_video_objects(name: str):
@@ -108,9 +108,16 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     per_video, whole_run = by_video(requests)
     assert dict(per_video) == {}
     assert len(whole_run) <= WHOLE_RUN, whole_run
-    # One listing per prefix: the videos, landmarks/, features/, proc/; the release checks the
-    # records against the index with one more, of features/records/.
-    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 5
+    # One listing per prefix: the videos, landmarks/, features/, proc/. One read of the record
+    # index: the release step takes the listing and index the planner read (record_index.hand_unchanged).
+    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 4
+    assert [n for _, _, n in whole_run if n.endswith("records.jsonl.gz")] == [f"{PREFIX}/out/features/index/records.jsonl.gz"]
+    # The lease: created (one conditional upload) and deleted (one conditional delete), never read.
+    assert [(k, n.rsplit("/", 1)[-1]) for k, _, n in whole_run if n.endswith(".lease.json")] == [
+        ("upload", ".lease.json"), ("delete", ".lease.json")]
+    # The launcher takes the run summary and the release outcome from the job, not from the bucket.
+    assert not [n for k, _, n in whole_run if k == "download" and n.endswith(("run_summary.json"))]
+    assert summary["release"]["status"] == "unchanged"
     written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
     # The reports, statistics and index are unchanged, so not written again; the lease, the
     # summary and the HTML report (which states this run's figures) are.

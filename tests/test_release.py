@@ -478,7 +478,8 @@ def test_an_output_folder_with_no_saved_clip_is_refused(dataset, tmp_path, capsy
                                                         category="c")])
     out = tmp_path / "out"
     summary = run_job.run(run_args(metadata, videos, out, "--max_missing_fraction=1"))
-    assert summary["release"] == {"status": "skipped"} and not (out / "releases").exists()
+    assert summary["release"]["status"] == "skipped" and not (out / "releases").exists()
+    assert "lists no saved clip, so there is nothing to release" in summary["release"]["reason"]
     assert release_entry.main([f"--output_dir={out}"]) == 2
     assert "lists no saved clip, so there is nothing to release" in capsys.readouterr().err
     assert release_entry.main([f"--output_dir={tmp_path / 'nowhere'}"]) == 2

@@ -30,6 +30,7 @@ from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 from apache_beam.options.value_provider import StaticValueProvider
 
+from transforms.common import handoff
 from transforms.common.moments import GlobalMomentsFn
 from transforms.common.progress import NAMESPACE, ensure_log_handler
 from transforms.reports.run_reports import WRITTEN_CSVS
@@ -47,6 +48,7 @@ LOG = logging.getLogger("ghsl")
 TRAIN_MOMENTS = "train_moments"
 BEAM_TEMP = ".beam-temp"
 READ_THREADS = 8
+RELEASE_OUTCOME = "release outcome"  # handoff name
 
 
 class Skipped(NamedTuple):
@@ -100,7 +102,7 @@ class BuildRelease(beam.PTransform):
                                                                 shard_digest(storage.join(shard_dir, written.file_name)))))
         train = read[TRAIN_MOMENTS] | "Train statistics" >> beam.CombineGlobally(GlobalMomentsFn())
         return plans | "Publish" >> beam.Map(_publish, self.output_dir, staging, beam.pvalue.AsList(digests),
-                                              beam.pvalue.AsSingleton(train))
+                                              beam.pvalue.AsSingleton(train), self.run_id)
 
 
 def _shard_work(plan) -> List[ShardWork]:
@@ -125,7 +127,7 @@ class _PlanRelease(beam.DoFn):
     def process(self, _, summary: Optional[dict]):
         try:
             outputs = written_outputs(summary) if summary and WRITTEN_CSVS in summary else None
-            plan = plan_release(self.output_dir, self.settings, outputs)
+            plan = plan_release(self.output_dir, self.settings, outputs, self.run_id)
         except NothingToRelease as exc:
             LOG.warning("No release: %s", exc)
             yield Skipped(str(exc))
@@ -170,7 +172,7 @@ def _shard_name(shard: Shard) -> str:
     return shard.name
 
 
-def _publish(plan, output_dir: str, staging: str, digests: List, train_moments) -> Dict[str, object]:
+def _publish(plan, output_dir: str, staging: str, digests: List, train_moments, run_id: str) -> Dict[str, object]:
     if plan.status == SKIPPED:
         result = publish.outcome(None, output_dir, publish.SKIPPED, plan.reason)
     elif plan.status == EXISTS:
@@ -178,4 +180,5 @@ def _publish(plan, output_dir: str, staging: str, digests: List, train_moments) 
     else:
         result = publish.publish(plan, output_dir, staging, digests, train_moments)
     Metrics.counter(NAMESPACE, f"releases_{result['status']}").inc()
+    handoff.hand(run_id, RELEASE_OUTCOME, result)  # for a launcher in this process (pipeline.release.job_outcome)
     return result

@@ -14,7 +14,7 @@ import dataclasses
 import io
 import json
 import posixpath
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from transforms.reports.run_reports import (OUTPUT_VERSIONS, PROCESSED_CSV, SCHEMA_JSON, SUMMARY_JSON, WRITTEN_CSVS,
                                             proc_path)
@@ -76,9 +76,12 @@ def require_saved_clips(outputs: RunOutputs, output_dir: str) -> None:
             f"the quality options, and run pipeline.run again.")
 
 
-def clip_records(output_dir: str, rows: List[Dict[str, str]]) -> Dict[str, dict]:
-    """video_file → the record of every saved clip; raises ReleaseError if one has no usable record."""
-    by_stem = read_records(output_dir, [stem(r["video_file"]) for r in rows])
+def clip_records(output_dir: str, rows: List[Dict[str, str]], run_id: Optional[str] = None) -> Dict[str, dict]:
+    """video_file → the record of every saved clip; raises ReleaseError if one has no usable record.
+
+    run_id: of the main job this runs in, whose planner may have handed on the records (read_records).
+    """
+    by_stem = read_records(output_dir, [stem(r["video_file"]) for r in rows], run_id=run_id)
     found, problems = {}, []
     for r in rows:
         record = by_stem.get(stem(r["video_file"]))

@@ -80,16 +80,18 @@ def read_split_file(settings: ReleaseSettings) -> Optional[Dict[str, str]]:
         raise ReleaseError(str(exc)) from exc
 
 
-def plan_release(output_dir: str, settings: ReleaseSettings, outputs: Optional[RunOutputs] = None) -> ReleasePlan:
+def plan_release(output_dir: str, settings: ReleaseSettings, outputs: Optional[RunOutputs] = None,
+                 run_id: Optional[str] = None) -> ReleasePlan:
     """The plan (status BUILD or EXISTS); raises NothingToRelease (no saved clip) or ReleaseError.
 
     outputs: the run's reports when the caller has them (the main job just wrote them); else read.
+    run_id: the main job's, when planned inside it (its records may have been handed on: read_records).
     """
     outputs = outputs or read_outputs(output_dir)
     require_saved_clips(outputs, output_dir)
     check_columns(outputs, settings)
     pins = read_split_file(settings)
-    records = clip_records(output_dir, outputs.rows)
+    records = clip_records(output_dir, outputs.rows, run_id)
 
     proc_schema = outputs.feature_schema
     version, dim = proc_schema["feature_version"], int(proc_schema["dim"])

@@ -30,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 
+from transforms.common import handoff
 from transforms.common import moments as stats
 
 from transforms.store import storage
@@ -200,7 +201,8 @@ class WriteReports(beam.PTransform):
 
     def __init__(self, output_dir: str, extra_columns: Sequence[str], config: Dict[str, object],
                  feature_options: dict, started_at: float, orphans: beam.PCollection, moments: beam.PCollection,
-                 proc: Optional[Dict[str, storage.ObjectInfo]] = None, after: Optional[beam.PCollection] = None):
+                 proc: Optional[Dict[str, storage.ObjectInfo]] = None, after: Optional[beam.PCollection] = None,
+                 run_id: Optional[str] = None):
         super().__init__()
         self.output_dir = output_dir
         self.extra_columns = list(extra_columns)
@@ -211,6 +213,7 @@ class WriteReports(beam.PTransform):
         self.moments = moments
         self.proc = dict(proc or {})
         self.after = after
+        self.run_id = run_id
 
     def expand(self, results: beam.PCollection):
         after = self.after if self.after is not None else results.pipeline | "Nothing before" >> beam.Create([])
@@ -245,7 +248,10 @@ class WriteReports(beam.PTransform):
                             unless=self.proc.get(STATS_NPZ))
         # Written last: its presence means every other output of the run is complete.
         result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
-        storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), json.dumps(result, indent=2) + "\n")
+        summary_text = json.dumps(result, indent=2) + "\n"
+        storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), summary_text)
+        if self.run_id:  # the launcher, when it runs in this process, need not read it back (pipeline/run.py)
+            handoff.hand(self.run_id, SUMMARY_JSON, summary_text)
         versions = {r.video_file: {"features": r.outputs.npy.version if r.outputs.npy else None,
                                    "landmarks": r.outputs.pose.version if r.outputs.pose else None}
                     for r in results if r.feature_stem}

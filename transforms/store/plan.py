@@ -128,8 +128,12 @@ class Plan:
 
 
 def make(rows: List[ClipRow], videos: Dict[str, ObjectInfo], output_dir: str, made_by: Fingerprints,
-         reprocess_all: bool = False, listing: Optional[OutputListing] = None) -> Plan:
-    """The plan for `rows`. videos: the listing of --video_dir (relative path → file)."""
+         reprocess_all: bool = False, listing: Optional[OutputListing] = None, run_id: Optional[str] = None) -> Plan:
+    """The plan for `rows`. videos: the listing of --video_dir (relative path → file).
+
+    run_id: the run that carries the plan out; when it has no work, its later steps are handed
+    the record listing and index read here (record_index.hand_unchanged).
+    """
     listing = listing or list_outputs(output_dir)
     index = record_index.read(output_dir)
     if index.problem:
@@ -171,6 +175,8 @@ def make(rows: List[ClipRow], videos: Dict[str, ObjectInfo], output_dir: str, ma
                for kind, path in listing.paths(output_dir, stem).items()]
     index_keys = record_index.saved_keys((stem, entry.version) for stem, entry in index.entries.items())
     sum_covers_reused = index.saved_keys == record_index.saved_keys(reused_saved.items())
+    if run_id and not work and not lookups:
+        record_index.hand_unchanged(run_id, output_dir, listing.records, index)
     return Plan(
         made_by=made_by, work=work, lookups=lookups, settled=settled, orphans=orphans, proc=listing.proc,
         reused_saved=reused_saved, reused_sum=index.saved if sum_covers_reused else None,

@@ -41,6 +41,7 @@ from typing import Dict, Iterable, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
 
+from transforms.common import handoff
 from transforms.common.moments import Moments
 from transforms.store import records, storage
 from transforms.store.storage import ObjectInfo
@@ -50,6 +51,7 @@ RECORDS_FILE = "records.jsonl.gz"
 MOMENTS_FILE = "moments.npz"
 FORMAT = "ghsl-record-index/1"
 READ_THREADS = 16
+SEEN_RECORDS = "records as planned"  # handoff name, see hand_unchanged
 LOG = logging.getLogger("ghsl")
 
 
@@ -160,20 +162,35 @@ def read_moments(output_dir: str, wanted: Dict[str, str]) -> Dict[str, Moments]:
     return found
 
 
-def read_records(output_dir: str, stems: Optional[Iterable[str]] = None) -> Dict[str, dict]:
+def read_records(output_dir: str, stems: Optional[Iterable[str]] = None,
+                 run_id: Optional[str] = None) -> Dict[str, dict]:
     """stem → the current record of that video (without its moments), for `stems` (every record when None).
 
     One listing of the records, one read of the index, and the records the index
     lacks or holds an older version of read themselves. A stem with no usable record is left out.
+    run_id: a step of that run, which takes the listing and index its planner handed on (see
+    hand_unchanged) instead of making the same two requests again.
     """
-    listed = record_stems(storage.list_objects(storage.join(output_dir, *records.RECORDS_SUBDIR)))
+    seen = handoff.take(run_id, SEEN_RECORDS)
+    if seen is not None and seen[0] == output_dir:
+        listed, index = seen[1], seen[2]
+    else:
+        listed = record_stems(storage.list_objects(storage.join(output_dir, *records.RECORDS_SUBDIR)))
+        index = read(output_dir)
     if stems is not None:
         wanted = set(stems)
         listed = {stem: info for stem, info in listed.items() if stem in wanted}
-    found, stale = read(output_dir).trusted(listed)
+    found, stale = index.trusted(listed)
     for stem, record in read_full_records(output_dir, stale).items():
         found[stem] = records.without_moments(record)
     return found
+
+
+def hand_unchanged(run_id: str, output_dir: str, listed: Dict[str, ObjectInfo], index: Index) -> None:
+    """For a run that writes no record and no index (its plan has no work): the listing of its
+    records and the index, as its planner read them, are still the truth when its later steps
+    (the release) ask, because the lease keeps every other run out meanwhile."""
+    handoff.hand(run_id, SEEN_RECORDS, (output_dir, listed, index))
 
 
 # --- writing ---------------------------------------------------------------------------------------
