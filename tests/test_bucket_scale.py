@@ -117,7 +117,9 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
         ("upload", ".lease.json"), ("delete", ".lease.json")]
     # The launcher takes the run summary and the release outcome from the job, not from the bucket.
     assert not [n for k, _, n in whole_run if k == "download" and n.endswith(("run_summary.json"))]
+    # From the handed-on records, the same release the full run built from the records it wrote.
     assert summary["release"]["status"] == "unchanged"
+    assert summary["release"]["release_id"] == runs["full"][0]["release"]["release_id"]
     written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
     # The reports, statistics and index are unchanged, so not written again; the lease, the
     # summary and the HTML report (which states this run's figures) are.
