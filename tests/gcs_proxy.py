@@ -7,10 +7,12 @@ delete…) and is held `latency` seconds first: about a laptop's or a launcher's
 round trip to a bucket. Used by the tests that bound the requests of a re-run
 and by `bench.bucket_requests`.
 
-It also does what GCS does and gcp-storage-emulator does not: an upload or a
-delete with an `ifGenerationMatch` precondition that does not hold is refused
-with 412 (0: the object must not exist), so code that relies on preconditions
-(the lease) meets the real behaviour here.
+It also does two things GCS does and gcp-storage-emulator does not, so that
+code meets the real behaviour here and the counts are those GCS would see:
+- an upload or a delete with an `ifGenerationMatch` precondition that does not
+  hold is refused with 412 (0: the object must not exist), which the lease relies on;
+- a listing returns at most `maxResults` objects (default and most 1,000) and a
+  `nextPageToken` for the rest, so listing 2,500 objects takes three requests.
 """
 from __future__ import annotations
 
@@ -55,6 +57,9 @@ _PRECONDITION_FAILED = json.dumps({"error": {
     "code": 412, "message": "At least one of the pre-conditions you specified did not hold.",
     "errors": [{"message": "At least one of the pre-conditions you specified did not hold.", "domain": "global",
                 "reason": "conditionNotMet", "locationType": "header", "location": "If-Match"}]}}).encode()
+
+PAGE_SIZE = 1000  # GCS's default and largest maxResults
+_PAGE_TOKEN = "proxy-offset-"
 
 _UPLOAD_NAME = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -140,6 +145,8 @@ class CountingProxy:
                 proxy._count(self.command, self.path, body)
                 if proxy.latency:
                     time.sleep(proxy.latency)
+                if self.command == "GET" and kind(self.command, self.path) == "list":
+                    return self._list_page()
                 expected = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("ifGenerationMatch")
                 if expected and self.command in ("POST", "PUT", "PATCH", "DELETE") and _BUCKET.match(self.path):
                     with proxy._conditional:
@@ -147,6 +154,27 @@ class CountingProxy:
                             return self._reply(412, "Precondition Failed", _PRECONDITION_FAILED)
                         return self._send_upstream(body)
                 self._send_upstream(body)
+
+            def _list_page(self):
+                """The whole listing from the emulator, cut into GCS-sized pages."""
+                parsed = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(parsed.query)
+                size = min(int(query.pop("maxResults", [PAGE_SIZE])[0]), PAGE_SIZE)
+                token = query.pop("pageToken", [""])[0]
+                start = int(token[len(_PAGE_TOKEN):]) if token.startswith(_PAGE_TOKEN) else 0
+                query.pop("fields", None)  # nextPageToken must come back, whatever fields asked for
+                status, data = proxy._upstream("GET", f"{parsed.path}?{urllib.parse.urlencode(query, doseq=True)}")
+                if status != 200:
+                    return self._reply(status, "", data)
+                listing = json.loads(data)
+                items = sorted(listing.get("items", []), key=lambda item: item["name"])
+                listing["items"] = items[start:start + size]
+                listing.pop("nextPageToken", None)
+                if start + size < len(items):
+                    listing["nextPageToken"] = f"{_PAGE_TOKEN}{start + size}"
+                if start:
+                    listing.pop("prefixes", None)  # given with the first page
+                self._reply(200, "OK", json.dumps(listing).encode())
 
             def _reply(self, status: int, reason: str, data: bytes):
                 self.send_response(status, reason)
@@ -182,11 +210,15 @@ class CountingProxy:
         """The current generation of the object a request names; 0 when there is none."""
         bucket = _BUCKET.match(url).group(1)
         name = urllib.parse.quote(object_name(url, body), safe="")
-        upstream = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        status, data = self._upstream("GET", f"/storage/v1/b/{bucket}/o/{name}")
+        return int(json.loads(data)["generation"]) if status == 200 else 0
+
+    def _upstream(self, method: str, url: str) -> tuple:
+        """(status, body) of a request of the proxy's own to the emulator, not counted."""
+        upstream = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=120)
         try:
-            upstream.request("GET", f"/storage/v1/b/{bucket}/o/{name}")
+            upstream.request(method, url)
             response = upstream.getresponse()
-            data = response.read()
+            return response.status, response.read()
         finally:
             upstream.close()
-        return int(json.loads(data)["generation"]) if response.status == 200 else 0
