@@ -39,7 +39,7 @@ demo: install
 	$(PY) -m pipeline.demo --feature_version=$(FEATURES)
 
 # One worker per core, each taking whole modules (--dist loadfile), so a module's fixtures share
-# one pipeline run. On these 2-core machines: about 8 minutes, against about 15 one module after another.
+# one pipeline run. On these 2-core machines: about 10 minutes, against about 15 one module after another.
 test: install
 	$(PY) -m pytest -n auto --dist loadfile tests
 

@@ -187,9 +187,11 @@ def read_records(output_dir: str, stems: Optional[Iterable[str]] = None,
 
 
 def hand_unchanged(run_id: str, output_dir: str, listed: Dict[str, ObjectInfo], index: Index) -> None:
-    """For a run that writes no record and no index (its plan has no work): the listing of its
-    records and the index, as its planner read them, are still the truth when its later steps
-    (the release) ask, because the lease keeps every other run out meanwhile."""
+    """For a run that writes no record (its plan has no work and no look-ups): the listing of its
+    records and the index, as its planner read them, still answer its later steps (the release)
+    for every video in the metadata, because the lease keeps every other run out meanwhile. (Such
+    a run may still rewrite the index or prune records, but only for videos no longer in the
+    metadata, which no later step asks about.)"""
     handoff.hand(run_id, SEEN_RECORDS, (output_dir, listed, index))
 
 
