@@ -77,7 +77,7 @@ def upload_dataset(rows: int, env: dict) -> None:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from transforms.store import storage
+        from transforms.common import storage
 
         clips = [p for p in source_clips() if p.name != "FOOTBALL.mp4"]  # FOOTBALL is 522 frames: slow
         data = {clip.name: clip.read_bytes() for clip in clips}

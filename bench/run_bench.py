@@ -30,7 +30,7 @@ from pipeline.logs import configure_logging
 from pipeline import run as run_job
 from transforms.features import v1 as features
 from transforms.landmarks import pose_file
-from transforms.store import storage
+from transforms.common import storage
 from transforms.landmarks.holistic import HolisticExtractor
 
 GOAL = 1.3

@@ -11,7 +11,7 @@ loaded is counted in the next. Figures are resident set sizes in MiB, read from
   over one real clip.
 - worker: the whole job on the DirectRunner inside one process with N worker
   threads, like a Dataflow SDK worker process with N harness threads: one
-  ExtractLandmarks (one Holistic) per thread, over N copies of the real clips. Its peak is
+  ProcessVideos (one Holistic) per thread, over N copies of the real clips. Its peak is
   what one SDK process needs; the DirectRunner's own bookkeeping makes it a
   slight overestimate.
 
@@ -65,7 +65,7 @@ def measure_holistic(clip: str) -> dict:
 
 def measure_worker(threads: int, clips: list) -> dict:
     """Runs in a child process: the whole job on the DirectRunner in this one process, with
-    `threads` worker threads (one ExtractLandmarks instance each, as on a Dataflow SDK worker)."""
+    `threads` worker threads (one ProcessVideos instance each, as on a Dataflow SDK worker)."""
     import shutil
     import tempfile
 
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
           f"  (+{one['holistic_built'] - one['interpreter']:.0f})")
     print(f"  after one clip ({one['frames']} frames)                      {one['holistic_after_clip']:7.0f}"
           f"  peak {one['holistic_peak']:.0f}")
-    print(f"Worker process running the job over {len(clips)} real clips, one ExtractLandmarks per thread")
+    print(f"Worker process running the job over {len(clips)} real clips, one ProcessVideos per thread")
     previous = None
     for threads in sorted(args.threads):
         w = _child("worker", ["--clips", args.clips, "--child_threads", str(threads)])

@@ -32,7 +32,6 @@ import uuid
 from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -40,7 +39,7 @@ from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
 from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help
 from transforms.text import sentence_variations as sv
-from transforms.store import storage
+from transforms.common import storage
 from transforms.text import variations_cache
 from transforms.text import variations_csv
 from transforms.text.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
@@ -56,7 +55,7 @@ COUNTERS = ("sentences_cached", "gemini_requests", "gemini_key_rotations", "sent
 
 
 def folder_of(path: str) -> str:
-    return FileSystems.split(path)[0]
+    return storage.parent(path)
 
 
 def check_config(options: PipelineOptions, input_csv: Optional[str] = None, cache: Optional[str] = None) -> None:

@@ -1,67 +1,86 @@
-"""The preprocessing graph, top to bottom: the plan's work → landmarks → features → reports and the index."""
+"""The whole job, top to bottom: the plan's work → landmarks and features → reports and index → report page
+→ release → run summary → the lease given back.
+
+The entry points (pipeline/run.py, pipeline/release.py) check the options, plan,
+take the output folder's lease and run what `build` or `build_release` returns;
+nothing is added to the job anywhere else. Every step passes typed values
+forward: ClipResult per row, then one RunOutputs (transforms/reports/run_reports.py),
+then Released. The same graph runs on the DirectRunner and on Dataflow.
+"""
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.options import GhslOptions, feature_config, landmark_config
-from transforms.common.moments import GlobalMomentsFn
-from transforms.features.compute import ComputeFeatures
-from transforms.landmarks.extract import ExtractLandmarks
-from transforms.reports.run_reports import WriteReports
-from transforms.store.orphans import ListOrphans
+from pipeline.options import GhslOptions, batch_runner, feature_config, landmark_config
+from transforms.release.build import BuildRelease, Released
+from transforms.release.settings import ReleaseSettings
+from transforms.reports.report_html import with_report_page
+from transforms.reports.run_reports import RunContext, RunOutputs, write_reports, write_summary
+from transforms.store import lease
 from transforms.store.plan import Plan
-from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
-from transforms.store.reuse import REUSED, LookUpRecords
-from transforms.store.update_index import ReusedMoments, UpdateIndex
-from transforms.store.write_features import RecordRejection, WriteFeatures
+from transforms.store.videos import ProcessVideos
 
 
-def build(p: beam.Pipeline, opts: GhslOptions, plan: Plan, *, extra_columns, run_id: str, started_at: float,
-          config: dict, extraction_threads: int = 1):
-    """Adds the whole job to `p` and returns the PCollection holding the run summary.
+class Job(NamedTuple):
+    """What the launcher decided before the job: the plan, the reports' context, the release, the lease."""
 
-    plan: what every metadata row needs, made where the job is launched (transforms/store/plan.py).
-    With nothing to do, the steps that read videos, landmarks or records are not in the job at all.
-    extraction_threads: videos one worker decodes at once (pipeline/run.py picks it).
-    """
-    out, feature_options = opts.output_dir, feature_config(opts)
-    total = plan.progress_total
-    results = [p | "Reused and settled rows" >> beam.Create(plan.settled, reshuffle=False)]
-    if plan.has_work:
-        looked_up = (p
-                     | "Rows the index lacks" >> beam.Create(plan.lookups, reshuffle=False)
-                     | "Batch them" >> beam.BatchElements(min_batch_size=1, max_batch_size=64)
-                     | "Read their records" >> beam.ParDo(LookUpRecords(
-                         out, plan.made_by, reprocess_all=opts.reprocess == "all", run_id=run_id, total=total,
-                     )).with_outputs(REUSED, main="work"))
-        work = ((p | "Rows to work on" >> beam.Create(plan.work, reshuffle=False), looked_up.work)
-                | "All work" >> beam.Flatten()
-                # Created rows sit in one bundle; without a reshuffle every video would run on one worker.
-                | "Spread videos" >> beam.Reshuffle())
-        extracted = (work
-                     | "Extract landmarks" >> beam.ParDo(ExtractLandmarks(
-                         opts.video_dir, out, landmark_config(opts), run_id=run_id, total=total,
-                         threads=extraction_threads, planned_fingerprint=plan.made_by.landmarks,
-                     )).with_outputs(FAILED, MISSING, main="stored"))
-        judged = (extracted.stored
-                  | "Compute features" >> beam.ParDo(ComputeFeatures(feature_options, run_id=run_id, total=total))
-                  .with_outputs(LOW_QUALITY, FAILED, main=SUCCESS))
-        saved = judged[SUCCESS] | "Write features" >> beam.ParDo(WriteFeatures(out, feature_options))
-        rejected = ((judged[LOW_QUALITY], judged[FAILED], extracted[FAILED], extracted[MISSING])
-                    | "All rejected" >> beam.Flatten()
-                    | "Record rejections" >> beam.ParDo(RecordRejection(out, feature_options)))
-        results += [saved, rejected, looked_up[REUSED]]
-    results = results | "All results" >> beam.Flatten()
+    plan: Plan
+    context: RunContext
+    release: Optional[ReleaseSettings]   # None: no release in this job
+    lease: Optional[lease.Taken]         # None: the launcher gives it back (a dry run, or --augment_text)
+    run_id: str
+    threads: int = 1                     # videos one worker decodes at once (pipeline/run.py picks it)
 
-    reused = p | "Reused moments" >> ReusedMoments(out, plan)
-    moments = ((results | "New moments" >> beam.FlatMap(lambda r: [r.moments] if r.status == SUCCESS and r.moments is not None else []),
-                reused | "Their moments" >> beam.Map(lambda clip: clip[2]))
-               | "Saved clips" >> beam.Flatten()
-               | "Sum moments" >> beam.CombineGlobally(GlobalMomentsFn()))
-    orphans = results | "Find orphaned outputs" >> ListOrphans(out, plan.orphans, prune=opts.prune_orphans)
-    indexed = results | "Update the record index" >> UpdateIndex(out, plan, reused, moments)
-    return results | "Write reports" >> WriteReports(out, extra_columns, config, feature_options, started_at,
-                                                     orphans, moments, plan.proc, after=indexed, run_id=run_id)
+
+def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
+    opts, plan = options.view_as(GhslOptions), job.plan
+    p = beam.Pipeline(runner=batch_runner(options), options=options)
+
+    results = p | "Rows settled by the plan" >> beam.Create(plan.settled, reshuffle=False)
+    if plan.has_work:  # with nothing to do, no step reads a video, a .pose or a record
+        worked = (p
+                  | "Rows to work on" >> beam.Create(plan.work, reshuffle=False)
+                  # Created rows sit in one bundle; without a reshuffle every video would run on one worker.
+                  | "Spread videos" >> beam.Reshuffle()
+                  | "Landmarks, features, records" >> beam.ParDo(ProcessVideos(
+                      opts.video_dir, opts.output_dir, landmark_config(opts), feature_config(opts), plan.made_by,
+                      reprocess_all=opts.reprocess == "all", run_id=job.run_id, total=plan.progress_total,
+                      threads=job.threads)))
+        results = (results, worked) | "Every row" >> beam.Flatten()
+
+    outputs = (results
+               | "Gather results" >> beam.combiners.ToList()
+               | "Write reports and index" >> beam.Map(write_reports, job.context)
+               | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
+                                                 opts.preview_samples, opts.max_previews))
+    if job.release is not None:
+        released = outputs | "Build the release" >> BuildRelease(job.release)
+    else:
+        released = outputs | "No release" >> beam.Map(Released, None)
+    # Written last: its presence says every other output of the run is complete.
+    done = released | "Write run summary" >> beam.Map(write_summary)
+    if job.lease is not None:
+        done | "Give back the lease" >> beam.Map(give_back_after, job.lease)
+    return p
+
+
+def build_release(options: PipelineOptions, outputs: RunOutputs, settings: ReleaseSettings,
+                  taken: Optional[lease.Taken]) -> beam.Pipeline:
+    """The release of a finished run's outputs alone (pipeline.release; pipeline.run after --augment_text)."""
+    p = beam.Pipeline(runner=batch_runner(options), options=options)
+    released = (p
+                | "Finished run" >> beam.Create([outputs], reshuffle=False)
+                | "Build the release" >> BuildRelease(settings))
+    if taken is not None:
+        released | "Give back the lease" >> beam.Map(give_back_after, taken)
+    return p
+
+
+def give_back_after(_, taken: lease.Taken) -> bool:
+    return lease.give_back(taken)
 
 
 def run_config(opts: GhslOptions) -> dict:

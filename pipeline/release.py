@@ -4,8 +4,8 @@ Builds the dataset release of a finished run from its outputs alone
 (OUT/proc/, the records and the .npy files; local paths or gs:// URIs, on the
 DirectRunner or Dataflow), under OUT/releases/<release id>/ (docs/release.md).
 When the same inputs and options were released already, nothing is written and
-no pipeline starts. pipeline.run adds the same steps after its report with
-`add_release`, or calls `build_release` after --augment_text.
+no pipeline starts. The job is pipeline/graph.py's `build_release`;
+pipeline.run ends with the same steps inside its own job.
 """
 from __future__ import annotations
 
@@ -14,21 +14,18 @@ import sys
 import uuid
 from typing import Dict, List, Optional, Sequence
 
-import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
 from pipeline.logs import configure_logging
+from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
+from transforms.common import storage
 from transforms.common.progress import LOG
-from pipeline.options import GhslOptions, batch_runner, exit_on_unknown_arguments, exit_with_help, runs_locally
-from transforms.release import layout, publish
-from transforms.common import handoff
-from transforms.release.build import RELEASE_OUTCOME, BuildRelease
+from transforms.release import publish
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, check_columns, plan_release, read_split_file
 from transforms.release.schema import ADDED
 from transforms.release.settings import ReleaseSettings, SettingsError, column_problems, from_options
-from transforms.store import lease, storage
-
+from transforms.store import lease
 
 SUBMITTED = "submitted"  # a remote job was started; its outcome is in its log
 
@@ -53,60 +50,32 @@ def release_settings(opts: GhslOptions, metadata_columns: Sequence[str]) -> Rele
     return settings
 
 
-def add_release(ready: beam.PCollection, output_dir: str, settings: ReleaseSettings, run_id: str,
-                summaries: Optional[beam.PCollection] = None) -> beam.PCollection:
-    """Adds the release after `ready` (any one element, once the reports are written); returns its outcome.
+def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineOptions,
+                  taken: Optional[lease.Taken] = None) -> Dict[str, object]:
+    """Builds the release of the finished outputs in a job of its own; returns its outcome.
 
-    summaries: the main job's WriteReports output, so its reports are not read back.
+    Planned here first: an unchanged release starts no job, and with no saved clip
+    nothing is done (status skipped). Raises ReleaseError when the outputs cannot be
+    released. taken: the lease, which a remote job gives back as its last step; a local
+    one is given back by the caller.
     """
-    return ready | "Build the release" >> BuildRelease(output_dir, settings, run_id, summaries)
+    from pipeline import graph  # Beam and the release's steps: only when a release is built
 
-
-def build_release(output_dir: str, settings: ReleaseSettings, run_id: str,
-                  pipeline_options: Optional[PipelineOptions] = None) -> Dict[str, object]:
-    """Builds the release in a pipeline of its own, once the outputs are final; returns its outcome.
-
-    Planned here first: an unchanged release starts no pipeline, and with no
-    saved clip nothing is done (status skipped). Raises ReleaseError when the
-    outputs cannot be released. Without pipeline_options it runs in this process.
-    """
+    outputs = read_outputs(output_dir)
     try:
-        plan = plan_release(output_dir, settings)
+        plan = plan_release(outputs, settings)
     except NothingToRelease as exc:
         LOG.warning("No release: %s", exc)
-        return publish.outcome(None, output_dir, publish.SKIPPED, str(exc))
+        return publish.outcome(None, publish.SKIPPED, str(exc))
     if plan.status == EXISTS:
         publish.point_latest(output_dir, plan)
-        return publish.outcome(plan, output_dir, publish.UNCHANGED)
-    if pipeline_options is None:
-        pipeline_options = PipelineOptions()
-        pipeline_options.view_as(DirectOptions).direct_running_mode = "in_memory"
-    pipeline = beam.Pipeline(runner=batch_runner(pipeline_options), options=pipeline_options)
-    done = add_release(pipeline | "Outputs are final" >> beam.Create([None]), output_dir, settings, run_id)
-    if not runs_locally(pipeline_options):
-        # The job outlives this process, so it frees the output folder itself as its last step.
-        done | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), output_dir)
-    result = pipeline.run()
-    if not runs_locally(pipeline_options):
-        return publish.outcome(plan, output_dir, SUBMITTED)
+        return publish.outcome(plan, publish.UNCHANGED)
+    remote = not runs_locally(options)
+    result = graph.build_release(options, outputs, settings, taken if remote else None).run()
+    if remote:
+        return publish.outcome(plan, SUBMITTED)
     result.wait_until_finish()
-    return publish.outcome(plan, output_dir, publish.BUILT)
-
-
-def job_outcome(output_dir: str, counters: Dict[str, int], run_id: Optional[str] = None) -> Dict[str, object]:
-    """The outcome of the release steps inside a finished local job.
-
-    As the job's last step handed it to this process, else from its counters and latest.json.
-    """
-    handed = handoff.take(run_id, RELEASE_OUTCOME)
-    if handed is not None:
-        return handed
-    status = next((s for s in (publish.BUILT, publish.UNCHANGED, publish.SKIPPED) if counters.get(f"releases_{s}")),
-                  None)
-    if status in (None, publish.SKIPPED):
-        return {"status": status or "not run"}
-    latest = layout.read_latest(output_dir) or {}
-    return {"status": status, **latest}
+    return publish.outcome(plan, publish.BUILT)
 
 
 def describe(outcome: Dict[str, object]) -> str:
@@ -123,27 +92,12 @@ def _check_outputs(opts: GhslOptions) -> ReleaseSettings:
     try:
         settings = from_options(opts)
         outputs = read_outputs(opts.output_dir)
-        require_saved_clips(outputs, opts.output_dir)
+        require_saved_clips(outputs)
         check_columns(outputs, settings)
         read_split_file(settings)
     except (SettingsError, ReleaseError) as exc:
         raise ReleaseConfigError(str(exc)) from exc
     return settings
-
-
-def _take_lease(options: PipelineOptions, run_id: str) -> bool:
-    """No pipeline.run rewrites the outputs while they are released (transforms/store/lease.py).
-
-    False for a dry run: it writes nothing, and its job never runs to free a lease.
-    """
-    if options.view_as(TestOptions).dry_run:
-        return False
-    opts = options.view_as(GhslOptions)
-    try:
-        lease.acquire(opts.output_dir, run_id, local=runs_locally(options), break_lease=opts.break_lease)
-    except lease.LeaseHeld as exc:
-        raise ReleaseConfigError(str(exc)) from exc
-    return True
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -156,22 +110,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         options.view_as(DirectOptions).direct_running_mode = "in_memory"
     opts = options.view_as(GhslOptions)
     run_id = uuid.uuid4().hex
+    outcome: Dict[str, object] = {}
     try:
         if not opts.output_dir:
             raise ReleaseConfigError("--output_dir is required: the folder a pipeline.run wrote features/ and "
                                      "proc/ into.")
         if storage.is_local(opts.output_dir):
-            opts.output_dir = os.path.abspath(opts.output_dir)  # latest.json and the log name the folder in full
+            opts.output_dir = os.path.abspath(opts.output_dir)
         settings = _check_outputs(opts)
-        leased = _take_lease(options, run_id)
-        outcome = {}
+        # A dry run writes nothing, and its job never runs to give a lease back.
+        taken = None
+        if not options.view_as(TestOptions).dry_run:
+            try:
+                taken = lease.acquire(opts.output_dir, run_id, local=runs_locally(options),
+                                      break_lease=opts.break_lease)
+            except lease.LeaseHeld as exc:
+                raise ReleaseConfigError(str(exc)) from exc
         try:
-            outcome = build_release(opts.output_dir, settings, run_id, options)
+            outcome = build_release(opts.output_dir, settings, options, taken)
         except ReleaseError as exc:  # NothingToRelease included
             raise ReleaseConfigError(str(exc)) from exc
         finally:
-            if leased and outcome.get("status") != SUBMITTED:  # a submitted job frees it as its last step
-                lease.release(opts.output_dir, run_id)
+            if taken is not None and outcome.get("status") != SUBMITTED:  # a submitted job gives it back itself
+                lease.give_back(taken)
     except ReleaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,12 +1,12 @@
 """Entry point: `python -m pipeline.run --metadata_csv=… --video_dir=… --output_dir=… [options]`.
 
 Checks the configuration before any work (a bad header or an unavailable model
-stops the run with exit code 2 and a message that says how to fix it), runs
-the graph, and prints the summary.
+stops the run with exit code 2 and a message that says how to fix it), plans,
+takes the output folder's lease, runs the job pipeline/graph.py builds, and
+prints the summary.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -14,29 +14,23 @@ import time
 import uuid
 from typing import Dict, List, NamedTuple, Optional
 
-import apache_beam as beam
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, TestOptions
 
 from pipeline import graph
-from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import (GhslOptions, batch_runner, exit_on_unknown_arguments, exit_with_help, feature_config,
+from pipeline.logs import configure_logging
+from pipeline.options import (GhslOptions, exit_on_unknown_arguments, exit_with_help, feature_config,
                               landmark_config, option_problems, runs_locally)
-from pipeline.report import add_report
-from transforms.store import lease
-from transforms.store import metadata
-from transforms.store import sentence_table
-from transforms.store import storage
+from transforms.common import storage
+from transforms.common.progress import LOG, ProgressCounter
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.landmarks.native_logs import quiet_native_logs
-from transforms.common import handoff
-from transforms.common.progress import LOG, ProgressCounter
+from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, RunContext, written_columns
+from transforms.store import lease, metadata, sentence_table
+from transforms.store.paths import proc_path
 from transforms.store.plan import make as make_plan
-from transforms.store.results import MISSING, ToDecode
+from transforms.store.results import MISSING
 from transforms.store.reuse import fingerprints
-from transforms.reports.report_html import REPORT_HTML
-from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, proc_path
-
 
 
 class ConfigError(Exception):
@@ -47,7 +41,7 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     """How many videos a worker decodes at once; sets the DirectRunner's mode for a local run.
 
     Locally, by default, the DirectRunner runs in memory, in this process, one bundle at
-    a time, and ExtractLandmarks decodes one video per core (or --direct_num_workers) on
+    a time, and ProcessVideos decodes one video per core (or --direct_num_workers) on
     threads fed from one queue: MediaPipe releases the GIL while it works, nothing is
     imported twice, no worker is started or stopped, and a thread takes the next video
     as soon as it is free. Beam's own workers (multi_threading, multi_processing) are each
@@ -106,6 +100,7 @@ def preflight(options: PipelineOptions) -> Preflight:
     # serves these checks, a sentence table's pairing and the plan (transforms/store/plan.py).
     videos = list_videos(opts)
     header, rows = metadata_rows(opts, videos)
+    check_column_names(opts, header)
     # A --split_by column the metadata lacks would otherwise only fail once every video is done.
     settings = None
     if opts.release:
@@ -118,6 +113,21 @@ def preflight(options: PipelineOptions) -> Preflight:
     check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
     check_missing_videos(opts, rows, videos)
     return Preflight(header, rows, videos, settings)
+
+
+def check_column_names(opts: GhslOptions, header: List[str]) -> None:
+    """Stop when a metadata column has the name of one the pipeline writes: its values would shadow the
+    pipeline's in processed_metadata.csv, the report and the release."""
+    from transforms.release.schema import ADDED, TEXT_VARIATIONS
+
+    ours = set(written_columns()) | set(ADDED) | {TEXT_VARIATIONS}
+    clashing = [c for c in header if c in ours and c not in metadata.REQUIRED_COLUMNS]
+    if clashing:
+        renamed = ", ".join(f"{c} → metadata_{c}" for c in clashing)
+        raise ConfigError(
+            f"The metadata file {opts.metadata_csv} has the column(s) {', '.join(clashing)}, which the pipeline "
+            f"writes itself (processed_metadata.csv, the report and the release), so their values would be "
+            f"confused with the pipeline's. Rename them in the metadata file (e.g. {renamed}) and run again.")
 
 
 def metadata_rows(opts: GhslOptions, videos: Dict[str, storage.ObjectInfo]):
@@ -178,28 +188,20 @@ def run(argv: Optional[List[str]] = None) -> dict:
     opts = options.view_as(GhslOptions)
     checked = preflight(options)
     run_id = uuid.uuid4().hex
+    dry_run = options.view_as(TestOptions).dry_run
+    taken = None if dry_run else take_lease(opts, run_id, runs_locally(options))
     try:
-        with holding_output_dir(options, run_id):
-            return _run(options, opts, checked, run_id, threads)
-    finally:
-        handoff.forget(run_id)  # what the job handed on and nobody took (transforms/common/handoff.py)
+        return _run(options, opts, checked, run_id, threads, taken)
+    except BaseException:
+        if taken is not None:
+            lease.give_back(taken)
+        raise
 
 
-@contextlib.contextmanager
-def holding_output_dir(options: PipelineOptions, run_id: str):
-    """No other run writes --output_dir meanwhile (transforms/store/lease.py).
-
-    A local run releases the lease when it ends, however it ends. A submitted job
-    outlives this process, so the job releases it itself as its last step (see
-    _run); only a failed submission releases it here. A dry run writes nothing
-    and takes no lease.
-    """
-    opts, local = options.view_as(GhslOptions), runs_locally(options)
-    if options.view_as(TestOptions).dry_run:
-        yield
-        return
+def take_lease(opts: GhslOptions, run_id: str, local: bool) -> lease.Taken:
+    """No other run writes --output_dir meanwhile (transforms/store/lease.py); a killed run's temporary files go."""
     try:
-        lease.acquire(opts.output_dir, run_id, local=local, break_lease=opts.break_lease)
+        taken = lease.acquire(opts.output_dir, run_id, local=local, break_lease=opts.break_lease)
     except lease.LeaseHeld as exc:
         raise ConfigError(str(exc)) from exc
     except Exception as exc:  # no credentials, no permission, a bucket that does not exist…
@@ -207,52 +209,48 @@ def holding_output_dir(options: PipelineOptions, run_id: str):
                           f"Check the path and that this account may write there.") from exc
     if storage.remove_temporary_files(opts.output_dir):
         LOG.info("Removed the temporary files a killed run left in %s.", opts.output_dir)
-    try:
-        yield
-    except BaseException:
-        lease.release(opts.output_dir, run_id)
-        raise
-    if local:
-        lease.release(opts.output_dir, run_id)
+    return taken
 
 
-def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id: str, threads: int) -> dict:
-    from pipeline import release
+def make_job(options: PipelineOptions, checked: Preflight, run_id: str, threads: int = 1,
+             taken: Optional[lease.Taken] = None) -> graph.Job:
+    """The plan and everything else the job needs, decided here; under the lease, no other run changes the
+    outputs between these listings and the job."""
+    opts, started_at = options.view_as(GhslOptions), time.time()
+    plan = make_plan(checked.rows, checked.videos, opts.output_dir,
+                     fingerprints(landmark_config(opts), feature_config(opts)), reprocess_all=opts.reprocess == "all")
+    context = RunContext(
+        output_dir=opts.output_dir,
+        extra_columns=tuple(c for c in checked.header if c not in metadata.REQUIRED_COLUMNS),
+        config={**graph.run_config(opts),
+                "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)},
+        feature_options=feature_config(opts), started_at=started_at, planned_orphans=tuple(plan.orphans),
+        prune_orphans=opts.prune_orphans, proc=plan.proc, index=plan.index)
+    # With --augment_text the release waits for the text step, and the launcher gives the lease back.
+    return graph.Job(plan, context, None if opts.augment_text else checked.release,
+                     None if opts.augment_text else taken, run_id, threads)
 
-    started_at = time.time()
-    # Under the lease: no other run changes the outputs between these listings and the job.
-    made_by = fingerprints(landmark_config(opts), feature_config(opts))
-    plan = make_plan(checked.rows, checked.videos, opts.output_dir, made_by, reprocess_all=opts.reprocess == "all",
-                     run_id=run_id)
-    config = {**graph.run_config(opts),
-              "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)}
-    extra_columns = [c for c in checked.header if c not in metadata.REQUIRED_COLUMNS]
+
+def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id: str, threads: int,
+         taken: Optional[lease.Taken]) -> dict:
+    job = make_job(options, checked, run_id, threads, taken)
+    plan = job.plan
     LOG.info("%d metadata rows from %s. %s", len(checked.rows), opts.metadata_csv, plan.describe())
-    if threads > 1 and any(isinstance(w, ToDecode) for w in plan.work):
-        LOG.info("Decoding %d videos at a time", threads)
+    if threads > 1 and plan.decodes:
+        LOG.info("Decoding up to %d videos at a time", threads)
     if not runs_locally(options):
         # The plan's rows travel inside the job; a large plan would exceed the size of a job request.
         options.view_as(DebugOptions).add_experiment("upload_graph")
 
-    # From here until this run writes it last, proc/ is being rewritten: no summary may vouch for it.
-    if SUMMARY_JSON in plan.proc:
+    # From here until this run writes it last, the outputs are being rewritten: no summary may vouch for them.
+    if SUMMARY_JSON in plan.proc and taken is not None:
         storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
     progress = ProgressCounter(run_id, plan.progress_total)
     for result in plan.settled:
         if result.status == MISSING:
             progress.finished(result.video_file, MISSING, 0, 0.0, result.error)
     try:
-        pipeline = beam.Pipeline(runner=batch_runner(options), options=options)
-        summaries = graph.build(pipeline, opts, plan, extra_columns=extra_columns, run_id=run_id,
-                                started_at=started_at, config=config, extraction_threads=threads)
-        # Part of the job, not a step after it, so that Dataflow runs write it too.
-        done = add_report(summaries, opts.output_dir, opts.video_dir, opts.preview_overlay,
-                          opts.preview_samples, opts.max_previews)
-        if checked.release and not opts.augment_text:  # with it, the release waits for the text step
-            done = release.add_release(done, opts.output_dir, checked.release, run_id, summaries)
-        if not runs_locally(options):
-            done | "Release output folder" >> beam.Map(lambda _, out: lease.release(out, run_id), opts.output_dir)
-        result = pipeline.run()
+        result = graph.build(options, job).run()
         if not runs_locally(options) and not opts.augment_text:
             LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
             return {}
@@ -260,21 +258,27 @@ def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id
         result.wait_until_finish()
     finally:
         progress.cleanup()
-    # As the job wrote it: handed over when the job ran in this process, else read back.
-    summary = json.loads(handoff.take(run_id, SUMMARY_JSON)
-                         or storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
+    summary = json.loads(storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
     summary["counters"] = _counters(result)
-    summary["report"] = proc_path(opts.output_dir, REPORT_HTML)
+    summary["report"] = proc_path(opts.output_dir, "report.html")
     if opts.augment_text:
-        from pipeline import augment_text
-
-        summary["augment_text"] = augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options,
-                                                       wait=bool(checked.release))
-        if checked.release:
-            summary["release"] = release.build_release(opts.output_dir, checked.release, run_id, options)
-    elif checked.release:
-        summary["release"] = release.job_outcome(opts.output_dir, summary["counters"], run_id)
+        summary.update(_text_and_release(options, opts, checked, taken))
     return summary
+
+
+def _text_and_release(options: PipelineOptions, opts: GhslOptions, checked: Preflight,
+                      taken: Optional[lease.Taken]) -> dict:
+    """--augment_text: the Gemini step on the finished CSV, then the release from the rewritten outputs."""
+    from pipeline import augment_text
+    from pipeline import release
+
+    found = {"augment_text": augment_text.augment(proc_path(opts.output_dir, PROCESSED_CSV), options,
+                                                  wait=bool(checked.release))}
+    if checked.release:
+        found["release"] = release.build_release(opts.output_dir, checked.release, options, taken)
+    if taken is not None and found.get("release", {}).get("status") != release.SUBMITTED:
+        lease.give_back(taken)  # a submitted release job gives it back as its last step
+    return found
 
 
 def _counters(result) -> dict:

@@ -7,6 +7,10 @@ delete…) and is held `latency` seconds first: about a laptop's or a launcher's
 round trip to a bucket. Used by the tests that bound the requests of a re-run
 and by `bench.bucket_requests`.
 
+A test can also hold one request (`hold`): the proxy stops it before it reaches
+the emulator and tells the test, which then kills the job at that exact moment
+from outside (tests/test_killed_runs.py): the product has no hook for it.
+
 It also does two things GCS does and gcp-storage-emulator does not, so that
 code meets the real behaviour here and the counts are those GCS would see:
 - an upload or a delete with an `ifGenerationMatch` precondition that does not
@@ -90,6 +94,7 @@ class CountingProxy:
         self.requests: list = []      # (kind, method, path) of each request, in order
         self._lock = threading.Lock()
         self._conditional = threading.Lock()  # a precondition's check and its request, as one step
+        self._holds: list = []                # (predicate, reached event, released event)
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -113,6 +118,32 @@ class CountingProxy:
         with self._lock:
             counts, self.counts, self.requests = dict(self.counts), collections.Counter(), []
         return counts
+
+    def hold(self, predicate) -> threading.Event:
+        """Stop the first request for which predicate(kind, method, object name) holds, before it reaches
+        the emulator; the returned event is set once it arrived. `release_holds` drops it: a held request
+        is one whose sender the test kills, so it never reaches the emulator."""
+        reached = threading.Event()
+        with self._lock:
+            self._holds.append((predicate, reached, threading.Event()))
+        return reached
+
+    def release_holds(self) -> None:
+        with self._lock:
+            holds, self._holds = self._holds, []
+        for _, _, released in holds:
+            released.set()
+
+    def _held(self, method: str, path: str, body: bytes) -> bool:
+        """True when this request was held (and is to be dropped)."""
+        with self._lock:
+            found = next(((p, r, e) for p, r, e in self._holds if not r.is_set()
+                          and p(kind(method, path), method, object_name(path, body))), None)
+            if found is not None:
+                found[1].set()
+        if found is not None:
+            found[2].wait(timeout=600)
+        return found is not None
 
     def _count(self, method: str, path: str, body: bytes) -> None:
         with self._lock:
@@ -143,6 +174,9 @@ class CountingProxy:
             def _forward(self):
                 body = self._body()
                 proxy._count(self.command, self.path, body)
+                if proxy._held(self.command, self.path, body):
+                    self.close_connection = True
+                    return
                 if proxy.latency:
                     time.sleep(proxy.latency)
                 if self.command == "GET" and kind(self.command, self.path) == "list":

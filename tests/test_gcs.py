@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import run as run_job
 from tests.conftest import write_metadata
-from transforms.store import storage
+from transforms.common import storage
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 REPORTS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv",

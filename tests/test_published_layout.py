@@ -20,7 +20,9 @@ from pipeline import run as run_job
 from pipeline.options import GhslOptions
 from tests.conftest import write_metadata
 from transforms.reports import report_data
-from transforms.store import metadata, sentence_table, storage
+from transforms.reports.run_reports import read_run
+from transforms.store import metadata, sentence_table
+from transforms.common import storage
 from transforms.store.results import FAILED, MISSING
 
 PUBLISHED_HEADER = ["Sentence ID", "Sentence Text", "Category"]
@@ -219,7 +221,8 @@ def test_failed_rows_off_the_table_come_after_its_rows_in_name_order(local_run):
 
 def test_the_dataset_report_reads_these_rows(local_run):
     out, summary, _ = local_run
-    missing, failed = list(report_data.read_clips(out, MISSING)), list(report_data.read_clips(out, FAILED))
+    clips = report_data.report_clips(read_run(out).results, out)  # read back from the files, as pipeline.report does
+    missing, failed = [c for c in clips if c.status == MISSING], [c for c in clips if c.status == FAILED]
     assert len(missing) == summary["counts"]["missing"] and {c.video_file for c in missing} == {""}
     assert sorted(c.video_file for c in failed) == sorted({**NOT_MATCHING, **NO_SENTENCE})
     assert all(c.reason for c in missing + failed)

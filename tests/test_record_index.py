@@ -15,8 +15,10 @@ from pipeline import run as run_job
 from tests.conftest import make_dataset
 from tests.test_incremental import assert_same_outputs
 from transforms.common.moments import Moments
-from transforms.store import record_index, records, storage
-from transforms.store.storage import ObjectInfo
+from transforms.store import record_index, records
+from transforms.store.paths import record_path
+from transforms.common import storage
+from transforms.common.storage import ObjectInfo
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 # The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
@@ -75,7 +77,7 @@ def test_moments_the_index_lacks_are_read_from_the_records(tmp_path):
     out = str(tmp_path)
     m = v1_moments(3)
     record = {"format": records.FORMAT, "status": "success", "moments": records.moments_json(m)}
-    storage.write_text(records.record_path(out, "x"), records.to_json(record))
+    storage.write_text(record_path(out, "x"), records.to_json(record))
     record_index.write(out, {}, {"x": ("old version", v1_moments(4))}, None)
     np.testing.assert_array_equal(record_index.read_moments(out, {"x": "new version"})["x"].total, m.total)
 

@@ -1,9 +1,10 @@
 """Result records: exact round trip, fingerprints, and source identity of awkward file names."""
 import numpy as np
 
+from transforms.common import storage
 from transforms.store import records
 from transforms.store.metadata import ClipRow
-from transforms.store.results import ClipResult
+from transforms.store.results import ClipResult, Measures, Outputs
 from transforms.common.moments import moments_of
 
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
@@ -15,18 +16,17 @@ FEATURES = dict(face_downsample=5, min_frames=48, min_valid_ratio=0.45, visibili
 def test_a_record_gives_back_exactly_what_was_published(tmp_path):
     row = ClipRow(line=3, video_file="a/b.mp4", sentence_id="7", sentence="Hi", category="c", extra={"signer": "A"})
     frames = np.random.default_rng(0).normal(size=(30, 540)).astype(np.float32)
-    result = ClipResult.for_row(row, "success", "", frames_decoded=31, num_frames=30, frame_feature_dim=540,
-                                detection_ratio=30 / 31, mean_visibility=0.123456789, motion_mean=1 / 3,
-                                motion_p50=0.1, motion_p95=0.2, motion_max=0.3)
-    result.moments = moments_of(frames)
+    measures = Measures(frames_decoded=31, num_frames=30, frame_feature_dim=540, detection_ratio=30 / 31,
+                        mean_visibility=0.123456789, motion_mean=1 / 3, motion_p50=0.1, motion_p95=0.2, motion_max=0.3)
+    result = ClipResult(row, "success", "", measures, moments=moments_of(frames))
     path = str(tmp_path / "r.json")
-    result.landmarks = {"fingerprint": "lm", "sha256": "ab" * 32, "size": 1000, "frames": 31}
-    record = records.to_record(result, {"size": 5, "updated": 1.5, "checksum": None}, "fp")
-    records.storage.write_text(path, records.to_json(record))
-    back = records.result_from(records.read(path), row, "/out/a/b.npy")
-    for field in ("status", "error", "frames_decoded", "num_frames", "detection_ratio", "mean_visibility",
-                  "motion_mean", "motion_p95", "kept_low", "line", "extra", "landmarks"):
-        assert getattr(back, field) == getattr(result, field), field
+    landmarks = {"fingerprint": "lm", "sha256": "ab" * 32, "size": 1000, "frames": 31}
+    record = records.to_record(result, {"size": 5, "updated": 1.5, "checksum": None}, landmarks, "fp")
+    storage.write_text(path, records.to_json(record))
+    listed = storage.object_info(path)
+    back = records.result_from(records.read(path), row, Outputs(record=listed))
+    assert (back.status, back.error, back.measures, back.row) == (result.status, result.error, result.measures, row)
+    assert back.record["landmarks"] == landmarks and back.record_object == listed
     assert back.moments.count == 30 and back.origin == "reused"
     np.testing.assert_array_equal(back.moments.total, result.moments.total)     # bit for bit
     np.testing.assert_array_equal(back.moments.total_sq, result.moments.total_sq)

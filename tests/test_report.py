@@ -23,7 +23,7 @@ from pipeline import report as report_entry
 from pipeline import run as run_entry
 from transforms.reports import report_html
 from transforms.reports import skeleton_preview
-from transforms.store import storage
+from transforms.common import storage
 from transforms.reports.report_data import dataset_numbers
 from transforms.reports.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED, STORED
 from transforms.reports.run_reports import proc_path
@@ -316,10 +316,9 @@ def test_connections_are_mediapipes():
 
 
 def test_dataset_numbers_without_saved_clips_are_empty_not_errors():
-    from transforms.reports.report_data import DatasetStatsFn
+    from transforms.reports.report_data import dataset_stats
 
-    fn = DatasetStatsFn()
-    numbers = dataset_numbers(fn.extract_output(fn.create_accumulator()))
+    numbers = dataset_numbers(dataset_stats([]))
     assert numbers["frames_mean"] is None and numbers["unique_sentences"] == 0
 
 

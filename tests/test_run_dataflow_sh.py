@@ -18,7 +18,7 @@ import pytest
 from google.cloud.dataflow_v1beta3 import types as dataflow
 
 from pipeline import run
-from transforms.store import storage
+from transforms.common import storage
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "run_dataflow.sh"

@@ -1,15 +1,14 @@
 """Moments of saved clips and their sums: the global feature statistics (§Global statistics).
 
 Each clip contributes its moments (frame count, Σx and Σx² per feature, in
-float64), computed once where its array is written; the CombineFn only adds
-moments. Records keep each clip's moments, so statistics over unchanged
-clips never read their arrays again.
+float64), computed once where its array is written; the statistics only add
+moments, in feature-stem order (transforms/reports/run_reports.py). Records keep
+each clip's moments, so statistics over unchanged clips never read their arrays again.
 """
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Optional
+from typing import Mapping, NamedTuple, Optional
 
-import apache_beam as beam
 import numpy as np
 
 STD_FLOOR = 1e-8  # variance floor of the v1 definition: std = sqrt(max(var, 1e-8))
@@ -48,20 +47,10 @@ def mean_std(m: Optional[Moments], dim: int):
     return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
 
 
-class GlobalMomentsFn(beam.CombineFn):
-    """Adds per-clip Moments; the result is None when there was no clip."""
-
-    def create_accumulator(self) -> Optional[Moments]:
-        return None
-
-    def add_input(self, accumulator, moments: Moments):
-        return add(accumulator, Moments(*moments))
-
-    def merge_accumulators(self, accumulators: Iterable[Optional[Moments]]):
-        merged = None
-        for acc in accumulators:
-            merged = add(merged, acc)
-        return merged
-
-    def extract_output(self, accumulator):
-        return accumulator
+def sum_in_order(by_clip: Mapping[str, Moments]) -> Optional[Moments]:
+    """The clips' moments added in key order (the feature stem): the same clips give the same bits
+    whatever order they arrived in, on any runner; None without clips."""
+    total = None
+    for key in sorted(by_clip):
+        total = add(total, by_clip[key])
+    return total

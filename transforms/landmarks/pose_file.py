@@ -1,6 +1,6 @@
 """The landmark store: one `.pose` file per video, in pose-format's standard holistic layout.
 
-    OUT/landmarks/<video_file without extension>.pose
+    OUT/landmarks/<video_file without extension>.pose   (transforms/store/paths.py)
 
 Written with the `pose-format` library (sign-language-processing/pose), so every
 tool of the field reads, normalizes and draws our files. The header is the one
@@ -30,10 +30,7 @@ from typing import Tuple
 import numpy as np
 
 from transforms.features.landmarks import FACE_POINTS, HAND_POINTS, POSE_POINTS, ClipPoints
-from transforms.store import storage
 
-LANDMARKS_SUBDIR = ("landmarks",)
-SUFFIX = ".pose"
 POSE, FACE, LEFT_HAND, RIGHT_HAND, POSE_WORLD = (
     "POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS", "POSE_WORLD_LANDMARKS")
 COMPONENTS = (POSE, FACE, LEFT_HAND, RIGHT_HAND, POSE_WORLD)
@@ -42,10 +39,6 @@ REFINED_FACE_POINTS = FACE_POINTS + 10  # iris points added by refine_face_landm
 
 class LandmarkFileError(ValueError):
     """A .pose file that cannot be ours: unreadable, truncated, or another layout."""
-
-
-def landmark_path(output_dir: str, feature_stem: str) -> str:
-    return storage.join(output_dir, *LANDMARKS_SUBDIR, feature_stem + SUFFIX)
 
 
 def holistic_header(width: int, height: int, refine_face_landmarks: bool = False):

@@ -33,35 +33,20 @@ def dataset_card(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
 
 
 def _yaml_header(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
+    """The YAML header `datasets` and the Hub read, rendered by huggingface_hub's own DatasetCardData."""
+    from huggingface_hub import DatasetCardData
+
     present = [s for s in SPLITS if plan.shards.get(s)]
     data_bytes = {s: sum(shards[layout.shard_file(n)]["data_bytes"] for n in plan.shards[s]) for s in present}
-    header = {
-        "pretty_name": f"GhSL sign-language landmark features, release {plan.release_id}",
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"} for s in present]}],
-        "dataset_info": {"features": plan.schema.hf_features(),
-                         "splits": [{"name": s, "num_bytes": data_bytes[s], "num_examples": plan.counts.clips[s]}
-                                    for s in present]},
-    }
-    return "---\n" + _yaml(header, 0) + "---\n"
-
-
-def _yaml(value, indent: int) -> str:
-    """Block YAML for dicts, lists and scalars; scalars as JSON, which is valid YAML."""
-    pad = " " * indent
-    if isinstance(value, dict):
-        lines = []
-        for key, item in value.items():
-            if isinstance(item, (dict, list)):
-                lines.append(f"{pad}{key}:\n{_yaml(item, indent + 2)}")
-            else:
-                lines.append(f"{pad}{key}: {json.dumps(item, ensure_ascii=False)}\n")
-        return "".join(lines)
-    lines = []
-    for item in value:
-        text = _yaml(item, indent + 2) if isinstance(item, (dict, list)) else f"{pad}  {json.dumps(item)}\n"
-        lines.append(f"{pad}- {text[indent + 2:]}")
-    return "".join(lines)
+    header = DatasetCardData(
+        pretty_name=f"GhSL sign-language landmark features, release {plan.release_id}",
+        configs=[{"config_name": "default",
+                  "data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"} for s in present]}],
+        dataset_info={"features": plan.schema.hf_features(),
+                      "splits": [{"name": s, "num_bytes": data_bytes[s], "num_examples": plan.counts.clips[s]}
+                                 for s in present]},
+    )
+    return "---\n" + header.to_yaml() + "\n---\n"
 
 
 def _version(plan: ReleasePlan) -> str:

@@ -1,4 +1,4 @@
-"""The plan of a release, decided from the run's reports and records alone, before any feature file is read:
+"""The plan of a release, decided from the run's typed results and records alone, before any feature file is read:
 its id, every clip's split and shard, the row schema, and what the card will say about the splits.
 
 Shards: the clips of a split, in video_file order, are cut into
@@ -16,13 +16,14 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from transforms.common import storage
 from transforms.features import v2
 from transforms.release import layout, manifest
-from transforms.release.inputs import ReleaseError, RunOutputs, clip_records, read_outputs, require_saved_clips, stem
+from transforms.release.inputs import ReleaseError, clip_records, require_saved_clips
 from transforms.release.schema import ADDED, ReleaseSchema, metadata_columns, release_feature_schema, release_schema
 from transforms.release.settings import SPLITS, ReleaseSettings, column_problems
 from transforms.release.splits import Assignment, Clip, SplitCounts, SplitFileError, assign, count, group_key, read_pins
-from transforms.store import storage
+from transforms.reports.run_reports import RunOutputs
 
 BUILD = "build"        # no complete release has this id: build it
 EXISTS = "exists"      # already released: nothing to write
@@ -61,7 +62,7 @@ class ReleasePlan:
 
 
 def check_columns(outputs: RunOutputs, settings: ReleaseSettings) -> None:
-    problems = column_problems(settings.split_by, metadata_columns(outputs.columns), reserved=ADDED)
+    problems = column_problems(settings.split_by, metadata_columns(outputs.processed_columns), reserved=ADDED)
     if problems:
         raise ReleaseError(" ".join(problems))
 
@@ -80,41 +81,41 @@ def read_split_file(settings: ReleaseSettings) -> Optional[Dict[str, str]]:
         raise ReleaseError(str(exc)) from exc
 
 
-def plan_release(output_dir: str, settings: ReleaseSettings, outputs: Optional[RunOutputs] = None,
-                 run_id: Optional[str] = None) -> ReleasePlan:
+def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     """The plan (status BUILD or EXISTS); raises NothingToRelease (no saved clip) or ReleaseError.
 
-    outputs: the run's reports when the caller has them (the main job just wrote them); else read.
-    run_id: the main job's, when planned inside it (its records may have been handed on: read_records).
+    outputs: the run's typed results, each saved clip with its record (transforms/release/inputs.py).
     """
-    outputs = outputs or read_outputs(output_dir)
-    require_saved_clips(outputs, output_dir)
+    output_dir = outputs.output_dir
+    require_saved_clips(outputs)
     check_columns(outputs, settings)
     pins = read_split_file(settings)
-    records = clip_records(output_dir, outputs.rows, run_id)
+    records = clip_records(outputs)
 
     proc_schema = outputs.feature_schema
     version, dim = proc_schema["feature_version"], int(proc_schema["dim"])
-    schema = release_schema(outputs.columns, version, dim, settings.dtype)
-    rows = {r["video_file"]: r for r in outputs.rows}
-    assignment = assign([Clip(v, group_key(r, settings.split_by), records[v]["landmarks"]["sha256"])
-                         for v, r in rows.items()], settings.seed, settings.ratios, pins)
-    frames = {v: int(r["num_frames"]) for v, r in rows.items()}
-    counts = count(assignment, {v: r["category"] for v, r in rows.items()}, frames)
+    columns = outputs.processed_columns
+    schema = release_schema(columns, version, dim, settings.dtype)
+    saved = {r.video_file: r for r in outputs.saved}
+    texts = {v: outputs.processed_text(r) for v, r in saved.items()}
+    assignment = assign([Clip(v, group_key(texts[v], settings.split_by), records[v]["landmarks"]["sha256"])
+                         for v in saved], settings.seed, settings.ratios, pins)
+    frames = {v: r.measures.num_frames for v, r in saved.items()}
+    counts = count(assignment, {v: r.row.category for v, r in saved.items()}, frames)
     shard_of, shards = _shards(assignment.split, frames, dim * np.dtype(settings.dtype).itemsize,
                                settings.shard_bytes)
     try:
-        clips = [ClipEntry(v, stem(v), assignment.split[v], shard_of[v], frames[v],
-                           schema.values(rows[v], assignment.split[v])) for v in sorted(rows)]
+        clips = [ClipEntry(v, saved[v].feature_stem, assignment.split[v], shard_of[v], frames[v],
+                           schema.values(saved[v], assignment.split[v], output_dir)) for v in sorted(saved)]
     except ValueError as exc:
         raise ReleaseError(str(exc)) from None
 
-    inputs = manifest.release_inputs(settings.as_dict(), pins, proc_schema, outputs.columns, outputs.rows, records)
+    inputs = manifest.release_inputs(settings.as_dict(), pins, proc_schema, columns, list(texts.values()), records)
     release_id = manifest.release_id(inputs)
     status = EXISTS if layout.is_release(output_dir, release_id) else BUILD
     presence = _column_presence(version, dim, proc_schema["options"]["face_downsample"])
     return ReleasePlan(status, release_id, inputs, settings, schema,
-                       release_feature_schema(proc_schema, schema, presence), outputs.run_summary, assignment,
+                       release_feature_schema(proc_schema, schema, presence), outputs.summary, assignment,
                        counts, clips, shards)
 
 

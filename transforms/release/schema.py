@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-import pyarrow as pa
 
-from transforms.reports.run_reports import V2_PROCESSED_COLUMNS
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+from transforms.reports.run_reports import V2_PROCESSED_COLUMNS, value
 from transforms.store.metadata import REQUIRED_COLUMNS
+from transforms.store.results import ClipResult
 
 FEATURES = "features"
 SPLIT = "split"
@@ -77,10 +80,14 @@ class ReleaseSchema:
     def names(self) -> List[str]:
         return [f.name for f in self.fields]
 
-    def arrow(self) -> pa.Schema:
+    def arrow(self) -> "pa.Schema":
+        import pyarrow as pa  # only where shards are written: a release that exists already needs none
+
         return pa.schema([pa.field(f.name, self._arrow_type(f.kind), nullable=False) for f in self.fields])
 
-    def _arrow_type(self, kind: str) -> pa.DataType:
+    def _arrow_type(self, kind: str) -> "pa.DataType":
+        import pyarrow as pa
+
         if kind == "frames":
             return pa.list_(pa.list_(pa.from_numpy_dtype(np.dtype(self.dtype)), self.dim))
         if kind == "strings":
@@ -108,18 +115,20 @@ class ReleaseSchema:
     def field_docs(self) -> List[dict]:
         return [{"name": f.name, "type": self.type_text(f), "description": f.description} for f in self.fields]
 
-    def values(self, csv_row: Mapping[str, str], split: str) -> Dict[str, object]:
-        """A row's typed values from its processed_metadata.csv row (features aside)."""
+    def values(self, result: ClipResult, split: str, output_dir: str) -> Dict[str, object]:
+        """A row's typed values from the clip's result (features aside)."""
         out: Dict[str, object] = {}
         for f in self.fields:
             if f.name == FEATURES:
                 continue
-            text = split if f.name == SPLIT else csv_row[f.name]
-            out[f.name] = _typed(f, text, csv_row.get("video_file", ""))
+            given = split if f.name == SPLIT else value(result, f.name, output_dir)
+            out[f.name] = _typed(f, given, result.video_file)
         return out
 
-    def table(self, rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    def table(self, rows: Sequence[Mapping[str, object]]) -> "pa.Table":
         """An Arrow table of rows holding values() plus their `features` array (frames × dim)."""
+        import pyarrow as pa
+
         schema = self.arrow()
         columns = []
         for f in self.fields:
@@ -129,7 +138,9 @@ class ReleaseSchema:
                 columns.append(pa.array([r[f.name] for r in rows], type=schema.field(f.name).type))
         return pa.Table.from_arrays(columns, schema=schema)
 
-    def _frames_column(self, rows, arrow_type: pa.DataType) -> pa.Array:
+    def _frames_column(self, rows, arrow_type: "pa.DataType") -> "pa.Array":
+        import pyarrow as pa
+
         arrays = [np.asarray(r[FEATURES], dtype=self.dtype).reshape(-1, self.dim) for r in rows]
         offsets = np.cumsum([0] + [len(a) for a in arrays], dtype=np.int32)
         flat = np.concatenate(arrays).reshape(-1) if arrays else np.zeros(0, self.dtype)
@@ -137,21 +148,22 @@ class ReleaseSchema:
         return pa.ListArray.from_arrays(pa.array(offsets), frames, type=arrow_type)
 
 
-def _typed(f: Field, text: str, video_file: str):
+def _typed(f: Field, given: object, video_file: str):
+    """The field's value; metadata columns are text, and text_variations a JSON list in its text."""
     try:
         if f.kind == "string":
-            return text
+            return str(given)
         if f.kind in ("int32", "int64"):
-            return int(text)
+            return int(given)
         if f.kind == "float64":
-            return float(text)
+            return float(given)
         if f.kind == "strings":
-            values = json.loads(text)
+            values = json.loads(given)
             if not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
                 raise ValueError("not a JSON list of strings")
             return values
     except ValueError as exc:
-        raise ValueError(f"processed_metadata.csv, {video_file}: {f.name}={text!r} is not a {f.kind} ({exc}); "
+        raise ValueError(f"processed_metadata.csv, {video_file}: {f.name}={given!r} is not a {f.kind} ({exc}); "
                          f"run pipeline.run (or pipeline.augment_text for text_variations) again.") from None
     raise AssertionError(f.kind)
 

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import html
 import json
 from typing import Dict, Mapping, Optional, Sequence
 
-from transforms.reports import report_plots
+import numpy as np
 
-from transforms.reports import skeleton_preview
-
-from transforms.store import storage
-from transforms.reports.report_data import MAX_TABLE_ROWS, REPORT_STATUSES, DatasetStats, ReportClip, dataset_numbers
-from transforms.reports.report_plots import STATUS_COLOURS, STATUS_LABELS
-from transforms.reports.report_previews import Preview
-from transforms.reports.run_reports import proc_path
+from transforms.common import storage
+from transforms.reports import preview_cache, skeleton_preview
+from transforms.reports.report_data import (MAX_TABLE_ROWS, MEASURED, REPORT_STATUSES, DatasetStats, ReportClip,
+                                            dataset_numbers, picks, report_clips)
+from transforms.reports.report_previews import Preview, draw_previews
+from transforms.reports.run_reports import RunOutputs
+from transforms.reports.status_style import STATUS_COLOURS, STATUS_LABELS
+from transforms.store.paths import proc_path
 
 REPORT_HTML = "report.html"
+# Bumped when the plotting code changes what a plot looks like for the same numbers.
+PLOTS_DRAWING = "matplotlib 1"
 
 PLOT_TITLES = {
     "frame_counts": "Kept frames per clip",
@@ -114,15 +118,49 @@ def _data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def write_report(summary: Mapping, output_dir: str, stats: DatasetStats, problems: Sequence[ReportClip],
-                 previews: Sequence[Preview]) -> str:
-    """Draws the plots, renders the page and publishes OUT/proc/report.html; returns its path."""
-    path = proc_path(output_dir, REPORT_HTML)
-    plots = report_plots.all_plots(stats, summary["config"])
+def write_report_page(outputs: RunOutputs, video_dir: Optional[str] = None, overlay: bool = False,
+                      samples: int = 4, max_previews: int = 12) -> str:
+    """Picks, draws (or takes from the cache) and renders the page; publishes OUT/proc/report.html, returns its path."""
+    out, summary = outputs.output_dir, outputs.summary
+    chosen = picks(report_clips(outputs.results, out), samples, max_previews)
+    known_versions = any(c.features_version or c.landmarks_version for c in chosen.previews)
+    cached = preview_cache.read(out) if known_versions else preview_cache.EMPTY
+    previews = draw_previews(chosen.previews, out, summary["config"], video_dir, overlay, cached.previews)
+    plots, plot_keys = _plots(chosen.stats, summary["config"], cached.plots)
+    kept = preview_cache.Pictures(
+        {p.cache_key: {"source": p.source, "gif": p.gif, "frames": p.frames, "frames_shown": p.frames_shown}
+         for p in previews if p.cache_key and p.gif is not None},
+        {k: {"name": name, "png": plots[name]} for name, k in plot_keys.items()})
+    if known_versions and (set(kept.previews) != set(cached.previews) or set(kept.plots) != set(cached.plots)):
+        storage.write_text(proc_path(out, preview_cache.PREVIEWS_JSON), preview_cache.text(kept))
+    path = proc_path(out, REPORT_HTML)
     generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    storage.write_text(path, render(summary, stats, problems, previews, plots, output_dir, generated_at,
+    storage.write_text(path, render(summary, chosen.stats, chosen.problems, previews, plots, out, generated_at,
                                     MAX_TABLE_ROWS))
     return path
+
+
+def _plots(stats: DatasetStats, run_config: Mapping, cached: Mapping[str, dict]):
+    """(name → PNG, name → cache key): the plots of these numbers, drawn only when the cache lacks them.
+
+    The key hashes everything a plot is drawn from, so equal numbers give the same
+    picture; matplotlib is imported only when one must be drawn.
+    """
+    digest = hashlib.sha256(json.dumps({
+        "drawing": PLOTS_DRAWING, "rows": stats.rows_per_report, "categories": stats.categories,
+        "reasons": sorted([list(k), n] for k, n in stats.reasons.items()),
+        "config": {k: run_config.get(k) for k in ("motion_rejection_threshold", "min_valid_ratio")},
+    }, sort_keys=True).encode())
+    for group in MEASURED:
+        for metric, values in sorted(stats.values[group].items()):
+            digest.update(f"{group}:{metric}:".encode() + np.ascontiguousarray(values, np.float64).tobytes())
+    base = digest.hexdigest()
+    keys = {name: hashlib.sha256(f"{base}:{name}".encode()).hexdigest() for name in PLOT_TITLES}
+    if all(k in cached for k in keys.values()):
+        return {name: cached[k]["png"] for name, k in keys.items()}, keys
+    from transforms.reports import report_plots
+
+    return report_plots.all_plots(stats, run_config), keys
 
 
 def render(summary: Mapping, stats: DatasetStats, problems: Sequence[ReportClip], previews: Sequence[Preview],
@@ -246,3 +284,10 @@ def _config_section(summary: Mapping) -> str:
     versions = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in summary.get("versions", {}).items())
     return (f'<h2>Configuration</h2><div class="two"><table>{rows}</table><table>{versions}</table></div>'
             f"<details><summary>Beam options</summary><pre>{_e(json.dumps(beam_options, indent=2))}</pre></details>")
+
+
+def with_report_page(outputs: RunOutputs, video_dir: Optional[str] = None, overlay: bool = False,
+                     samples: int = 4, max_previews: int = 12) -> RunOutputs:
+    """The job's step: writes the page, passes the outputs on."""
+    write_report_page(outputs, video_dir, overlay, samples, max_previews)
+    return outputs

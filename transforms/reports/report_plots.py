@@ -10,13 +10,11 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from transforms.reports.report_data import KEPT_LOW, MEASURED, REPORT_STATUSES
-from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
+from transforms.reports.report_data import MEASURED, REPORT_STATUSES
+from transforms.reports.run_reports import KEPT_LOW
+from transforms.reports.status_style import STATUS_COLOURS, STATUS_LABELS
+from transforms.store.results import SUCCESS
 
-STATUS_COLOURS = {SUCCESS: "#2f9e44", KEPT_LOW: "#f59f00", LOW_QUALITY: "#e8590c", FAILED: "#c92a2a",
-                  MISSING: "#868e96"}
-STATUS_LABELS = {SUCCESS: "success", KEPT_LOW: "kept low quality", LOW_QUALITY: "low quality", FAILED: "failed",
-                 MISSING: "missing"}
 FIGSIZE = (6.4, 3.4)
 DPI = 100
 # Bounds that keep a plot readable (and quick to draw) for a whole bucket.
@@ -28,8 +26,8 @@ MAX_DOTS = 2000
 def pyplot():
     """matplotlib.pyplot on the Agg backend, imported on first use.
 
-    The import takes about 0.3 s; every run imports this module (the report is
-    part of the job), but only the step that draws the plots needs it.
+    The import takes about 0.3 s, and a report whose numbers did not change takes
+    its plots from the cache (transforms/reports/preview_cache.py) without it.
     """
     import matplotlib
 

@@ -1,4 +1,4 @@
-"""DrawPreview: one picked clip in, one skeleton preview (an animated GIF) out.
+"""Skeleton previews: one picked clip in, one preview (an animated GIF) out.
 
 Where the landmarks come from:
   * a saved clip (success or kept_low): its .npy under features/pose_data/;
@@ -11,29 +11,26 @@ Where the landmarks come from:
   * with `overlay`, every picked clip's raw landmarks (from its .pose, or decoded
     again without one) are drawn over the video's own frames.
 A preview that cannot be drawn carries the reason instead of an image; it never
-fails the bundle.
+fails the report. A preview drawn before from the same file at the same
+version is taken from the cache (transforms/reports/preview_cache.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import posixpath
-from typing import List, Optional
+from typing import Dict, List, Optional
 
-import apache_beam as beam
 import numpy as np
-from apache_beam.metrics import Metrics
 
+from transforms.common import storage
 from transforms.features import definitions
 from transforms.features import v1 as features
-
-from transforms.store import storage
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable, upright
 from transforms.reports import preview_cache
-from transforms.reports.run_reports import OUTPUT_VERSIONS
+from transforms.reports.report_data import ReportClip
 from transforms.reports.skeleton_preview import frame_indices, overlay_gif, skeleton_gif
-
-NAMESPACE = "ghsl_report"
+from transforms.store.paths import landmark_path
 SAVED = "saved features"
 STORED = "computed from its stored landmarks (not saved by the run)"
 REEXTRACTED = "re-extracted from the video (not saved by the run)"
@@ -70,57 +67,57 @@ def feature_options(run_config: dict) -> dict:
     return {**values, "feature_version": version, "keep_low_quality": True}
 
 
-class DrawPreview(beam.DoFn):
-    """A ReportClip in, its Preview out (see the module docstring for where the landmarks come from)."""
+def draw_previews(clips: List[ReportClip], output_dir: str, run_config: dict, video_dir: Optional[str] = None,
+                  overlay: bool = False, cached: Optional[Dict[str, dict]] = None) -> List[Preview]:
+    """A Preview per picked clip (see the module docstring for where the landmarks come from)."""
+    drawer = PreviewDrawer(output_dir, video_dir, overlay)
+    try:
+        return [drawer.preview(clip, run_config, cached or {}) for clip in clips]
+    finally:
+        drawer.close()
 
+
+class PreviewDrawer:
     def __init__(self, output_dir: str, video_dir: Optional[str] = None, overlay: bool = False,
                  max_frames: int = MAX_FRAMES):
         self.output_dir = output_dir  # the report's: outputs may have been copied or moved since the run
         self.video_dir = video_dir
         self.overlay = overlay
         self.max_frames = max_frames
-        self.previews_drawn = Metrics.counter(NAMESPACE, "previews_drawn")
-        self.previews_unavailable = Metrics.counter(NAMESPACE, "previews_unavailable")
-        self.previews_reused = Metrics.counter(NAMESPACE, "previews_reused")
-
-    def setup(self):
         self._extractor = None  # built on first need: most reports never run MediaPipe
 
-    def teardown(self):
-        if getattr(self, "_extractor", None) is not None:
+    def close(self):
+        if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
 
-    def process(self, clip, summary: dict, cached: Optional[dict] = None):
+    def preview(self, clip: ReportClip, run_config: dict, cached: Dict[str, dict]) -> Preview:
         preview = Preview(video_file=clip.video_file, status=clip.status, category=clip.category,
                           sentence=clip.sentence, reason=clip.reason)
-        preview.cache_key = self._cache_key(clip, summary)
-        earlier = (cached or {}).get(preview.cache_key) if preview.cache_key else None
+        preview.cache_key = self._cache_key(clip, run_config)
+        earlier = cached.get(preview.cache_key) if preview.cache_key else None
         if earlier is not None:
             for name in ("source", "gif", "frames", "frames_shown"):
                 setattr(preview, name, earlier[name])
-            self.previews_reused.inc()
-            yield preview
-            return
+            return preview
         try:
-            self._draw(clip, preview, summary["config"])
+            self._draw(clip, preview, run_config)
         except ModelNotAvailable as exc:
             preview.unavailable = str(exc)
         except Exception as exc:  # a missing preview with its reason beats a failed report
             preview.unavailable = f"Could not draw the preview: {type(exc).__name__}: {exc}"
-        (self.previews_unavailable if preview.gif is None else self.previews_drawn).inc()
-        yield preview
+        return preview
 
-    def _cache_key(self, clip, summary: dict) -> Optional[str]:
-        """The key of this clip's preview when the job told us its files' versions (and no overlay)."""
-        versions = summary.get(OUTPUT_VERSIONS, {}).get(clip.video_file)
-        if self.overlay or versions is None:
+    def _cache_key(self, clip: ReportClip, run_config: dict) -> Optional[str]:
+        """The key of this clip's preview when the file it is drawn from has a known version (and no overlay)."""
+        if self.overlay:
             return None
         drawn_from = "features" if clip.saved else "landmarks"
         settings = {"max_frames": self.max_frames, "size": PREVIEW_SIZE}
         if not clip.saved:  # drawn from the frames these options keep
-            settings["options"] = feature_options(summary["config"])
-        return preview_cache.key(clip.video_file, clip.status, drawn_from, versions[drawn_from], settings)
+            settings["options"] = feature_options(run_config)
+        version = clip.features_version if clip.saved else clip.landmarks_version
+        return preview_cache.key(clip.video_file, clip.status, drawn_from, version, settings)
 
     def _draw(self, clip, preview: Preview, run_config: dict) -> None:
         if self.overlay:
@@ -145,7 +142,7 @@ class DrawPreview(beam.DoFn):
 
     def _points(self, clip, preview: Preview, run_config: dict):
         """(ClipPoints, where they came from), or None with preview.unavailable set."""
-        stored = pose_file.landmark_path(self.output_dir, posixpath.splitext(clip.video_file)[0])
+        stored = landmark_path(self.output_dir, posixpath.splitext(clip.video_file)[0])
         data = storage.read_if_present(stored)
         if data is not None:
             return pose_file.read_points(data), STORED
@@ -188,7 +185,7 @@ class DrawPreview(beam.DoFn):
         return path
 
     def _holistic(self, cfg: dict) -> HolisticExtractor:
-        """One Holistic per DoFn instance, with the run's settings (one run per report job)."""
+        """One Holistic per report, with the run's settings."""
         if self._extractor is None:
             self._extractor = HolisticExtractor(**{k: cfg[k] for k in LANDMARK_OPTIONS if k in cfg})
         return self._extractor

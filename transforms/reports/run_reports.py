@@ -1,4 +1,4 @@
-"""The run's reports: four CSVs, global_stats.npz and run_summary.json under OUT/proc/.
+"""The run's reports under OUT/proc/, written from the run's typed results, and read back as the same values.
 
 Files (all written, header included, even when empty; rows in metadata order, see report_order):
   processed_metadata.csv   one row per saved clip (status success); v2 adds source_fps,
@@ -14,31 +14,43 @@ Files (all written, header included, even when empty; rows in metadata order, se
                            presence_parts and presence_rate
   feature_schema.json      the name of every column of the saved arrays, the version, its options
   run_summary.json         counts per status; videos and frames decoded, changed, recomputed from
-                           stored landmarks and reused;
-                           wall seconds, configuration, versions
+                           stored landmarks and reused; wall seconds, configuration, versions, the
+                           release; written last of all (pipeline/graph.py), so its presence says
+                           every other output of the run is complete
+
+The statistics are the saved clips' moments summed in feature-stem order, so
+the same saved clips give the same bytes on every runner and in every run; the
+record index keeps that sum (transforms/store/record_index.py), and a run whose
+saved clips are exactly the ones it covers reuses it instead of reading every
+clip's moments again.
+
+Each CSV column has one definition here (COLUMN_TYPES): how a result gives its
+value, and how the text reads back, so the standalone report and release
+(`read_run`) see the values the job wrote.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
-import os
 import time
 from importlib import metadata as importlib_metadata
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import apache_beam as beam
 import numpy as np
 
-from transforms.common import handoff
 from transforms.common import moments as stats
-
-from transforms.store import storage
+from transforms.common import storage
 from transforms.features import definitions, v2
-from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV
-from transforms.store.results import DECODED, FAILED, LOW_QUALITY, MISSING, RECOMPUTED, STATUSES, SUCCESS, ClipResult
+from transforms.store import record_index
+from transforms.store.metadata import ClipRow
+from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV, orphans as find_orphans
+from transforms.store.paths import feature_path, proc_path
+from transforms.store.plan import IndexState
+from transforms.store.results import (DECODED, FAILED, LOW_QUALITY, MISSING, RECOMPUTED, REUSED, STATUSES, SUCCESS,
+                                      ClipResult, Measures)
 
-PROC_SUBDIR = "proc"
 PROCESSED_CSV = "processed_metadata.csv"
 LOW_QUALITY_CSV = "low_quality_videos.csv"
 FAILED_CSV = "failed_videos.csv"
@@ -46,6 +58,7 @@ MISSING_CSV = "missing_videos.csv"
 STATS_NPZ = "global_stats.npz"
 SUMMARY_JSON = "run_summary.json"
 SCHEMA_JSON = "feature_schema.json"
+KEPT_LOW = "kept_low"
 
 METRIC_COLUMNS = ("detection_ratio", "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max")
 PROCESSED_COLUMNS = ("video_file", "feature_path", "num_frames", "frame_feature_dim", *METRIC_COLUMNS,
@@ -56,52 +69,108 @@ LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
 
-# Keys of WriteReports' output (not of run_summary.json) for the report that follows in the same
-# job: the CSVs it wrote (name → text), so they are not read back; and the listing version of each
-# clip's files (video_file → {"features": …, "landmarks": …}), so unchanged previews are not drawn
-# again (transforms/reports/preview_cache.py).
-WRITTEN_CSVS = "_written_csvs"
-OUTPUT_VERSIONS = "_output_versions"
-
-# Test-only: a folder; writing the reports stops halfway (the CSVs written, the statistics and
-# run_summary.json not yet), creates <folder>/reports.paused and sleeps, so a test can kill the job there.
-INJECT_PAUSE_ENV = "GHSL_PAUSE_IN_REPORTS"
+# How each column's text reads back (written with str(): repr for floats, True/False, "" for None).
+COLUMN_TYPES = {
+    "video_file": str, "feature_path": str, "sentence_id": str, "sentence": str, "category": str,
+    "quality_flag": str, "error": str, "num_frames": int, "frame_feature_dim": int, "trimmed_start": int,
+    "trimmed_end": int, "source_fps": float, **{m: float for m in METRIC_COLUMNS}, "kept": bool, "line": int,
+}
+REPORT_OF_STATUS = {SUCCESS: PROCESSED_CSV, LOW_QUALITY: LOW_QUALITY_CSV, FAILED: FAILED_CSV, MISSING: MISSING_CSV}
 
 
-def proc_path(output_dir: str, name: str) -> str:
-    return storage.join(output_dir, PROC_SUBDIR, name)
+def processed_columns(feature_version: str) -> Tuple[str, ...]:
+    return PROCESSED_COLUMNS if feature_version == "v1" else V2_PROCESSED_COLUMNS
+
+
+def written_columns() -> Tuple[str, ...]:
+    """Every column a report writes: a metadata column of one of these names would be shadowed."""
+    return tuple(dict.fromkeys(V2_PROCESSED_COLUMNS + LOW_QUALITY_COLUMNS + PROBLEM_COLUMNS))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What the reports step needs besides the results; made by the launcher with the plan."""
+
+    output_dir: str
+    extra_columns: Tuple[str, ...]       # the metadata's own columns beyond REQUIRED_COLUMNS, in its order
+    config: Dict[str, object]            # run_summary.json's "config"
+    feature_options: Dict[str, object]   # the feature version and its options
+    started_at: float
+    planned_orphans: Tuple[dict, ...]    # outputs of videos no longer in the metadata
+    prune_orphans: bool
+    proc: Dict[str, storage.ObjectInfo]  # OUT/proc/ as the plan listed it
+    index: Optional[IndexState]          # the record index as the plan read it
+
+
+@dataclasses.dataclass
+class RunOutputs:
+    """A finished run's results and reports, typed: what the report page and the release read."""
+
+    output_dir: str
+    results: List[ClipResult]            # every row, in report order, without moments
+    extra_columns: List[str]             # processed_metadata.csv's columns after the pipeline's own
+    feature_options: Dict[str, object]
+    summary: Dict[str, object]           # run_summary.json's content
+    orphans: List[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def saved(self) -> List[ClipResult]:
+        return [r for r in self.results if r.status == SUCCESS]
+
+    @property
+    def feature_schema(self) -> dict:
+        return feature_schema(self.feature_options)
+
+    @property
+    def processed_columns(self) -> List[str]:
+        return list(processed_columns(self.feature_options["feature_version"])) + list(self.extra_columns)
+
+    def processed_text(self, result: ClipResult) -> Dict[str, str]:
+        """A saved clip's processed_metadata.csv row, as the file holds it."""
+        return {c: _text(value(result, c, self.output_dir)) for c in self.processed_columns}
 
 
 def report_order(r: ClipResult):
     """Metadata order: by line, then by video (a sentence table's videos share their sentence's line);
     rows on no line of the table (line None, empty in the CSVs) last."""
-    return (r.line is None, r.line or 0, r.video_file)
+    return (r.row.line is None, r.row.line or 0, r.video_file)
 
 
-def processed_row(r: ClipResult) -> Dict[str, object]:
-    row = {c: getattr(r, c) for c in V2_PROCESSED_COLUMNS if hasattr(r, c)}
-    row["quality_flag"] = "kept_low" if r.kept_low else ""
-    row.update(r.extra)
-    return row
+def value(r: ClipResult, column: str, output_dir: str) -> object:
+    """The value of one report column for one result."""
+    if column in ("video_file", "sentence_id", "sentence", "category", "line"):
+        return getattr(r.row, column)
+    if column == "feature_path":
+        return feature_path(output_dir, r.feature_stem)
+    if column == "quality_flag":
+        return KEPT_LOW if r.kept_low else ""
+    if column == "kept":
+        return r.kept_low
+    if column == "error":
+        return r.error
+    if column in COLUMN_TYPES:
+        return getattr(r.measures, column)
+    return r.row.extra.get(column, "")
 
 
-def low_quality_row(r: ClipResult) -> Dict[str, object]:
-    row = {c: getattr(r, c) for c in LOW_QUALITY_COLUMNS if hasattr(r, c)}
-    row["kept"] = r.kept_low
-    return row
+def _text(v: object) -> str:
+    """As csv.writer writes a value."""
+    return "" if v is None else str(v)
 
 
-def problem_row(r: ClipResult) -> Dict[str, object]:
-    return {c: getattr(r, c) for c in PROBLEM_COLUMNS}
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[Dict[str, object]]) -> str:
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
+
+def report_text(columns: Sequence[str], results: Iterable[ClipResult], output_dir: str) -> str:
+    return csv_text(columns, ({c: value(r, c, output_dir) for c in columns} for r in results))
+
+
+# --- statistics ----------------------------------------------------------------------------------
 
 def feature_statistics(moments: Optional[stats.Moments], feature_options: dict) -> Dict[str, np.ndarray]:
     """feature_mean, feature_std and frame_count of merged moments; for v2 also present_count,
@@ -129,18 +198,17 @@ def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
 def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], feature_options: dict) -> bytes:
     return npz_bytes(dict(
         feature_statistics(moments, feature_options),
-        seq_lengths=np.array([r.num_frames for r in processed], dtype=np.int32),
-        motion_means=np.array([r.motion_mean for r in processed], dtype=np.float32),
+        seq_lengths=np.array([r.measures.num_frames for r in processed], dtype=np.int32),
+        motion_means=np.array([r.measures.motion_mean for r in processed], dtype=np.float32),
         video_count=np.int64(len(processed)),
     ))
 
 
-def feature_schema(feature_options: dict) -> str:
+def feature_schema(feature_options: dict) -> dict:
     """proc/feature_schema.json: the name of every column of the saved arrays, the version and its options."""
     version = feature_options["feature_version"]
     names = definitions.column_names(version, feature_options["face_downsample"])
-    return json.dumps({"feature_version": version, "columns": names, "dim": len(names),
-                       "options": feature_options}, indent=1) + "\n"
+    return {"feature_version": version, "columns": names, "dim": len(names), "options": dict(feature_options)}
 
 
 def versions(feature_version: str) -> Dict[str, str]:
@@ -155,21 +223,21 @@ def versions(feature_version: str) -> Dict[str, str]:
     return found
 
 
-def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Moments], config: Dict[str, object],
+def summary(results: List[ClipResult], moments: Optional[stats.Moments], config: Dict[str, object],
             feature_options: dict, started_at: float, orphans: List[dict]) -> Dict[str, object]:
-    everything = [r for rs in by_status.values() for r in rs]
-    decoded = [r for r in everything if r.origin in DECODED]
-    recomputed = [r for r in everything if r.origin == RECOMPUTED]
-    reused = [r for r in everything if r.origin == "reused"]
-    changed = [r for r in everything if r.origin == "changed"]
+    decoded = [r for r in results if r.origin in DECODED]
+    recomputed = [r for r in results if r.origin == RECOMPUTED]
+    reused = [r for r in results if r.origin == REUSED]
+    changed = [r for r in results if r.origin == "changed"]
+    count = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
     return {
-        "rows": len(everything),
+        "rows": len(results),
         "counts": {
-            SUCCESS: len(by_status[SUCCESS]),
-            "kept_low": sum(1 for r in by_status[SUCCESS] if r.kept_low),
-            LOW_QUALITY: len(by_status[LOW_QUALITY]),
-            FAILED: len(by_status[FAILED]),
-            MISSING: len(by_status[MISSING]),
+            SUCCESS: count[SUCCESS],
+            KEPT_LOW: sum(1 for r in results if r.status == SUCCESS and r.kept_low),
+            LOW_QUALITY: count[LOW_QUALITY],
+            FAILED: count[FAILED],
+            MISSING: count[MISSING],
         },
         "videos_decoded": len(decoded),
         "videos_recomputed": len(recomputed),
@@ -189,77 +257,140 @@ def summary(by_status: Dict[str, List[ClipResult]], moments: Optional[stats.Mome
     }
 
 
-class WriteReports(beam.PTransform):
-    """Gathers every final result (without arrays) and writes the files listed in the module docstring.
+# --- the reports step ------------------------------------------------------------------------------
 
-    Input: one ClipResult per metadata row, whatever its status or whether it was
-    decoded in this run or reused. moments: the saved clips' moments summed (a
-    singleton, transforms/common/moments.py). proc: OUT/proc/ as the run's plan
-    listed it; a file whose bytes are already there is not written again. after: steps
-    that must be done before run_summary.json, written last, says the run is complete.
+def write_reports(results: List[ClipResult], ctx: RunContext) -> RunOutputs:
+    """Every final result in (any order); the CSVs, statistics, schema and record index written.
+
+    A file whose bytes the plan's listing of proc/ already shows is not written again.
+    run_summary.json is not written here: the job writes it last (pipeline/graph.py).
     """
-
-    def __init__(self, output_dir: str, extra_columns: Sequence[str], config: Dict[str, object],
-                 feature_options: dict, started_at: float, orphans: beam.PCollection, moments: beam.PCollection,
-                 proc: Optional[Dict[str, storage.ObjectInfo]] = None, after: Optional[beam.PCollection] = None,
-                 run_id: Optional[str] = None):
-        super().__init__()
-        self.output_dir = output_dir
-        self.extra_columns = list(extra_columns)
-        self.config = config
-        self.feature_options = dict(feature_options)
-        self.started_at = started_at
-        self.orphans = orphans
-        self.moments = moments
-        self.proc = dict(proc or {})
-        self.after = after
-        self.run_id = run_id
-
-    def expand(self, results: beam.PCollection):
-        after = self.after if self.after is not None else results.pipeline | "Nothing before" >> beam.Create([])
-        return (results
-                | "Drop arrays" >> beam.Map(lambda r: r.slim())
-                | "Gather" >> beam.combiners.ToList()
-                | "Write files" >> beam.Map(self._write, beam.pvalue.AsSingleton(self.moments),
-                                            beam.pvalue.AsSingleton(self.orphans), beam.pvalue.AsList(after)))
-
-    def _write(self, results: List[ClipResult], moments: Optional[stats.Moments],
-               orphans: List[dict], _after: list) -> Dict[str, object]:
-        by_status: Dict[str, List[ClipResult]] = {s: [] for s in STATUSES}
-        for result in sorted(results, key=report_order):
-            by_status[result.status].append(result)
-
-        processed = by_status[SUCCESS]
-        # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
-        low_quality = sorted(by_status[LOW_QUALITY] + [r for r in processed if r.kept_low], key=report_order)
-        columns = PROCESSED_COLUMNS if self.feature_options["feature_version"] == "v1" else V2_PROCESSED_COLUMNS
-        files = {
-            PROCESSED_CSV: csv_text(columns + tuple(self.extra_columns), map(processed_row, processed)),
-            SCHEMA_JSON: feature_schema(self.feature_options),
-            LOW_QUALITY_CSV: csv_text(LOW_QUALITY_COLUMNS, map(low_quality_row, low_quality)),
-            FAILED_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[FAILED])),
-            MISSING_CSV: csv_text(PROBLEM_COLUMNS, map(problem_row, by_status[MISSING])),
-            ORPHANS_CSV: csv_text(ORPHAN_COLUMNS, orphans),
-        }
-        for name, text in files.items():
-            storage.write_text(proc_path(self.output_dir, name), text, unless=self.proc.get(name))
-        _maybe_pause()
-        storage.write_bytes(proc_path(self.output_dir, STATS_NPZ), stats_npz(moments, processed, self.feature_options),
-                            unless=self.proc.get(STATS_NPZ))
-        # Written last: its presence means every other output of the run is complete.
-        result = summary(by_status, moments, self.config, self.feature_options, self.started_at, orphans)
-        summary_text = json.dumps(result, indent=2) + "\n"
-        storage.write_text(proc_path(self.output_dir, SUMMARY_JSON), summary_text)
-        if self.run_id:  # the launcher, when it runs in this process, need not read it back (pipeline/run.py)
-            handoff.hand(self.run_id, SUMMARY_JSON, summary_text)
-        versions = {r.video_file: {"features": r.outputs.npy.version if r.outputs.npy else None,
-                                   "landmarks": r.outputs.pose.version if r.outputs.pose else None}
-                    for r in results if r.feature_stem}
-        return {**result, WRITTEN_CSVS: files, OUTPUT_VERSIONS: versions}
+    results = sorted(results, key=report_order)
+    out, options = ctx.output_dir, ctx.feature_options
+    moments = _saved_moments(results, ctx)
+    orphans = find_orphans(out, list(ctx.planned_orphans), results, ctx.prune_orphans)
+    processed = [r for r in results if r.status == SUCCESS]
+    # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
+    low_quality = [r for r in results if r.status == LOW_QUALITY or (r.status == SUCCESS and r.kept_low)]
+    version = options["feature_version"]
+    files = {
+        PROCESSED_CSV: report_text(processed_columns(version) + tuple(ctx.extra_columns), processed, out),
+        SCHEMA_JSON: json.dumps(feature_schema(options), indent=1) + "\n",
+        LOW_QUALITY_CSV: report_text(LOW_QUALITY_COLUMNS, low_quality, out),
+        FAILED_CSV: report_text(PROBLEM_COLUMNS, (r for r in results if r.status == FAILED), out),
+        MISSING_CSV: report_text(PROBLEM_COLUMNS, (r for r in results if r.status == MISSING), out),
+        ORPHANS_CSV: csv_text(ORPHAN_COLUMNS, orphans),
+    }
+    for name, text in files.items():
+        storage.write_text(proc_path(out, name), text, unless=ctx.proc.get(name))
+    storage.write_bytes(proc_path(out, STATS_NPZ), stats_npz(moments, processed, options), unless=ctx.proc.get(STATS_NPZ))
+    slim = [r.without_moments() for r in results]
+    return RunOutputs(out, slim, list(ctx.extra_columns), dict(options),
+                      summary(slim, moments, ctx.config, options, ctx.started_at, orphans), orphans)
 
 
-def _maybe_pause() -> None:
-    folder = os.environ.get(INJECT_PAUSE_ENV)
-    if folder:
-        open(os.path.join(folder, "reports.paused"), "w").close()
-        time.sleep(600)
+def _saved_moments(results: List[ClipResult], ctx: RunContext) -> Optional[stats.Moments]:
+    """The saved clips' moments summed in stem order, and the record index brought up to date.
+
+    The index's sum is taken as it stands when it covers exactly these saved clips (at
+    these record versions); otherwise each clip's moments are summed, those of clips
+    reused from the index read from its moments.npz.
+    """
+    index = ctx.index or IndexState("", None, None)
+    saved = sorted((r for r in results if r.status == SUCCESS), key=lambda r: r.feature_stem)
+    keys = record_index.saved_keys((r.feature_stem, r.record_object.version) for r in saved)
+    kept = {r.feature_stem: r for r in results if r.record_object is not None and r.feature_stem}
+    entry_keys = record_index.saved_keys((stem, r.record_object.version) for stem, r in kept.items())
+    current = index.entry_keys == entry_keys and index.saved_keys == (keys if saved else None)
+    if saved and index.saved is not None and index.saved_keys == keys and current:
+        return index.saved  # nothing to sum, nothing to rewrite
+    per_clip = {r.feature_stem: r.moments for r in saved if r.moments is not None}
+    unread = {r.feature_stem: r.record_object.version for r in saved if r.moments is None}
+    per_clip.update(record_index.read_moments(ctx.output_dir, unread) if unread else {})
+    missing = sorted(set(unread) - set(per_clip))
+    if missing:
+        raise RuntimeError(f"No moments for the saved clip(s) {', '.join(missing[:3])}: neither the record index "
+                           f"nor their records hold them. Run again with --reprocess=all.")
+    total = stats.sum_in_order(per_clip)
+    if not current or index.saved_keys != (keys if saved else None):
+        entries = {stem: record_index.Entry(r.record_object.size, r.record_object.version, r.record)
+                   for stem, r in kept.items()}
+        versions_ = {stem: (kept[stem].record_object.version, m) for stem, m in per_clip.items()}
+        record_index.write(ctx.output_dir, entries, versions_, total)
+    return total
+
+
+# --- reading a finished run back --------------------------------------------------------------------
+
+class ReportsMissing(Exception):
+    """The folder holds no finished run; the message says why."""
+
+
+def read_summary(output_dir: str) -> dict:
+    path = proc_path(output_dir, SUMMARY_JSON)
+    data = storage.read_if_present(path)
+    if data is None:
+        raise ReportsMissing(f"{path} does not exist: no run has finished in {output_dir} (run_summary.json is "
+                             f"written last), or it is not a pipeline output folder.")
+    return json.loads(data)
+
+
+def read_run(output_dir: str, statuses: Sequence[str] = STATUSES) -> RunOutputs:
+    """A finished run's outputs as the job's typed values: the rows of the reports of `statuses`.
+
+    Raises ReportsMissing without run_summary.json.
+    """
+    summary_ = read_summary(output_dir)
+    schema = json.loads(storage.read_bytes(proc_path(output_dir, SCHEMA_JSON)))
+    options = dict(schema["options"], feature_version=schema["feature_version"])
+    texts = {s: storage.read_bytes(proc_path(output_dir, REPORT_OF_STATUS[s])).decode("utf-8-sig")
+             for s in statuses}
+    results, extra = [], []
+    kept_reasons: Dict[str, str] = {}
+    if LOW_QUALITY in texts:
+        for row in _rows(texts[LOW_QUALITY])[1]:
+            if row.get("kept") == "True":
+                kept_reasons[row["video_file"]] = row.get("error", "")
+            else:
+                results.append(_result(row, LOW_QUALITY, ()))
+    if SUCCESS in texts:
+        header, rows = _rows(texts[SUCCESS])
+        extra = [c for c in header if c not in V2_PROCESSED_COLUMNS]
+        results += [_result(row, SUCCESS, extra, kept_reasons.get(row["video_file"], "")) for row in rows]
+    for status in (FAILED, MISSING):
+        if status in texts:
+            results += [_result(row, status, ()) for row in _rows(texts[status])[1]]
+    return RunOutputs(output_dir, sorted(results, key=report_order), extra, options, summary_)
+
+
+def _rows(text: str) -> Tuple[List[str], List[Dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+def _parse(column: str, text: Optional[str]):
+    kind = COLUMN_TYPES.get(column, str)
+    if kind is str:
+        return text or ""
+    if text in (None, ""):
+        return None if column == "line" else kind()
+    return text == "True" if kind is bool else kind(text)
+
+
+def _result(row: Dict[str, str], status: str, extra: Sequence[str], reason: str = "") -> ClipResult:
+    clip = ClipRow(line=_parse("line", row.get("line")), video_file=row["video_file"],
+                   sentence_id=row.get("sentence_id", ""), sentence=row.get("sentence", ""),
+                   category=row.get("category", ""), extra={c: row.get(c, "") for c in extra})
+    numbers = {m: _parse(m, row[m]) for m in Measures.names() if row.get(m) not in (None, "")}
+    kept = row.get("quality_flag") == KEPT_LOW or row.get("kept") == "True"
+    return ClipResult(clip, status, row.get("error", reason) or reason, Measures(**numbers, kept_low=kept))
+
+
+def write_summary(released) -> dict:
+    """Writes run_summary.json, the run's last output, with what became of the release; returns its content."""
+    content = dict(released.outputs.summary)
+    if released.outcome is not None:
+        content["release"] = released.outcome
+    storage.write_text(proc_path(released.outputs.output_dir, SUMMARY_JSON), json.dumps(content, indent=2) + "\n")
+    return content

@@ -22,7 +22,10 @@ locally, an `ifGenerationMatch=<its generation>` write on GCS), so two runs
 taking over together cannot both win.
 
 The holder releases it at the end, also on failure; a release deletes the lease
-only while it still names the releasing run, never another run's.
+only while it still names the releasing run, never another run's. `acquire`
+returns a `Taken` naming the exact version of the lease it created; the job's
+last step (pipeline/graph.py) gives it back with one conditional delete,
+wherever that step runs, and the launcher does the same when the run fails.
 """
 from __future__ import annotations
 
@@ -34,9 +37,9 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 
-from transforms.store import storage
+from transforms.common import storage
 
 LEASE_PATH = ("proc", ".lease.json")
 MAX_AGE_SECONDS = 24 * 3600
@@ -80,22 +83,28 @@ def lease_path(output_dir: str) -> str:
     return storage.join(output_dir, *LEASE_PATH)
 
 
-# (lease path, run_id) → the version of the lease this process created for that run, so that
-# releasing it is one conditional delete instead of a read and a delete.
-_TAKEN: Dict[Tuple[str, str], object] = {}
+class Taken(NamedTuple):
+    """A lease this run holds: the version it created (local: its bytes; GCS: its generation)."""
+
+    output_dir: str
+    run_id: str
+    version: Union[bytes, int]
 
 
-def acquire(output_dir: str, run_id: str, *, local: bool, break_lease: bool = False) -> Holder:
+def _store(path: str):
+    return _LocalLease(path) if storage.is_local(path) else _GcsLease(path)
+
+
+def acquire(output_dir: str, run_id: str, *, local: bool, break_lease: bool = False) -> Taken:
     """Takes the lease on `output_dir` for `run_id` or raises LeaseHeld (see module docstring)."""
     path = lease_path(output_dir)
     me = Holder.this_run(run_id, local)
-    store = _LocalLease(path) if storage.is_local(path) else _GcsLease(path)
+    store = _store(path)
     for _ in range(3):  # another run may create or replace the lease between our read and our write
         # Created first, read only when that fails: a free folder costs one request.
         taken = store.create(me)
         if taken is not None:
-            _TAKEN[(path, run_id)] = taken
-            return me
+            return Taken(output_dir, run_id, taken)
         current, version = store.read()
         if current is None:
             continue
@@ -107,24 +116,22 @@ def acquire(output_dir: str, run_id: str, *, local: bool, break_lease: bool = Fa
                 f"{MAX_AGE_SECONDS // 3600} h, or of a local run whose process has gone, is taken over by itself).")
         taken = store.replace(version, me)
         if taken is not None:
-            _TAKEN[(path, run_id)] = taken
             LOG.warning("Took over the lease on %s from %s: %s.", output_dir, current.describe(), reason)
-            return me
+            return Taken(output_dir, run_id, taken)
     raise LeaseHeld(f"--output_dir {output_dir}: other runs keep taking the lease {path}; try again later.")
 
 
-def release(output_dir: str, run_id: str) -> bool:
-    """Deletes the lease if it still names `run_id`; True when it did.
+def give_back(taken: Taken) -> bool:
+    """Deletes the lease if it is still the version `taken` created (one conditional delete); True when it did.
 
-    In the process that took it, one delete conditional on the version it created
-    (which fails when another run has taken the lease over since); elsewhere (the
-    last step of a Dataflow job) the lease is read first to see whose it is.
+    False when another run has taken the lease over since, or it is gone already.
     """
-    path = lease_path(output_dir)
-    store = _LocalLease(path) if storage.is_local(path) else _GcsLease(path)
-    taken = _TAKEN.pop((path, run_id), None)
-    if taken is not None:
-        return store.delete(taken)
+    return _store(lease_path(taken.output_dir)).delete(taken.version)
+
+
+def release(output_dir: str, run_id: str) -> bool:
+    """Deletes the lease if it still names `run_id` (read first: for a holder that kept no Taken)."""
+    store = _store(lease_path(output_dir))
     current, version = store.read()
     if current is None or current.run_id != run_id:
         return False

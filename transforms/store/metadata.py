@@ -25,7 +25,7 @@ import posixpath
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from transforms.store import storage
+from transforms.common import storage
 
 REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
 # SignTalk-GH's Metadata.xlsx, one row per sentence: our name → its header.

@@ -16,11 +16,9 @@ run's results only.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
-import apache_beam as beam
-
-from transforms.store import storage
+from transforms.common import storage
 from transforms.store.plan import output_paths
 from transforms.store.results import MISSING, ClipResult
 
@@ -46,29 +44,13 @@ def kept_outputs(output_dir: str, result: ClipResult) -> List[dict]:
             for kind, path in output_paths(output_dir, result.feature_stem, result.outputs).items()]
 
 
-class ListOrphans(beam.PTransform):
-    """Final results in; one list of orphan dicts out (deleted ones flagged), after pruning when asked.
-
-    planned: the orphans the plan found (videos no longer in the metadata).
-    """
-
-    def __init__(self, output_dir: str, planned: List[dict], prune: bool):
-        super().__init__()
-        self.output_dir = output_dir
-        self.planned = list(planned)
-        self.prune = prune
-
-    def expand(self, results: beam.PCollection):
-        kept = results | "Kept outputs" >> beam.FlatMap(lambda r, out: kept_outputs(out, r), self.output_dir)
-        return (results.pipeline
-                | "Start" >> beam.Create([None])
-                | "Find" >> beam.Map(lambda _, found: sorted(self.planned + found, key=lambda o: (o["video"], o["kind"])),
-                                     beam.pvalue.AsList(kept))
-                | "Prune" >> beam.Map(self._prune))
-
-    def _prune(self, orphans: List[dict]) -> List[dict]:
-        if self.prune:
-            for orphan in orphans:
-                storage.delete_if_present(orphan["path"])
-                orphan["deleted"] = True
-        return orphans
+def orphans(output_dir: str, planned: List[dict], results: Iterable[ClipResult], prune: bool) -> List[dict]:
+    """Every orphan of the run, in (video, kind) order: those the plan found (videos no longer in the
+    metadata) and those its results leave; deleted (and flagged so) when `prune`."""
+    found = sorted([dict(o) for o in planned] + [o for r in results for o in kept_outputs(output_dir, r)],
+                   key=lambda o: (o["video"], o["kind"]))
+    if prune:
+        for orphan in found:
+            storage.delete_if_present(orphan["path"])
+            orphan["deleted"] = True
+    return found

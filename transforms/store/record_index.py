@@ -41,17 +41,16 @@ from typing import Dict, Iterable, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
 
-from transforms.common import handoff
+from transforms.common import storage
 from transforms.common.moments import Moments
-from transforms.store import records, storage
-from transforms.store.storage import ObjectInfo
+from transforms.common.storage import ObjectInfo
+from transforms.store import records
+from transforms.store.paths import RECORDS_SUBDIR, index_path, record_path
 
-INDEX_SUBDIR = ("features", "index")
 RECORDS_FILE = "records.jsonl.gz"
 MOMENTS_FILE = "moments.npz"
 FORMAT = "ghsl-record-index/1"
 READ_THREADS = 16
-SEEN_RECORDS = "records as planned"  # handoff name, see hand_unchanged
 LOG = logging.getLogger("ghsl")
 
 
@@ -86,7 +85,7 @@ EMPTY = Index({}, None, None)
 
 
 def path(output_dir: str, name: str) -> str:
-    return storage.join(output_dir, *INDEX_SUBDIR, name)
+    return index_path(output_dir, name)
 
 
 def record_stems(listing: Dict[str, ObjectInfo]) -> Dict[str, ObjectInfo]:
@@ -129,7 +128,7 @@ def read(output_dir: str) -> Index:
 def read_full_records(output_dir: str, stems: Iterable[str]) -> Dict[str, dict]:
     """stem → its record read from its own file (moments included), in parallel; unusable ones left out."""
     def one(stem: str):
-        return stem, records.read(records.record_path(output_dir, stem))
+        return stem, records.read(record_path(output_dir, stem))
 
     stems = list(stems)
     if not stems:
@@ -162,21 +161,14 @@ def read_moments(output_dir: str, wanted: Dict[str, str]) -> Dict[str, Moments]:
     return found
 
 
-def read_records(output_dir: str, stems: Optional[Iterable[str]] = None,
-                 run_id: Optional[str] = None) -> Dict[str, dict]:
+def read_records(output_dir: str, stems: Optional[Iterable[str]] = None) -> Dict[str, dict]:
     """stem → the current record of that video (without its moments), for `stems` (every record when None).
 
     One listing of the records, one read of the index, and the records the index
     lacks or holds an older version of read themselves. A stem with no usable record is left out.
-    run_id: a step of that run, which takes the listing and index its planner handed on (see
-    hand_unchanged) instead of making the same two requests again.
     """
-    seen = handoff.take(run_id, SEEN_RECORDS)
-    if seen is not None and seen[0] == output_dir:
-        listed, index = seen[1], seen[2]
-    else:
-        listed = record_stems(storage.list_objects(storage.join(output_dir, *records.RECORDS_SUBDIR)))
-        index = read(output_dir)
+    listed = record_stems(storage.list_objects(storage.join(output_dir, *RECORDS_SUBDIR)))
+    index = read(output_dir)
     if stems is not None:
         wanted = set(stems)
         listed = {stem: info for stem, info in listed.items() if stem in wanted}
@@ -184,15 +176,6 @@ def read_records(output_dir: str, stems: Optional[Iterable[str]] = None,
     for stem, record in read_full_records(output_dir, stale).items():
         found[stem] = records.without_moments(record)
     return found
-
-
-def hand_unchanged(run_id: str, output_dir: str, listed: Dict[str, ObjectInfo], index: Index) -> None:
-    """For a run that writes no record (its plan has no work and no look-ups): the listing of its
-    records and the index, as its planner read them, still answer its later steps (the release)
-    for every video in the metadata, because the lease keeps every other run out meanwhile. (Such
-    a run may still rewrite the index or prune records, but only for videos no longer in the
-    metadata, which no later step asks about.)"""
-    handoff.hand(run_id, SEEN_RECORDS, (output_dir, listed, index))
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -42,23 +42,16 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from transforms.store import storage
-from transforms.store.metadata import ClipRow
-from transforms.store.results import SUCCESS, ClipResult
+from transforms.common import storage
 from transforms.common.moments import Moments
+from transforms.store.metadata import ClipRow
+from transforms.store.results import REUSED, SUCCESS, ClipResult, Measures, Outputs
 
 FORMAT = "ghsl-result-record/2"
 # Bumped when what the extractor writes into a .pose changes for the same options.
 LANDMARK_LAYOUT = "pose-format holistic 0.2, one person, upright frames"
-RECORDS_SUBDIR = ("features", "records")
 
-_RESULT_FIELDS = ("status", "error", "frames_decoded", "num_frames", "frame_feature_dim", "detection_ratio",
-                  "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max", "kept_low",
-                  "source_fps", "trimmed_start", "trimmed_end")
-
-
-def record_path(output_dir: str, feature_stem: str) -> str:
-    return storage.join(output_dir, *RECORDS_SUBDIR, feature_stem + ".json")
+_RESULT_FIELDS = ("status", "error") + Measures.names()
 
 
 def _sha(made_by: dict) -> str:
@@ -103,10 +96,10 @@ def _unb64(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
 
 
-def to_record(result: ClipResult, source: Dict[str, object], made_by: str) -> dict:
+def to_record(result: ClipResult, source: Dict[str, object], landmarks: Dict[str, object], made_by: str) -> dict:
     record = {"format": FORMAT, "video_file": result.video_file, "source": source,
-              "landmarks": result.landmarks, "fingerprint": made_by}
-    record.update({k: getattr(result, k) for k in _RESULT_FIELDS})
+              "landmarks": landmarks, "fingerprint": made_by, "status": result.status, "error": result.error}
+    record.update(result.measures.as_dict())
     m = result.moments
     record["moments"] = None if m is None else moments_json(m)
     return record
@@ -141,14 +134,10 @@ def read(path: str) -> Optional[dict]:
     return record if isinstance(record, dict) and record.get("format") == FORMAT else None
 
 
-def result_from(record: dict, row: ClipRow, feature_path: str) -> ClipResult:
-    """The reports' view of a reused record, for the row as it stands in today's metadata."""
-    values = {k: record[k] for k in _RESULT_FIELDS if k not in ("status", "error")}
-    result = ClipResult.for_row(row, record["status"], record["error"], **values)
-    result.landmarks = record["landmarks"]
-    if record["status"] == SUCCESS:
-        if record.get("moments") is not None:  # the index keeps moments apart (record_index.py)
-            result.moments = moments_from_json(record["moments"])
-        result.feature_path = feature_path
-    result.origin = "reused"
-    return result
+def result_from(record: dict, row: ClipRow, outputs: Outputs) -> ClipResult:
+    """The result a record vouches for, for the row as it stands in today's metadata (origin REUSED)."""
+    measures = Measures(**{k: record[k] for k in Measures.names() if k in record})
+    moments = record.get("moments")
+    return ClipResult(row=row, status=record["status"], error=record["error"], measures=measures, origin=REUSED,
+                      outputs=outputs, record=without_moments(record), record_object=outputs.record,
+                      moments=moments_from_json(moments) if record["status"] == SUCCESS and moments else None)

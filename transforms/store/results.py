@@ -1,14 +1,18 @@
-"""What the pipeline knows about one metadata row once it is done with it."""
+"""What the pipeline knows about one metadata row once it is done with it, and the work items before that.
+
+Values only move forward: a `ClipResult` is built once, where the row is
+settled (the plan, the record it was reused from, or the video's work), and
+never changed afterwards; the reports, the record index and the release all
+read the same typed value.
+"""
 from __future__ import annotations
 
 import dataclasses
 from typing import Dict, NamedTuple, Optional, Tuple
 
-import numpy as np
-
 from transforms.common.moments import Moments
+from transforms.common.storage import ObjectInfo
 from transforms.store.metadata import ClipRow
-from transforms.store.storage import ObjectInfo
 
 SUCCESS = "success"
 LOW_QUALITY = "low_quality"
@@ -17,6 +21,12 @@ MISSING = "missing"
 STATUSES = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
 
 FILE_NOT_FOUND = "File not found"
+
+# ClipResult.origin: how this run came by the result.
+NEW, CHANGED = "new", "changed"      # decoded in this run (no usable record; the video or an option changed)
+DECODED = (NEW, CHANGED)
+RECOMPUTED = "recomputed"            # computed from its stored landmarks
+REUSED = "reused"                    # taken from its record
 
 
 class Outputs(NamedTuple):
@@ -37,16 +47,10 @@ class Outputs(NamedTuple):
                                              ("record", self.record)) if info is not None)
 
 
-@dataclasses.dataclass
-class ClipResult:
-    status: str
-    line: Optional[int]          # the metadata row's (ClipRow.line): None for a video on no line of a sentence table
-    video_file: str
-    sentence_id: str
-    sentence: str
-    category: str
-    extra: Dict[str, str]
-    error: str = ""
+@dataclasses.dataclass(frozen=True)
+class Measures:
+    """What the verdict on a clip measured: its record's numbers and the reports' columns."""
+
     frames_decoded: int = 0
     num_frames: int = 0
     frame_feature_dim: int = 0
@@ -60,42 +64,65 @@ class ClipResult:
     source_fps: float = 0.0      # of the video, as stored in its .pose
     trimmed_start: int = 0       # v2: leading frames with no signer, not kept
     trimmed_end: int = 0         # v2: trailing frames with no signer, not kept
-    seconds: float = 0.0
-    feature_stem: str = ""
-    feature_path: str = ""
-    # "new" or "changed" when decoded in this run, "recomputed" when computed from its stored
-    # landmarks, "reused" when taken from its record, "" otherwise.
+
+    @classmethod
+    def names(cls) -> Tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def as_dict(self) -> Dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipResult:
+    """The final word on one metadata row (or one video of a sentence table)."""
+
+    row: ClipRow
+    status: str
+    error: str = ""
+    measures: Measures = Measures()
+    # How this run came by it (NEW, CHANGED, RECOMPUTED, REUSED), "" when no video was looked at.
     origin: str = ""
     # An unexpected error (a network hiccup, say) is not recorded: the next run tries again.
     retryable: bool = False
-    # The video's identity when it was read (see transforms/store/records.py), for its record.
-    source: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
-    # The record's "landmarks" section: which .pose file (if any) the result was computed from.
-    landmarks: Optional[Dict[str, object]] = dataclasses.field(default=None, repr=False)
-    # The video's outputs as listed when the run started (and as it then wrote them).
-    outputs: Outputs = dataclasses.field(default=Outputs(), repr=False)
-    # Its record without moments, when this run wrote or read it, and the record file's listing
-    # entry: what the record index keeps (transforms/store/record_index.py). A result reused from
-    # the index has only record_object.
+    seconds: float = 0.0
+    # The video's outputs as listed when the run started, and as it then wrote them.
+    outputs: Outputs = Outputs()
+    # The record that vouches for this result, without its moments (what the record index keeps:
+    # transforms/store/record_index.py), and its file's listing entry; None when nothing is recorded.
     record: Optional[dict] = dataclasses.field(default=None, repr=False)
     record_object: Optional[ObjectInfo] = dataclasses.field(default=None, repr=False)
-    # Carried only from extraction to the feature writer, never into reports.
-    features: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    # A saved clip's contribution to the statistics, when this run computed or read it.
     moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
 
-    @classmethod
-    def for_row(cls, row: ClipRow, status: str, error: str = "", **values) -> "ClipResult":
-        return cls(status=status, line=row.line, video_file=row.video_file, sentence_id=row.sentence_id,
-                   sentence=row.sentence, category=row.category, extra=dict(row.extra), error=error,
-                   feature_stem=row.feature_stem if not row.error else "", **values)
+    @property
+    def video_file(self) -> str:
+        return self.row.video_file
 
-    def slim(self) -> "ClipResult":
-        """A copy without the arrays, small enough to gather for the reports."""
-        return dataclasses.replace(self, features=None, moments=None)
+    @property
+    def feature_stem(self) -> str:
+        """Where the row's outputs are saved; "" for a row that names no usable video."""
+        return "" if self.row.error else self.row.feature_stem
+
+    @property
+    def saved(self) -> bool:
+        return self.status == SUCCESS
+
+    @property
+    def kept_low(self) -> bool:
+        return self.measures.kept_low
+
+    @property
+    def frames_decoded(self) -> int:
+        return self.measures.frames_decoded
+
+    def without_moments(self) -> "ClipResult":
+        return dataclasses.replace(self, moments=None) if self.moments is not None else self
 
 
-DECODED = ("new", "changed")
-RECOMPUTED = "recomputed"
+def settled(row: ClipRow, status: str, error: str, outputs: Outputs = Outputs(), **values) -> ClipResult:
+    """A row settled without a verdict on its video: missing, or rejected before any work."""
+    return ClipResult(row=row, status=status, error=error, outputs=outputs, **values)
 
 
 class ToDecode(NamedTuple):
@@ -103,15 +130,15 @@ class ToDecode(NamedTuple):
 
     row: ClipRow
     source: Dict[str, object]            # the video's identity (records.source_identity)
-    origin: str                          # "new" (no usable record) or "changed"
+    origin: str                          # NEW (no usable record) or CHANGED
     outputs: Outputs = Outputs()
 
 
 class ToRecompute(NamedTuple):
     """A video whose stored landmarks are still good but whose features must be computed again.
 
-    The .pose is read and checked against `landmarks` (its sha256) by the landmark
-    stage; a file that is not the one the record vouches for means decoding again.
+    The .pose is read and checked against `landmarks` (its size and sha256) first; a
+    file that is not the one the record vouches for means decoding again.
     """
 
     row: ClipRow
@@ -126,15 +153,3 @@ class ToLookUp(NamedTuple):
     row: ClipRow
     source: Dict[str, object]
     outputs: Outputs
-
-
-class StoredLandmarks(NamedTuple):
-    """A video's published .pose file, from which its features are computed."""
-
-    row: ClipRow
-    source: Dict[str, object]
-    origin: str                          # "new" or "changed" (decoded just now) or "recomputed"
-    pose: bytes                          # the .pose file's bytes
-    landmarks: Dict[str, object]         # the record's "landmarks" section for this file
-    seconds: float = 0.0                 # spent decoding, when decoded in this run
-    outputs: Outputs = Outputs()

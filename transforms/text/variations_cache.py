@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional
 
-from transforms.store import storage
+from transforms.common import storage
 
 Cache = Dict[str, List[str]]
 

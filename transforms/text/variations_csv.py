@@ -16,7 +16,7 @@ import io
 import json
 from typing import Dict, List, Sequence, Tuple
 
-from transforms.store import storage
+from transforms.common import storage
 from transforms.reports.run_reports import csv_text
 
 COLUMN = "text_variations"

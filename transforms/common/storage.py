@@ -16,28 +16,36 @@ A listing (`list_objects`) gives, per object, what decides whether it changed
 (`ObjectInfo`): size, update time, CRC32C and generation on GCS; size, mtime
 and mtime_ns locally. Re-runs plan from listings instead of asking about
 each file (transforms/store/plan.py).
+
+This is the pipeline's only storage layer: every stage reads, writes, lists and
+deletes through it, so a gs:// path costs the same requests everywhere and
+needs no Beam import (pipeline.report and the launcher's checks run without it).
 """
 from __future__ import annotations
 
 import base64
 import calendar
+import concurrent.futures
 import contextlib
 import io
 import os
+import posixpath
 import re
+import shutil
 import tempfile
 import threading
 import uuid
 from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 # google-cloud-storage 3.x looks up a bucket's metadata on a background thread, per client and
 # bucket, to label tracing spans that are off unless asked for: a request that does nothing here.
 os.environ.setdefault("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")  # write_bytes' temporary names
+_SCHEME = re.compile(r"^(?P<scheme>[a-zA-Z][-a-zA-Z0-9+.]*)://")  # as Beam's FileSystems reads a URI
+GCS = "gs://"
 # Parallel readers (record look-ups, listings of several prefixes) share the client's pool.
 POOL_SIZE = 32
 
@@ -52,11 +60,31 @@ class ObjectInfo(NamedTuple):
 
 
 def is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None
+    found = _SCHEME.match(path.strip())
+    if found is None:
+        return True
+    if found.group("scheme") != "gs":
+        raise ValueError(f"{path}: only local paths and gs:// URIs are supported")
+    return False
 
 
 def join(base: str, *parts: str) -> str:
-    return FileSystems.join(base, *parts)
+    """Beam's FileSystems.join, without importing Beam: os.path.join locally, '/' between parts on GCS."""
+    if is_local(base):
+        return os.path.join(base, *parts)
+    path = base
+    for part in parts:
+        path = path.rstrip("/") + "/" + part.lstrip("/")
+    return path
+
+
+def parent(path: str) -> str:
+    """The folder holding `path` (local: absolute)."""
+    if is_local(path):
+        return os.path.dirname(os.path.abspath(path))
+    head = path.rstrip("/")
+    cut = head.rfind("/")
+    return head[:cut] if cut >= len(GCS) else head
 
 
 # --- the client --------------------------------------------------------------------------------
@@ -89,7 +117,7 @@ def _new_client():
 
 
 def _split(path: str) -> Tuple[str, str]:
-    bucket, _, name = path[len("gs://"):].partition("/")
+    bucket, _, name = path[len(GCS):].partition("/")
     return bucket, name
 
 
@@ -224,6 +252,33 @@ def write_text(path: str, text: str, unless: Optional[ObjectInfo] = None) -> Opt
     return write_bytes(path, text.encode("utf-8"), unless)
 
 
+def write_file(path: str, local_file: str) -> ObjectInfo:
+    """Publish the local file `local_file` at `path` in one step, as write_bytes does with bytes; the local
+    file is moved (locally) or uploaded and deleted (GCS). For outputs too big to hold in memory twice."""
+    try:
+        if is_local(path):
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            os.replace(local_file, path)
+            return _info_of_stat(os.stat(path))
+        blob = _blob(path)
+        blob.upload_from_filename(local_file, content_type="application/octet-stream", retry=_retry())
+        return _info_of_blob(blob)
+    finally:
+        if os.path.exists(local_file):
+            os.unlink(local_file)
+
+
+def temporary_file(path: str) -> str:
+    """A new local file name for building what will be published at `path` with write_file: beside it
+    locally (so publishing is a rename on the same disk; a killed run's leftover is cleaned up like
+    write_bytes' temporary files), in the temp folder for GCS."""
+    name = f".{posixpath.basename(path)}.{uuid.uuid4().hex}.tmp"
+    if is_local(path):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return os.path.join(os.path.dirname(path), name)
+    return os.path.join(tempfile.gettempdir(), name)
+
+
 def crc32c(data: bytes) -> str:
     """The CRC32C GCS keeps for an object with these bytes (base64 of the big-endian value)."""
     import google_crc32c
@@ -247,6 +302,17 @@ def delete_if_present(path: str) -> None:
         delete(path)
     except FileNotFoundError:
         pass
+
+
+def delete_folder(folder: str) -> None:
+    """Every file under `folder` (GCS: one delete per object, several at once); nothing when it is absent."""
+    if is_local(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    paths = [join(folder, name) for name in sorted(list_objects(folder))]
+    if paths:
+        with concurrent.futures.ThreadPoolExecutor(min(len(paths), 8)) as pool:
+            list(pool.map(delete_if_present, paths))
 
 
 def remove_temporary_files(folder: str) -> int:
