@@ -195,6 +195,16 @@ def test_filled_values_do_not_count_in_the_statistics():
     assert total[PRESENT["left_hand"]] == 40 and total[FILLED["left_hand"]] == 3
 
 
+def test_present_moments_tell_the_layout_from_the_arrays_width():
+    with_filled = run(hide(signer_clip(40), "left_hand", slice(10, 13)), fill_gaps=3).features
+    for inferred, given in zip(v2.present_moments(with_filled), v2.present_moments(with_filled, filled=True)):
+        np.testing.assert_array_equal(inferred, given)
+    with pytest.raises(ValueError, match="548 with the filled columns"):
+        v2.present_moments(with_filled, filled=False)
+    with pytest.raises(ValueError, match="not v2's layout"):
+        v2.present_moments(with_filled[:, :540])
+
+
 def test_presence_rates_count_seen_frames_only():
     features = run(hide(signer_clip(40), "left_hand", slice(10, 13)), fill_gaps=3).features
     merged = definitions.moments("v2", features, 5, filled=True)

@@ -16,7 +16,7 @@ columns (filled_pose … filled_face). The layout functions take `filled` for it
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -85,11 +85,13 @@ def column_names(version: str, face_downsample: int, filled: bool = False) -> Li
     return v2.v1_column_names(face_downsample) if version == "v1" else v2.column_names(face_downsample, filled)
 
 
-def moments(version: str, features: np.ndarray, face_downsample: int, filled: bool = False) -> stats.Moments:
+def moments(version: str, features: np.ndarray, face_downsample: int,
+            filled: Optional[bool] = None) -> stats.Moments:
     """A saved clip's contribution to the global statistics.
 
     v1: every value of every frame. v2: per column, only the frames where its part
-    was seen, filled frames not counted (count is then one number per column).
+    was seen, filled frames not counted (count is then one number per column);
+    filled None: the layout is told from the array's width.
     """
     if version == "v1":
         return stats.moments_of(features)

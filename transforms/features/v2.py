@@ -132,16 +132,22 @@ def column_parts(face_downsample: int = 5) -> np.ndarray:
 
 
 def present_moments(features: np.ndarray, face_downsample: int = 5,
-                    filled: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    filled: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column (count, Σx, Σx²) over the frames where that column's part was seen.
 
-    Filled values do not count (filled: the array has the filled columns): the
-    statistics describe what MediaPipe saw, and a filled frame is a guess between
-    two seen ones. The presence (and filled) columns count over every frame, so
-    their mean is the rate of frames with values (and of filled frames).
-    Moments of several clips merge by adding them.
+    Filled values do not count: the statistics describe what MediaPipe saw, and a
+    filled frame is a guess between two seen ones. filled: the array has the
+    filled columns (None: tell from its width). The presence (and filled) columns
+    count over every frame, so their mean is the rate of frames with values (and
+    of filled frames). Moments of several clips merge by adding them.
     """
     features = np.asarray(features)
+    widths = {False: feature_dim(face_downsample), True: feature_dim(face_downsample, filled=True)}
+    if filled is None and features.shape[1] in widths.values():
+        filled = features.shape[1] == widths[True]
+    if features.shape[1] != widths.get(filled):
+        raise ValueError(f"features of {features.shape[1]} columns are not v2's layout with face_downsample="
+                         f"{face_downsample} ({widths[False]} columns, {widths[True]} with the filled columns)")
     flags = presence_columns(face_downsample)
     seen_parts = features[:, flags] > 0.5
     if filled:
