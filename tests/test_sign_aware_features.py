@@ -170,7 +170,8 @@ def test_with_fill_gaps_the_layout_gains_four_named_filled_columns_after_the_pre
     assert len(names) == v2.feature_dim(filled=True) == 548 == len(set(names))
     assert names[:544] == v2.column_names()
     assert names[544:] == ["filled_pose", "filled_left_hand", "filled_right_hand", "filled_face"]
-    assert v2.presence_columns().tolist() == [540, 541, 542, 543] and v2.filled_columns().tolist() == [544, 545, 546, 547]
+    assert v2.presence_columns().tolist() == [540, 541, 542, 543]
+    assert v2.filled_columns().tolist() == [544, 545, 546, 547]
     assert definitions.dim("v2", 5, filled=True) == 548 and definitions.column_names("v2", 5, filled=True) == names
     assert len(v2.column_names(1, filled=True)) == v2.feature_dim(1, filled=True)
 
@@ -436,7 +437,7 @@ def test_canonical_hand_puts_the_dominant_hand_in_the_right_hand_columns():
     plain = run(one_hand_signs("left"), ema_alpha=0).features
     x = np.arange(132, 195, 3)
     # Equal up to the order in which the four torso points are summed for the centre (one float32 step).
-    np.testing.assert_allclose(left_handed[:, x + 63], -plain[:, x], rtol=0, atol=1e-6)  # left hand's x → right's, reflected
+    np.testing.assert_allclose(left_handed[:, x + 63], -plain[:, x], rtol=0, atol=1e-6)  # left x → right, reflected
     np.testing.assert_allclose(left_handed[:, x + 64], plain[:, x + 1], rtol=0, atol=1e-6)  # y kept
     assert not np.allclose(left_handed[:, x + 63], plain[:, x + 63], atol=0.1)
 

@@ -77,7 +77,10 @@ def hand_spread(points: ClipPoints, hand: str) -> float:
 
 
 def shoulder_span(points: ClipPoints) -> float:
-    """Median distance in pixels between the shoulders over frames with a pose (v2's shoulder_width × width); 0 if none."""
+    """Median distance in pixels between the shoulders over the frames with a pose; 0 without any.
+
+    v2's shoulder_width times the frame width: the signer's size, whatever the resolution.
+    """
     present = np.asarray(points.pose_present, bool)
     shoulders = np.asarray(points.pose, np.float64)[present][:, [L_SHOULDER, R_SHOULDER], :2]
     spans = np.hypot(*((shoulders[:, 0] - shoulders[:, 1]) * (points.width, points.height)).T)

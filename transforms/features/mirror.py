@@ -36,10 +36,10 @@ POSE_MIRROR = np.array([0, 4, 5, 6, 1, 2, 3] + [p for left in range(7, POSE_POIN
 # is symmetric about x = 0. Derived once: for each vertex v_i, the index of the vertex
 # nearest to (−x_i, y_i, z_i). Every reflected vertex lands within 1.5e-6 of its match
 # (the file's rounding) and at least 0.056 from any other vertex (model units are
-# centimetres), so the table is unambiguous. tests/test_sign_aware_features.py checks that it is an
-# involution and that it maps MediaPipe's FACEMESH_LEFT_EYE onto FACEMESH_RIGHT_EYE,
-# the left eyebrow and iris onto the right ones, and the lips, face oval, nose and
-# contours onto themselves.
+# centimetres), so the table is unambiguous. Only this derived table is kept here.
+# tests/test_sign_aware_features.py checks that it is an involution and that it maps
+# MediaPipe's FACEMESH_LEFT_EYE onto FACEMESH_RIGHT_EYE, the left eyebrow and iris onto
+# the right ones, and the lips, face oval, nose and contours onto themselves.
 FACE_MIRROR = np.array([
     0, 1, 2, 248, 4, 5, 6, 249, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 250, 251, 252, 253, 254, 255, 256,
     257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 276, 277,
@@ -80,7 +80,8 @@ def swap_sides(points: ClipPoints) -> ClipPoints:
     if face_points not in (FACE_POINTS, len(FACE_MIRROR)):
         raise ValueError(f"a face mesh has {FACE_POINTS} or {len(FACE_MIRROR)} points, not {face_points}")
     return dataclasses.replace(
-        points, pose=np.asarray(points.pose)[:, POSE_MIRROR], face=np.asarray(points.face)[:, FACE_MIRROR[:face_points]],
+        points, pose=np.asarray(points.pose)[:, POSE_MIRROR],
+        face=np.asarray(points.face)[:, FACE_MIRROR[:face_points]],
         left_hand=np.array(points.right_hand, copy=True), right_hand=np.array(points.left_hand, copy=True),
         pose_present=np.array(points.pose_present, copy=True), face_present=np.array(points.face_present, copy=True),
         left_hand_present=np.array(points.right_hand_present, copy=True),
