@@ -8,11 +8,19 @@ parts become zeros *after* normalization and are flagged, no frame is dropped
 in the middle of a clip, the EMA never blends a part with its absence, and
 clips with no signing are rejected with a reason a person can act on.
 
-Frame vector layout (face_downsample = 5 → 544 float32):
+Two options make it sign-aware, both off by default (and then v2's output is
+exactly what it was before they existed): fill_gaps fills a part's short
+detection gaps (gaps.py), canonical_hand mirrors clips signed with the left hand
+(hands.py decides, mirror.py mirrors).
+
+Frame vector layout (face_downsample = 5 → 544 float32; 548 with fill_gaps > 0):
     [0:540)    v1's layout: pose (x, y, z, visibility), left hand, right hand,
                face landmarks 0, 5, …, 465 (x, y, z), torso-normalized, smoothed;
-               exactly 0 wherever that part was not detected
-    [540:544)  presence of pose, left hand, right hand, face: 1.0 or 0.0
+               exactly 0 wherever that part was not detected (nor filled)
+    [540:544)  presence of pose, left hand, right hand, face: 1.0 where the part
+               has values in that frame (seen, or filled), else 0.0
+    [544:548)  only with fill_gaps > 0: filled pose, left hand, right hand, face:
+               1.0 where the part was not seen and its values are interpolated
 """
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from transforms.features import v1
+from transforms.features import gaps, hands, mirror, v1
 from transforms.features.landmarks import ClipPoints, HAND_POINTS, POSE_POINTS
 
 FEATURE_VERSION = "v2"
@@ -54,6 +62,8 @@ class V2Config:
     ema_alpha: float = 0.2
     keep_low_quality: bool = False
     face_downsample: int = 5
+    fill_gaps: int = 0              # longest detection gap (frames) filled by interpolation; 0: none
+    canonical_hand: bool = False    # mirror clips whose dominant hand is the left one
 
 
 @dataclasses.dataclass
@@ -77,10 +87,15 @@ class ClipFeaturesV2:
     presence: Dict[str, float] = dataclasses.field(default_factory=dict)  # part → rate over kept frames
     hand_ratio: float = 0.0            # share of kept frames with at least one hand
     shoulder_width: float = 0.0        # median shoulder span as a fraction of the frame width
+    dominant_hand: str = hands.UNKNOWN  # "left" | "right" | "unknown", of the clip as filmed (hands.py)
+    dominant_hand_reason: str = ""     # "<label>: <details>" when unknown, else ""
+    mirrored: bool = False             # canonical_hand mirrored this clip (its dominant hand was the left)
+    filled_frames: Dict[str, int] = dataclasses.field(default_factory=dict)  # part → frames filled (fill_gaps > 0)
 
 
-def feature_dim(face_downsample: int = 5) -> int:
-    return v1.frame_dim(face_downsample) + len(PARTS)
+def feature_dim(face_downsample: int = 5, filled: bool = False) -> int:
+    """Columns per frame; filled: the layout of fill_gaps > 0, with the four filled columns."""
+    return v1.frame_dim(face_downsample) + len(PARTS) * (2 if filled else 1)
 
 
 def v1_column_names(face_downsample: int = 5) -> List[str]:
@@ -92,9 +107,21 @@ def v1_column_names(face_downsample: int = 5) -> List[str]:
     return names
 
 
-def column_names(face_downsample: int = 5) -> List[str]:
-    """Names of v2's columns: v1's, then one presence flag per part (544 by default)."""
-    return v1_column_names(face_downsample) + [f"present_{part}" for part in PARTS]
+def column_names(face_downsample: int = 5, filled: bool = False) -> List[str]:
+    """Names of v2's columns: v1's, one presence flag per part (544 by default), then with filled one
+    filled flag per part (548)."""
+    flags = [f"present_{part}" for part in PARTS] + ([f"filled_{part}" for part in PARTS] if filled else [])
+    return v1_column_names(face_downsample) + flags
+
+
+def presence_columns(face_downsample: int = 5) -> np.ndarray:
+    """Indices of the four presence columns, in PARTS order (the same with or without filled columns)."""
+    return v1.frame_dim(face_downsample) + np.arange(len(PARTS))
+
+
+def filled_columns(face_downsample: int = 5) -> np.ndarray:
+    """Indices of the four filled columns of the fill_gaps > 0 layout, in PARTS order."""
+    return presence_columns(face_downsample) + len(PARTS)
 
 
 def column_parts(face_downsample: int = 5) -> np.ndarray:
@@ -104,15 +131,30 @@ def column_parts(face_downsample: int = 5) -> np.ndarray:
     return np.repeat([POSE, LEFT_HAND, RIGHT_HAND, FACE], [v1.POSE_DIM, hand_dim, hand_dim, face_dim])
 
 
-def present_moments(features: np.ndarray, face_downsample: int = 5) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per column (count, Σx, Σx²) over the frames where that column's part is present.
+def present_moments(features: np.ndarray, face_downsample: int = 5,
+                    filled: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column (count, Σx, Σx²) over the frames where that column's part was seen.
 
-    The presence columns count over every frame, so their mean is the presence
-    rate. Moments of several clips merge by adding them.
+    Filled values do not count: the statistics describe what MediaPipe saw, and a
+    filled frame is a guess between two seen ones. filled: the array has the
+    filled columns (None: tell from its width). The presence (and filled) columns
+    count over every frame, so their mean is the rate of frames with values (and
+    of filled frames). Moments of several clips merge by adding them.
     """
     features = np.asarray(features)
-    presence = features[:, -len(PARTS):] > 0.5
-    mask = np.concatenate([presence[:, column_parts(face_downsample)], np.ones_like(presence)], axis=1)
+    widths = {False: feature_dim(face_downsample), True: feature_dim(face_downsample, filled=True)}
+    if filled is None and features.shape[1] in widths.values():
+        filled = features.shape[1] == widths[True]
+    if features.shape[1] != widths.get(filled):
+        raise ValueError(f"features of {features.shape[1]} columns are not v2's layout with face_downsample="
+                         f"{face_downsample} ({widths[False]} columns, {widths[True]} with the filled columns)")
+    flags = presence_columns(face_downsample)
+    seen_parts = features[:, flags] > 0.5
+    if filled:
+        seen_parts &= ~(features[:, filled_columns(face_downsample)] > 0.5)
+        flags = np.concatenate([flags, filled_columns(face_downsample)])
+    mask = np.concatenate([seen_parts[:, column_parts(face_downsample)],
+                           np.ones((len(features), len(flags)), bool)], axis=1)
     seen = np.where(mask, features.astype(np.float64), 0.0)
     return mask.sum(axis=0, dtype=np.int64), seen.sum(axis=0), np.square(seen).sum(axis=0)
 
@@ -130,7 +172,21 @@ def stats_from_moments(count: np.ndarray, total: np.ndarray, total_sq: np.ndarra
 
 
 def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
-    """Trim, normalize, judge and smooth one clip's landmarks (docs/features-v2.md, §Per clip)."""
+    """Trim, normalize, judge and smooth one clip's landmarks (docs/features-v2.md, §Per clip).
+
+    The dominant hand is judged on the clip as filmed; with canonical_hand a clip
+    signed with the left hand is mirrored before anything else, so its dominant
+    hand lands in the right hand's columns.
+    """
+    hand, why = hands.dominant_hand(points)
+    mirrored = cfg.canonical_hand and hand == hands.LEFT
+    result = _judge(mirror.swap_sides(points) if mirrored else points, cfg, reflect=mirrored)
+    result.dominant_hand, result.dominant_hand_reason, result.mirrored = hand, why, mirrored
+    return result
+
+
+def _judge(points: ClipPoints, cfg: V2Config, reflect: bool = False) -> ClipFeaturesV2:
+    """reflect: points are swap_sides of the clip, and x is reflected about the torso centre after normalization."""
     total = len(points)
     if total == 0:
         return ClipFeaturesV2(status="failed", reason=f"{NO_FRAMES}: the video gave no frame to decode")
@@ -155,6 +211,11 @@ def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
                    f"so hands and face cannot be placed relative to the body; film the signer's upper body")
 
     frames = _normalized(clip, presence, *_torso_reference(clip.pose, has_torso), cfg.face_downsample)
+    if reflect:
+        # x − centre → centre − x: the mirror image about the torso centre, exact in floating
+        # point (reflecting 1 − x before normalizing would round). 0 − 0 keeps absent zeros +0.0.
+        x = _x_columns(cfg.face_downsample)
+        frames[:, x] = np.float32(0.0) - frames[:, x]
     present_columns = presence[:, column_parts(cfg.face_downsample)]
     result = ClipFeaturesV2(status="success", **counts, **_measures(clip, presence, has_torso),
                             **_motion_summary(_motion_energy(frames, present_columns)))
@@ -167,8 +228,18 @@ def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
             return result
         result.kept_low = True
 
-    smoothed = _smooth_within_runs(frames, present_columns, cfg.ema_alpha)
-    result.features = np.concatenate([smoothed, presence.astype(np.float32)], axis=1)
+    if cfg.fill_gaps <= 0:
+        smoothed = _smooth_within_runs(frames, present_columns, cfg.ema_alpha)
+        result.features = np.concatenate([smoothed, presence.astype(np.float32)], axis=1)
+        return result
+
+    # Filled after the gates, which judge what MediaPipe saw; the EMA then runs
+    # through a filled gap as through seen frames (the line continues the track).
+    frames, filled = gaps.fill_short_gaps(frames, presence, column_parts(cfg.face_downsample), cfg.fill_gaps)
+    shown = presence | filled
+    smoothed = _smooth_within_runs(frames, shown[:, column_parts(cfg.face_downsample)], cfg.ema_alpha)
+    result.features = np.concatenate([smoothed, shown.astype(np.float32), filled.astype(np.float32)], axis=1)
+    result.filled_frames = {part: int(filled[:, i].sum()) for i, part in enumerate(PARTS)}
     return result
 
 
@@ -281,6 +352,11 @@ def _normalized(clip: ClipPoints, presence: np.ndarray, centre: np.ndarray, scal
              place(clip.right_hand, presence[:, RIGHT_HAND]),
              place(clip.face[:, v1.face_indices(face_downsample)], presence[:, FACE])]
     return np.concatenate([part.reshape(len(clip), -1) for part in parts], axis=1)
+
+
+def _x_columns(face_downsample: int) -> np.ndarray:
+    """Indices of every x column in v1's layout: pose (x, y, z, visibility) points, then hands and face (x, y, z)."""
+    return np.concatenate([np.arange(POSE_POINTS) * 4, np.arange(v1.POSE_DIM, v1.frame_dim(face_downsample), 3)])
 
 
 def _motion_energy(frames: np.ndarray, present_columns: np.ndarray) -> np.ndarray:
