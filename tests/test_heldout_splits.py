@@ -314,6 +314,7 @@ def options(**values):
     (dict(heldout_by="signer", heldout_size="many"), "or a share of them (0 < share < 1"),
     (dict(heldout_by="signer", heldout_fold="-1"), "--heldout_fold=-1: give the index"),
     (dict(heldout_fold="2"), "--heldout_fold=2 needs --heldout_by"),
+    (dict(heldout_by="signer", heldout_size=""), "--heldout_size is empty: give a count"),
 ])
 def test_bad_held_out_options_are_refused_with_how_to_fix(values, message):
     with pytest.raises(settings.SettingsError) as error:
@@ -323,7 +324,7 @@ def test_bad_held_out_options_are_refused_with_how_to_fix(values, message):
 
 def test_the_size_is_a_count_or_a_share():
     assert settings.parse_heldout_size("2") == (2, None) and settings.parse_heldout_size("1") == (1, None)
-    assert settings.parse_heldout_size("0.2") == (None, 0.2) and settings.parse_heldout_size("") == (None, 0.2)
+    assert settings.parse_heldout_size("0.2") == (None, 0.2) and settings.parse_heldout_size("") == (None, None)
 
 
 def test_without_heldout_by_the_settings_and_their_dict_are_as_before():

@@ -21,7 +21,6 @@ HELDOUT_SPLITS = ("test_unseen_signers", "test_unseen_both")  # held-out values 
 ALL_SPLITS = SPLITS + HELDOUT_SPLITS                         # a two-axis release's splits, in this order
 # The columns of a two-axis splits.csv besides the held-out column itself; --heldout_by cannot be one of them.
 SPLITS_CSV_NAMES = ("video_file", "group", "sentence_split", "heldout", "split")
-DEFAULT_SHARE_TEXT = "0.2"
 DTYPES = ("float32", "float16")
 RATIO_TOLERANCE = 1e-6
 
@@ -118,13 +117,21 @@ def parse_heldout_by(text: Optional[str], split_by: Sequence[str]) -> Optional[s
     return column
 
 
+HELDOUT_SIZE_HOW = ("give a count of values to hold out (an integer ≥ 1, e.g. --heldout_size=1) or a share of "
+                    "them (0 < share < 1, e.g. --heldout_size=0.2)")
+
+
+def _blank(text) -> bool:
+    return text is None or str(text).strip() == ""
+
+
 def parse_heldout_size(text) -> Tuple[Optional[int], Optional[float]]:
-    """(count, None) for an integer ≥ 1, (None, share) for 0 < share < 1."""
-    raw = str(DEFAULT_SHARE_TEXT if text is None or str(text).strip() == "" else text).strip()
-    how = ("give a count of values to hold out (an integer ≥ 1, e.g. --heldout_size=1) or a share of them "
-           "(0 < share < 1, e.g. --heldout_size=0.2)")
+    """(count, None) for an integer ≥ 1, (None, share) for 0 < share < 1, (None, None) when empty."""
+    if _blank(text):
+        return None, None
+    how = HELDOUT_SIZE_HOW
     try:
-        value = float(raw)
+        value = float(str(text).strip())
     except ValueError:
         raise SettingsError(f"--heldout_size={text}: {how}.") from None
     if not math.isfinite(value) or value <= 0:
@@ -138,7 +145,7 @@ def parse_heldout_size(text) -> Tuple[Optional[int], Optional[float]]:
 
 
 def parse_heldout_fold(text) -> Optional[int]:
-    if text is None or str(text).strip() == "":
+    if _blank(text):
         return None
     try:
         fold = int(str(text).strip())
@@ -172,10 +179,15 @@ def from_options(opts) -> ReleaseSettings:
         problems.append(str(exc))
     try:
         count, share = parse_heldout_size(size_text)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    try:
         fold = parse_heldout_fold(fold_text)
     except SettingsError as exc:
         problems.append(str(exc))
-    if fold is not None and heldout_by is None and not str(heldout_text or "").strip():
+    if heldout_by is not None and fold is None and count is None and share is None and _blank(size_text):
+        problems.append(f"--heldout_size is empty: {HELDOUT_SIZE_HOW}, or hold out one value with --heldout_fold.")
+    if fold is not None and heldout_by is None and _blank(heldout_text):
         problems.append(f"--heldout_fold={fold_text} needs --heldout_by: name the column whose values the folds hold "
                         f"out, e.g. --heldout_by=signer --heldout_fold={fold_text}.")
     if opts.release_shard_mb <= 0:

@@ -133,6 +133,10 @@ class HeldOutRule:
     fold: Optional[int] = None
     pins: Optional[Mapping[str, bool]] = None    # value → held out, from a --split_file
 
+    def __post_init__(self):
+        if self.fold is None and (self.count is None) == (self.share is None):
+            raise ValueError(f"a held-out rule needs a count or a share, or a fold (got {self})")
+
     @classmethod
     def from_settings(cls, settings: ReleaseSettings, pins: Optional[Mapping[str, bool]] = None
                       ) -> Optional["HeldOutRule"]:
