@@ -3,6 +3,12 @@
 Defaults live in pipeline/options.py (GhslOptions, "dataset release"); this
 module turns the option values into a ReleaseSettings and says, for each
 mistake, how to fix it.
+
+Two axes (docs/release.md, "Evaluation conditions"): --split_by makes the
+sentence axis (train, validation, test, as always); --heldout_by, when given,
+names a column whose values (signers, say) are held out of training, which adds
+the splits test_unseen_signers and test_unseen_both. Without it a release is
+exactly what it was before the held-out axis existed, id included.
 """
 from __future__ import annotations
 
@@ -10,7 +16,11 @@ import dataclasses
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test")                  # the sentence axis: a one-axis release's splits
+HELDOUT_SPLITS = ("test_unseen_signers", "test_unseen_both")  # held-out values with train / test sentences
+ALL_SPLITS = SPLITS + HELDOUT_SPLITS                         # a two-axis release's splits, in this order
+# The columns of a two-axis splits.csv besides the held-out column itself; --heldout_by cannot be one of them.
+SPLITS_CSV_NAMES = ("video_file", "group", "sentence_split", "heldout", "split")
 DTYPES = ("float32", "float16")
 RATIO_TOLERANCE = 1e-6
 
@@ -27,12 +37,39 @@ class ReleaseSettings:
     split_file: Optional[str]              # CSV pinning groups to splits (splits.read_pins)
     dtype: str                             # of the feature arrays in the Parquet shards
     shard_bytes: int                       # target size of one shard's feature arrays
+    heldout_by: Optional[str] = None       # the held-out column; None: one axis, as before it existed
+    heldout_count: Optional[int] = None    # hold out this many values …
+    heldout_share: Optional[float] = None  # … or max(1, round(share × values)), never all (exactly one is set)
+    heldout_fold: Optional[int] = None     # hold out exactly value i of the documented order instead
+
+    @property
+    def splits(self) -> Tuple[str, ...]:
+        """The splits this release has (some may come out empty), in order."""
+        return release_splits(self.heldout_by is not None)
+
+    def fold(self, index: int) -> "ReleaseSettings":
+        """The same settings holding out value `index` of the order (splits.heldout_order): one fold."""
+        return dataclasses.replace(self, heldout_fold=index)
 
     def as_dict(self) -> Dict[str, object]:
-        """What the release id, the manifest and the card record about the options."""
-        return {"split_by": list(self.split_by), "split_ratios": list(self.ratios), "split_seed": self.seed,
-                "split_file": self.split_file, "release_dtype": self.dtype,
-                "release_shard_bytes": self.shard_bytes}
+        """What the release id, the manifest and the card record about the options.
+
+        The held-out keys appear only when the axis is on, so a one-axis release keeps its id."""
+        out: Dict[str, object] = {
+            "split_by": list(self.split_by), "split_ratios": list(self.ratios), "split_seed": self.seed,
+            "split_file": self.split_file, "release_dtype": self.dtype, "release_shard_bytes": self.shard_bytes}
+        if self.heldout_by is not None:
+            out["heldout_by"] = self.heldout_by
+            if self.heldout_fold is not None:
+                out["heldout_fold"] = self.heldout_fold
+            else:
+                out["heldout_size"] = self.heldout_count if self.heldout_count is not None else self.heldout_share
+        return out
+
+
+def release_splits(heldout: bool) -> Tuple[str, ...]:
+    """The splits of a one-axis (False) or two-axis (True) release."""
+    return ALL_SPLITS if heldout else SPLITS
 
 
 def parse_ratios(text: str) -> Tuple[float, float, float]:
@@ -61,10 +98,70 @@ def parse_split_by(text: str) -> Tuple[str, ...]:
     return columns
 
 
+def parse_heldout_by(text: Optional[str], split_by: Sequence[str]) -> Optional[str]:
+    """The held-out column, or None (empty: no held-out axis)."""
+    column = str(text or "").strip()
+    if not column:
+        return None
+    if "," in column:
+        raise SettingsError(f"--heldout_by={text}: name one column whose values are held out, e.g. "
+                            f"--heldout_by=signer (several columns would hold out pairs of values, not signers).")
+    if column in split_by:
+        raise SettingsError(
+            f"--heldout_by={column} is also in --split_by={','.join(split_by)}: the two axes must be different "
+            f"columns (sentences on one, signers on the other). Keep --split_by=sentence_id (the default) and "
+            f"--heldout_by={column}, or drop --heldout_by to split on --split_by alone.")
+    if column in SPLITS_CSV_NAMES:
+        raise SettingsError(f"--heldout_by={column}: `{column}` is a column of the release's splits.csv; rename the "
+                            f"metadata column and hold out that.")
+    return column
+
+
+HELDOUT_SIZE_HOW = ("give a count of values to hold out (an integer ≥ 1, e.g. --heldout_size=1) or a share of "
+                    "them (0 < share < 1, e.g. --heldout_size=0.2)")
+
+
+def _blank(text) -> bool:
+    return text is None or str(text).strip() == ""
+
+
+def parse_heldout_size(text) -> Tuple[Optional[int], Optional[float]]:
+    """(count, None) for an integer ≥ 1, (None, share) for 0 < share < 1, (None, None) when empty."""
+    if _blank(text):
+        return None, None
+    how = HELDOUT_SIZE_HOW
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise SettingsError(f"--heldout_size={text}: {how}.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"--heldout_size={text}: {how}.")
+    if value < 1:
+        return None, value
+    if not value.is_integer():
+        raise SettingsError(f"--heldout_size={text}: a size of 1 or more is a count and must be a whole number; "
+                            f"{how}.")
+    return int(value), None
+
+
+def parse_heldout_fold(text) -> Optional[int]:
+    if _blank(text):
+        return None
+    try:
+        fold = int(str(text).strip())
+    except ValueError:
+        fold = -1
+    if fold < 0:
+        raise SettingsError(f"--heldout_fold={text}: give the index of the value to hold out, 0 for the first "
+                            f"value of the order (0 to k-1 for k values; docs/release.md).")
+    return fold
+
+
 def from_options(opts) -> ReleaseSettings:
     """ReleaseSettings from GhslOptions; raises SettingsError naming every mistake."""
     problems: List[str] = []
     split_by, ratios = (), (0.0, 0.0, 0.0)
+    heldout_by, count, share, fold = None, None, None, None
     try:
         split_by = parse_split_by(opts.split_by)
     except SettingsError as exc:
@@ -73,12 +170,35 @@ def from_options(opts) -> ReleaseSettings:
         ratios = parse_ratios(opts.split_ratios)
     except SettingsError as exc:
         problems.append(str(exc))
+    # getattr: options objects made before the held-out axis (and tests' stand-ins) have no such attributes.
+    heldout_text, size_text, fold_text = (getattr(opts, name, None)
+                                          for name in ("heldout_by", "heldout_size", "heldout_fold"))
+    try:
+        heldout_by = parse_heldout_by(heldout_text, split_by)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    try:
+        count, share = parse_heldout_size(size_text)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    try:
+        fold = parse_heldout_fold(fold_text)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    if heldout_by is not None and fold is None and count is None and share is None and _blank(size_text):
+        problems.append(f"--heldout_size is empty: {HELDOUT_SIZE_HOW}, or hold out one value with --heldout_fold.")
+    if fold is not None and heldout_by is None and _blank(heldout_text):
+        problems.append(f"--heldout_fold={fold_text} needs --heldout_by: name the column whose values the folds hold "
+                        f"out, e.g. --heldout_by=signer --heldout_fold={fold_text}.")
     if opts.release_shard_mb <= 0:
         problems.append(f"--release_shard_mb={opts.release_shard_mb:g}: give a positive size in MB.")
     if problems:
         raise SettingsError(" ".join(problems))
+    on = heldout_by is not None
     return ReleaseSettings(split_by=split_by, ratios=ratios, seed=opts.split_seed, split_file=opts.split_file or None,
-                           dtype=opts.release_dtype, shard_bytes=int(opts.release_shard_mb * 1024 * 1024))
+                           dtype=opts.release_dtype, shard_bytes=int(opts.release_shard_mb * 1024 * 1024),
+                           heldout_by=heldout_by, heldout_count=count if on else None,
+                           heldout_share=share if on else None, heldout_fold=fold if on else None)
 
 
 def column_problems(split_by: Sequence[str], metadata_columns: Sequence[str], reserved: Sequence[str]) -> List[str]:
@@ -95,3 +215,12 @@ def column_problems(split_by: Sequence[str], metadata_columns: Sequence[str], re
             f"The metadata column(s) {', '.join(clashing)} have the name of a field the release adds; rename them "
             f"in the metadata file.")
     return problems
+
+
+def heldout_column_problems(heldout_by: Optional[str], metadata_columns: Sequence[str]) -> List[str]:
+    """The held-out column, when the metadata lacks it (naming the columns it has)."""
+    if heldout_by is None or heldout_by in metadata_columns:
+        return []
+    return [f"--heldout_by={heldout_by}: the metadata has no column {heldout_by}; its columns are "
+            f"{', '.join(metadata_columns)}. Name the one whose values (signers, say) are to be held out, e.g. "
+            f"--heldout_by=take for the published SignTalk-GH names (`1000A.mp4`: the letter is `take`)."]
