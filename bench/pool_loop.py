@@ -29,7 +29,10 @@ _extractor = None
 
 def _start_worker() -> None:
     global _extractor
-    _extractor = HolisticExtractor(model_complexity=1)
+    # The notebook's settings: the shipped pose model and Holistic's own defaults (bench.timing.LANDMARKS, written
+    # out here so that this peer imports nothing the notebook did not).
+    _extractor = HolisticExtractor(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                                   refine_face_landmarks=False, smooth_landmarks=True)
 
 
 def _one(task) -> tuple:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench import hd_dataset
+from bench.timing import LANDMARKS
 from pipeline.logs import configure_logging
 from pipeline import run as run_job
 from transforms.features import v1 as features
@@ -44,7 +45,7 @@ def single_process_loop(metadata: Path, video_dir: Path, out_dir: Path) -> tuple
     with open(metadata, newline="") as handle:
         names = [r["video_file"] for r in csv.DictReader(handle)]
     started = time.perf_counter()
-    extractor = HolisticExtractor(model_complexity=1)
+    extractor = HolisticExtractor(**LANDMARKS)
     frames = 0
     for name in names:
         pose = extractor.extract(str(video_dir / name))

@@ -15,6 +15,11 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
+# The landmark options every bench extracts with, the pipeline runs as pipeline_command's
+# --model_complexity=1 and the peers alike: the pose model that ships with mediapipe, Holistic's own settings.
+LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                 refine_face_landmarks=False, smooth_landmarks=True)
+
 # A progress line: "[1/6] success       180 frames    9.8s  clip.mp4"
 _PROGRESS = re.compile(r"\[\d+/\d+\]\s+\S+\s+\d+ frames\s+([\d.]+)s")
 

@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.timing import LANDMARKS
+
 SHARED = Path(os.environ.get("GHSL_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 CLIPS = str(SHARED / "data" / "sign_clips" / "*.mp4")
 MODEL_COMPLEXITY = 1
@@ -54,7 +56,7 @@ def measure_holistic(clip: str) -> dict:
     from transforms.landmarks.holistic import HolisticExtractor
 
     figures = {"interpreter": _rss_mib()["VmRSS"]}
-    extractor = HolisticExtractor(model_complexity=MODEL_COMPLEXITY)
+    extractor = HolisticExtractor(**{**LANDMARKS, "model_complexity": MODEL_COMPLEXITY})
     figures["holistic_built"] = _rss_mib()["VmRSS"]
     frames = pose_file.frame_count(extractor.extract(clip))
     after = _rss_mib()

@@ -1,4 +1,9 @@
-"""Every option of the GhSL preprocessing job; defaults live here only."""
+"""Every option of the GhSL preprocessing job, with its default and a line of help (`--help` shows both).
+
+Defaults are written once: here, except the feature definitions' thresholds, which
+are the defaults of their config dataclasses (transforms/features/v1.QualityConfig,
+v2.V2Config: the numbers the specs document) and are read from there.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +14,8 @@ from typing import List, Optional, Sequence, Type
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
 
 from transforms.features import definitions
+from transforms.features.v1 import QualityConfig as _V1
+from transforms.features.v2 import V2Config as _V2
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
 from transforms.release import settings as release_settings
 
@@ -43,7 +50,7 @@ class GhslOptions(PipelineOptions):
                                                "(docs/published-layout.md).")
         io.add_argument("--video_dir", help="Folder the metadata's video_file paths are relative to; for a sentence "
                                             "table, listed (subfolders included) for its videos.")
-        io.add_argument("--output_dir", help="Where features/pose_data/ and proc/ are written.")
+        io.add_argument("--output_dir", help="Where landmarks/, features/, proc/ and releases/ are written.")
         io.add_argument("--metadata_columns", default=None,
                         help="The metadata's own column names, ours=theirs separated by commas, quotes optional: "
                              "sentence_id=\"Sentence ID\",sentence=\"Sentence Text\",category=Category. Without "
@@ -101,6 +108,16 @@ class GhslOptions(PipelineOptions):
         rel.add_argument("--release_shard_mb", type=float, default=256.0,
                          help="Size of one Parquet shard's feature arrays, in MB (a shard goes over it by at most "
                               "one clip).")
+        rel.add_argument("--heldout_by", default="",
+                         help="Metadata column whose values (signers, say) are held out of training, for the "
+                              "unseen-signer test splits test_unseen_signers and test_unseen_both; empty: one axis "
+                              "(docs/release.md, Evaluation conditions).")
+        rel.add_argument("--heldout_size", default="0.2",
+                         help="With --heldout_by: how many of its values are held out, a count (2) or a share "
+                              "(0.2: round(share x values), at least one, never all).")
+        rel.add_argument("--heldout_fold", default="",
+                         help="With --heldout_by: hold out exactly value i of the documented order instead "
+                              "(leave-one-out fold i; pipeline.release --heldout_folds builds them all).")
 
         text = parser.add_argument_group("text")
         text.add_argument("--augment_text", type=flag, nargs="?", const=True, default=False,
@@ -120,7 +137,8 @@ class GhslOptions(PipelineOptions):
         g.add_argument("--model", default="gemini-2.5-flash", help="Gemini model that writes the variations.")
         g.add_argument("--variations", type=int, default=5, help="Rephrasings per sentence (the original is "
                                                                   "added first).")
-        g.add_argument("--sentences_per_request", type=int, default=10)
+        g.add_argument("--sentences_per_request", type=int, default=10,
+                       help="Sentences asked about in one Gemini request.")
         g.add_argument("--requests_per_minute", type=int, default=60,
                        help="Limit on sends (retries and key rotations included) for the whole job.")
         g.add_argument("--request_timeout_s", type=float, default=120.0,
@@ -129,7 +147,7 @@ class GhslOptions(PipelineOptions):
                        help="Retries with backoff after 429 (on every key), 5xx or timeout.")
         g.add_argument("--vertex_project", default=None,
                        help="Use Vertex AI in this project with the job's own credentials instead of API keys.")
-        g.add_argument("--vertex_location", default="us-central1")
+        g.add_argument("--vertex_location", default="us-central1", help="Vertex AI region, with --vertex_project.")
         g.add_argument("--api_key_secret", default=None,
                        help="Secret Manager version holding the key(s), k1,k2 "
                             "(projects/P/secrets/S/versions/latest); needed on remote runners, whose workers "
@@ -139,8 +157,11 @@ class GhslOptions(PipelineOptions):
         mp.add_argument("--model_complexity", type=int, default=2, choices=(0, 1, 2),
                         help="Pose model: 0 lite, 1 full (ships with mediapipe), 2 heavy (production; "
                              "needs the heavy model installed, see README).")
-        mp.add_argument("--min_detection_confidence", type=float, default=0.5)
-        mp.add_argument("--min_tracking_confidence", type=float, default=0.5)
+        mp.add_argument("--min_detection_confidence", type=float, default=0.5,
+                        help="Holistic's minimum confidence for a person, face or hand to count as detected.")
+        mp.add_argument("--min_tracking_confidence", type=float, default=0.5,
+                        help="Holistic's minimum confidence to keep tracking a landmark from the previous frame "
+                             "instead of detecting it again.")
         mp.add_argument("--refine_face_landmarks", type=flag, nargs="?", const=True, default=False,
                         help="Holistic's refined face mesh: 478 face points (iris included) in the .pose files "
                              "instead of 468; features use the first 468 either way.")
@@ -152,27 +173,34 @@ class GhslOptions(PipelineOptions):
                        help="v1: the team's exact definition (540 columns, frames dropped, absent parts as "
                             "-centre/scale). v2: time kept, absent parts 0 plus 4 presence columns (544), "
                             "clips with no hands or a tiny signer rejected; see docs/features-v2.md.")
-        q.add_argument("--face_downsample", type=int, default=5,
+        q.add_argument("--face_downsample", type=int, default=_V2.face_downsample,
                        help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
-        q.add_argument("--min_frames", type=int, default=48, help="Fewer kept frames → 'Too few frames'.")
-        q.add_argument("--min_valid_ratio", type=float, default=0.45,
+        q.add_argument("--min_frames", type=int, default=_V1.min_frames, help="Fewer kept frames → 'Too few frames'.")
+        q.add_argument("--min_valid_ratio", type=float, default=_V1.min_valid_ratio,
                        help="Lower share of frames with pose or a hand → low quality.")
-        q.add_argument("--visibility_threshold", type=float, default=0.55,
+        q.add_argument("--visibility_threshold", type=float, default=_V1.visibility_threshold,
                        help="A frame is kept if its mean pose visibility reaches this…")
-        q.add_argument("--motion_keep_threshold", type=float, default=1e-3,
+        q.add_argument("--motion_keep_threshold", type=float, default=_V1.motion_keep_threshold,
                        help="…or its motion energy reaches this.")
-        q.add_argument("--motion_rejection_threshold", type=float, default=7.5e-4,
+        q.add_argument("--motion_rejection_threshold", type=float, default=_V1.motion_rejection_threshold,
                        help="Lower mean motion energy → 'Low motion'.")
-        q.add_argument("--ema_alpha", type=float, default=0.2,
+        q.add_argument("--ema_alpha", type=float, default=_V1.ema_alpha,
                        help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
-        q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=False,
+        q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=_V1.keep_low_quality,
                        help="Save clips the quality rules reject, flagged kept_low.")
-        q.add_argument("--min_hand_ratio", type=float, default=0.2,
+        q.add_argument("--min_hand_ratio", type=float, default=_V2.min_hand_ratio,
                        help="v2: a hand must be seen in at least this share of kept frames, else 'No hands'.")
-        q.add_argument("--min_shoulder_width", type=float, default=0.1,
+        q.add_argument("--fill_gaps", type=int, default=_V2.fill_gaps,
+                       help="v2: a part missing for at most this many frames between two frames where it was seen "
+                            "is filled by interpolation, and flagged in 4 filled_* columns; 0: off.")
+        q.add_argument("--canonical_hand", type=flag, nargs="?", const=True, default=_V2.canonical_hand,
+                       help="v2: mirror clips whose dominant hand is the left one, so the dominant hand is always "
+                            "in the right-hand columns (every left/right point exchanged, the face included).")
+        q.add_argument("--min_shoulder_width", type=float, default=_V2.min_shoulder_width,
                        help="v2: median shoulder width as a share of the frame width; below → 'Signer too small'.")
 
 
+REQUIRED = {"--metadata_csv", "--video_dir", "--output_dir"}  # by pipeline.run; the others need fewer
 LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
 
 
@@ -213,6 +241,7 @@ def option_problems(opts: GhslOptions) -> list:
         problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
     if opts.min_frames < 0:
         problems.append("--min_frames must not be negative.")
+    problems += definitions.sign_aware_problems(opts.feature_version, opts.fill_gaps, opts.canonical_hand)
     return problems
 
 
@@ -226,6 +255,19 @@ def feature_config(opts: GhslOptions) -> dict:
     return {"feature_version": version, **{name: getattr(opts, name) for name in definitions.option_names(version)}}
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, as the job would use it ("none": not set; "empty": "")."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if set(action.option_strings) & REQUIRED:
+            return text + " (required)"
+        if action.option_strings and action.default is not argparse.SUPPRESS and "%(default)" not in text:
+            shown = {None: "none", "": "empty"}.get(action.default, None) if action.default in (None, "") else None
+            text += f" (default: {shown})" if shown else " (default: %(default)s)"
+        return text
+
+
 def exit_with_help(argv: Optional[List[str]], prog: str, description: str,
                    option_classes: Sequence[Type[PipelineOptions]]) -> None:
     """Print our options' help and exit when asked for it.
@@ -236,7 +278,7 @@ def exit_with_help(argv: Optional[List[str]], prog: str, description: str,
     if not any(a in ("-h", "--help") for a in (sys.argv[1:] if argv is None else argv)):
         return
     parser = argparse.ArgumentParser(
-        prog=prog, description=description,
+        prog=prog, description=description, formatter_class=_HelpWithDefaults,
         epilog="Any Apache Beam pipeline option is accepted too (--runner, --direct_num_workers, "
                "--direct_running_mode, --project, --region, --temp_location, ...).")
     for cls in option_classes:

@@ -22,9 +22,10 @@ from transforms.common import storage
 from transforms.common.progress import LOG
 from transforms.release import publish
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
-from transforms.release.plan import EXISTS, check_columns, plan_release, read_split_file
+from transforms.release.plan import EXISTS, check_columns, check_heldout, plan_release, read_split_file
 from transforms.release.schema import ADDED
-from transforms.release.settings import ReleaseSettings, SettingsError, column_problems, from_options
+from transforms.release.settings import (ReleaseSettings, SettingsError, column_problems, from_options,
+                                        heldout_column_problems)
 from transforms.store import lease
 
 SUBMITTED = "submitted"  # a remote job was started; its outcome is in its log
@@ -34,17 +35,22 @@ class ReleaseConfigError(Exception):
     """The release cannot be built as asked; the message says how to fix it."""
 
 
-def release_settings(opts: GhslOptions, metadata_columns: Sequence[str]) -> ReleaseSettings:
-    """The release options, checked against the metadata's columns and the split file, before any work."""
+def release_settings(opts: GhslOptions, metadata_columns: Sequence[str],
+                     heldout_values: Optional[Sequence[str]] = None) -> ReleaseSettings:
+    """The release options, checked against the metadata's columns, the values of its held-out column and the
+    split file, before any work."""
     try:
         settings = from_options(opts)
     except SettingsError as exc:
         raise ReleaseConfigError(str(exc)) from exc
     problems = column_problems(settings.split_by, metadata_columns, reserved=ADDED)
+    problems += heldout_column_problems(settings.heldout_by, metadata_columns)
     if problems:
         raise ReleaseConfigError(" ".join(problems))
     try:
-        read_split_file(settings)
+        pins = read_split_file(settings)
+        if heldout_values is not None:
+            check_heldout(settings, heldout_values, pins)
     except ReleaseError as exc:
         raise ReleaseConfigError(str(exc)) from exc
     return settings
@@ -94,7 +100,9 @@ def _check_outputs(opts: GhslOptions) -> ReleaseSettings:
         outputs = read_outputs(opts.output_dir)
         require_saved_clips(outputs)
         check_columns(outputs, settings)
-        read_split_file(settings)
+        pins = read_split_file(settings)
+        if settings.heldout_by:
+            check_heldout(settings, [r.row.extra.get(settings.heldout_by, "") for r in outputs.saved], pins)
     except (SettingsError, ReleaseError) as exc:
         raise ReleaseConfigError(str(exc)) from exc
     return settings

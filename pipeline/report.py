@@ -18,10 +18,10 @@ from transforms.reports.report_html import write_report_page
 from transforms.reports.run_reports import ReportsMissing, read_run
 
 
-def build_report(output_dir: str, video_dir: Optional[str] = None, preview_overlay: bool = False,
-                 preview_samples: int = 4, max_previews: int = 12) -> str:
+def build_report(opts: GhslOptions) -> str:
     """Builds OUT/proc/report.html from the outputs and returns its path; ReportsMissing without a finished run."""
-    return write_report_page(read_run(output_dir), video_dir, preview_overlay, preview_samples, max_previews)
+    return write_report_page(read_run(opts.output_dir), opts.video_dir, opts.preview_overlay, opts.preview_samples,
+                             opts.max_previews)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -40,8 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: --preview_overlay needs --video_dir: the overlay is drawn on the video frames.", file=sys.stderr)
         return 2
     try:
-        path = build_report(opts.output_dir, opts.video_dir, opts.preview_overlay, opts.preview_samples,
-                            opts.max_previews)
+        path = build_report(opts)
     except ReportsMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

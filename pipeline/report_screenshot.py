@@ -15,10 +15,12 @@ import sys
 import tempfile
 from typing import List, Optional
 
+from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image
 
 from pipeline import browser
 from pipeline import run as run_entry
+from pipeline.options import GhslOptions
 from pipeline.report import build_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +54,8 @@ def regenerate(clips_dir: str = CLIPS_DIR, out: str = os.path.join(ROOT, "docs",
         if run_entry.main([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={output_dir}",
                            "--model_complexity=1", "--min_frames=20"]) != 0:
             raise RuntimeError("the pipeline run failed; see its messages above")
-        report = build_report(output_dir, video_dir=videos)
+        report = build_report(PipelineOptions([f"--output_dir={output_dir}", f"--video_dir={videos}"])
+                              .view_as(GhslOptions))
         shot = browser.screenshot(report, os.path.join(tmp, "full.png"), *PAGE_SIZE)
         image = Image.open(shot).convert("RGB")
     small = image.resize((round(image.width * SCALE), round(image.height * SCALE)), Image.Resampling.LANCZOS)

@@ -106,8 +106,10 @@ def preflight(options: PipelineOptions) -> Preflight:
     if opts.release:
         from pipeline import release  # pyarrow and the release stage: imported once a run asks for them
 
+        column = opts.heldout_by.strip()
+        values = [row.extra.get(column, "") for row in rows if not row.error] if column in header else None
         try:
-            settings = release.release_settings(opts, header)
+            settings = release.release_settings(opts, header, values)
         except release.ReleaseConfigError as exc:
             raise ConfigError(str(exc)) from exc
     check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)

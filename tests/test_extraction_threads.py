@@ -10,7 +10,7 @@ import cv2
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from tests.conftest import SIGN_CLIP_NAMES, video_frames
+from tests.conftest import LANDMARKS, SIGN_CLIP_NAMES, video_frames
 from transforms.common import storage
 from transforms.common.storage import object_info
 from transforms.store.metadata import ClipRow
@@ -20,8 +20,6 @@ from transforms.store.results import ClipResult, ToDecode
 from transforms.store.reuse import fingerprints
 from transforms.store.videos import ProcessVideos
 
-LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                 refine_face_landmarks=False, smooth_landmarks=True)
 FEATURES = dict(feature_version="v1", face_downsample=5, min_frames=5, min_valid_ratio=0.45, visibility_threshold=0.55,
                 motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
 LONG = "long.mp4"

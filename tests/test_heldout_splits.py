@@ -5,7 +5,6 @@ The datasets are built here in the published layout: `<sentence id><Letter>.mp4`
 column (`take`, or `signer`), several letters and 2–3 videos per sentence (SignTalk-GH has ~2.45)."""
 import hashlib
 import random
-from types import SimpleNamespace
 
 import pytest
 
@@ -299,9 +298,12 @@ def test_a_held_out_column_the_metadata_lacks_is_named_with_those_it_has():
 
 
 def options(**values):
-    base = dict(split_by="sentence_id", split_ratios="0.8,0.1,0.1", split_seed=0, split_file=None,
-                release_dtype="float32", release_shard_mb=256.0, heldout_by="", heldout_size="0.2", heldout_fold=None)
-    return SimpleNamespace(**{**base, **values})
+    """The job's options as the command line gives them: the defaults, and `values` on top."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.options import GhslOptions
+
+    return PipelineOptions([f"--{k}={v}" for k, v in values.items() if v is not None]).view_as(GhslOptions)
 
 
 @pytest.mark.parametrize("values, message", [

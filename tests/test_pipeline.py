@@ -111,9 +111,13 @@ def test_processed_metadata_columns_order_and_feature_files(full_run):
     processed = read_csv(out / "proc" / "processed_metadata.csv")
     assert list(processed[0]) == ["video_file", "feature_path", "num_frames", "frame_feature_dim", "detection_ratio",
                                   "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max",
-                                  "sentence_id", "sentence", "category", "quality_flag", "signer"]
+                                  "sentence_id", "sentence", "category", "quality_flag", "dominant_hand",
+                                  "dominant_hand_reason", "signer"]
     assert [r["video_file"] for r in processed] == ["FOOTBALL.mp4", "SOUP.mp4", "test_video.mp4", "carphone.mp4"]
     assert processed[1]["sentence"] == "The soup\nis hot" and processed[0]["signer"] == "A"
+    for r in processed:  # every saved clip's dominant hand, and why when it is unknown
+        assert r["dominant_hand"] in ("left", "right", "unknown")
+        assert bool(r["dominant_hand_reason"]) == (r["dominant_hand"] == "unknown"), r
     saved = sorted(p.relative_to(out / "features" / "pose_data").as_posix()
                    for p in (out / "features" / "pose_data").rglob("*") if p.is_file())
     assert saved == ["FOOTBALL.npy", "SOUP.npy", "carphone.npy", "test_video.npy"]  # nothing temporary left

@@ -1,14 +1,14 @@
 """Result records: exact round trip, fingerprints, and source identity of awkward file names."""
 import numpy as np
 
+from tests.conftest import LANDMARKS
+
 from transforms.common import storage
 from transforms.store import records
 from transforms.store.metadata import ClipRow
 from transforms.store.results import ClipResult, Measures, Outputs
 from transforms.common.moments import moments_of
 
-LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                 refine_face_landmarks=False, smooth_landmarks=True)
 FEATURES = dict(face_downsample=5, min_frames=48, min_valid_ratio=0.45, visibility_threshold=0.55,
                 motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
 

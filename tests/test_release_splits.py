@@ -1,7 +1,6 @@
 """The split rule (transforms/release/splits.py) and the release options (settings.py), without Beam or MediaPipe."""
 import hashlib
 import random
-from types import SimpleNamespace
 
 import pytest
 
@@ -145,9 +144,12 @@ def test_counts_name_empty_and_tiny_splits():
 
 
 def options(**values):
-    base = dict(split_by="sentence_id", split_ratios="0.8,0.1,0.1", split_seed=0, split_file=None,
-                release_dtype="float32", release_shard_mb=256.0)
-    return SimpleNamespace(**{**base, **values})
+    """The job's options as the command line gives them: the defaults, and `values` on top."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.options import GhslOptions
+
+    return PipelineOptions([f"--{k}={v}" for k, v in values.items() if v is not None]).view_as(GhslOptions)
 
 
 def test_settings_from_the_defaults():

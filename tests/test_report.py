@@ -18,15 +18,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
 from pipeline import browser
 from pipeline import report as report_entry
 from pipeline import run as run_entry
+from pipeline.options import GhslOptions
 from transforms.reports import report_html
 from transforms.reports import skeleton_preview
 from transforms.common import storage
 from transforms.reports.report_data import dataset_numbers
 from transforms.reports.report_previews import NOT_SAVED, OVERLAY, REEXTRACTED, SAVED, STORED
-from transforms.reports.run_reports import proc_path
+from transforms.store.paths import proc_path
 
 CLIPS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "sign_clips")
 CLIPS = {"FOOTBALL.mp4": ("1", "I like football", "sports"), "SOUP.mp4": ("2", "The soup is hot", "food"),
@@ -76,10 +79,15 @@ def run_output(tmp_path_factory):
     return run_pipeline(tmp_path_factory.mktemp("run"), rows)
 
 
+def build_report(out, *options) -> str:
+    """pipeline.report's build, as `python -m pipeline.report --output_dir=OUT [options]` runs it."""
+    return report_entry.build_report(PipelineOptions([f"--output_dir={out}", *options]).view_as(GhslOptions))
+
+
 @pytest.fixture(scope="module")
 def built(run_output):
     out, videos = run_output
-    path = report_entry.build_report(out, video_dir=videos)
+    path = build_report(out, f"--video_dir={videos}")
     with open(path, encoding="utf-8") as handle:
         return path, handle.read()
 
@@ -244,17 +252,17 @@ def test_cli_rebuilds_from_outputs_alone_with_no_video(run_output, tmp_path, cap
 def test_a_rejected_clip_without_landmarks_is_reextracted_or_says_how_to_get_it(run_output, tmp_path):
     out = shutil.copytree(run_output[0], tmp_path / "out")
     (out / "landmarks" / "sample_video.pose").unlink()  # outputs written before the landmark store
-    page = open(report_entry.build_report(str(out)), encoding="utf-8").read()
+    page = open(build_report(out), encoding="utf-8").read()
     assert f'data-unavailable="sample_video.mp4">Preview unavailable: {html.escape(NOT_SAVED)}' in page
-    page = open(report_entry.build_report(str(out), video_dir=run_output[1]), encoding="utf-8").read()
+    page = open(build_report(out, f"--video_dir={run_output[1]}"), encoding="utf-8").read()
     assert re.search(rf'data-preview="sample_video.mp4".*?{re.escape(REEXTRACTED)} · 9 frames', page)
 
 
 @needs_clips
 def test_preview_overlay_draws_on_the_video_frames(run_output, tmp_path):
     out = shutil.copytree(run_output[0], tmp_path / "out")
-    path = report_entry.build_report(str(out), video_dir=run_output[1], preview_overlay=True,
-                                     preview_samples=0, max_previews=1)
+    path = build_report(out, f"--video_dir={run_output[1]}", "--preview_overlay", "--preview_samples=0",
+                        "--max_previews=1")
     page = open(path, encoding="utf-8").read()
     gif = re.search(r'data-preview="sample_video.mp4"[^>]*src="data:image/gif;base64,([^"]+)"', page)
     image = Image.open(io.BytesIO(base64.b64decode(gif.group(1))))
@@ -267,7 +275,7 @@ def test_preview_overlay_draws_on_the_video_frames(run_output, tmp_path):
 def test_a_kept_low_clip_is_counted_once_and_previewed_from_its_array(tmp_path):
     out, _ = run_pipeline(tmp_path, ["sample_video.mp4,3,Hello,greetings"], "--keep_low_quality",
                           "--direct_num_workers=1", "--direct_running_mode=in_memory")
-    page = open(report_entry.build_report(out), encoding="utf-8").read()
+    page = open(build_report(out), encoding="utf-8").read()
     shown = marked(page)
     assert shown[("summary", "counts.success")] == "1"
     assert shown[("summary", "counts.kept_low")] == "1"
@@ -286,7 +294,7 @@ def test_report_is_built_from_outputs_on_gcs(run_output, gcs_emulator):
             if name != "report.html":
                 path = os.path.join(folder, name)
                 storage.write_bytes(f"{remote}/{os.path.relpath(path, local)}", open(path, "rb").read())
-    path = report_entry.build_report(remote, video_dir=run_output[1])
+    path = build_report(remote, f"--video_dir={run_output[1]}")
     assert path == f"{remote}/proc/report.html"
     page = storage.read_bytes(path).decode("utf-8")
     assert sorted(re.findall(r'data-preview="([^"]+)"', page)) == [

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import ffmpeg
+from tests.conftest import LANDMARKS, ffmpeg
 from transforms.features import v1
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import HolisticExtractor
@@ -22,7 +22,7 @@ def variants(sign_clips, tmp_path_factory):
         ffmpeg("-i", source, "-vf", turn, folder / f"{name}_stored.mp4")
         ffmpeg("-i", folder / f"{name}_stored.mp4", "-c", "copy", "-metadata:s:v:0", f"rotate={tag}",
                folder / f"{name}.mp4")
-    extractor = HolisticExtractor(model_complexity=1)
+    extractor = HolisticExtractor(**LANDMARKS)
     try:
         yield {path.stem: pose_file.read_points(extractor.extract(str(path))) for path in sorted(folder.glob("*.mp4"))}
     finally:

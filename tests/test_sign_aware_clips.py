@@ -10,7 +10,7 @@ docs/features-v2.md (§Checked on real video).
 import numpy as np
 import pytest
 
-from tests.conftest import SIGN_CLIP_NAMES, ffmpeg
+from tests.conftest import LANDMARKS, SIGN_CLIP_NAMES, ffmpeg
 from tests.test_sign_aware_features import assert_same_verdict, base_v2
 from transforms.features import gaps, hands, mirror, v2
 from transforms.landmarks import pose_file
@@ -30,7 +30,7 @@ def clips(tmp_path_factory, sign_clips):
     from transforms.landmarks.holistic import HolisticExtractor
 
     folder = tmp_path_factory.mktemp("flipped")
-    extractor = HolisticExtractor(model_complexity=1)
+    extractor = HolisticExtractor(**LANDMARKS)
     try:
         pairs = {}
         for name in SIGN_CLIP_NAMES:

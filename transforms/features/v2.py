@@ -52,15 +52,18 @@ LOW_MOTION = v1.LOW_MOTION
 
 @dataclasses.dataclass(frozen=True)
 class V2Config:
-    """Every threshold of v2, with its default; docs/features-v2.md says why each default."""
+    """Every threshold of v2, with its default; docs/features-v2.md says why each default.
 
-    min_frames: int = 48
-    min_valid_ratio: float = 0.45
+    The thresholds v2 shares with v1 take v1's defaults (one number for one option).
+    """
+
+    min_frames: int = v1.QualityConfig.min_frames
+    min_valid_ratio: float = v1.QualityConfig.min_valid_ratio
     min_hand_ratio: float = 0.2
     min_shoulder_width: float = 0.1
-    motion_rejection_threshold: float = 7.5e-4
-    ema_alpha: float = 0.2
-    keep_low_quality: bool = False
+    motion_rejection_threshold: float = v1.QualityConfig.motion_rejection_threshold
+    ema_alpha: float = v1.QualityConfig.ema_alpha
+    keep_low_quality: bool = v1.QualityConfig.keep_low_quality
     face_downsample: int = 5
     fill_gaps: int = 0              # longest detection gap (frames) filled by interpolation; 0: none
     canonical_hand: bool = False    # mirror clips whose dominant hand is the left one

@@ -101,9 +101,9 @@ class HolisticExtractor:
     (transforms/landmarks/pose_file.py documents the layout).
     """
 
-    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, refine_face_landmarks: bool = False,
-                 smooth_landmarks: bool = True):
+    def __init__(self, *, model_complexity: int, min_detection_confidence: float, min_tracking_confidence: float,
+                 refine_face_landmarks: bool, smooth_landmarks: bool):
+        """The job's landmark options (LANDMARK_OPTIONS), all given: their defaults are the job's options'."""
         check_model_available(model_complexity)
         quiet_native_logs()
         import mediapipe as mp  # imported late: after the log filter and the protobuf patch

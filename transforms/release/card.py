@@ -17,7 +17,8 @@ from typing import Dict, List, Mapping
 
 from transforms.release import layout
 from transforms.release.plan import ReleasePlan
-from transforms.release.settings import SPLITS
+from transforms.release.conditions import conditions_markdown
+from transforms.release.plan import heldout_rule
 from transforms.release.stats import STATS_NPZ
 
 FEATURE_SCHEMA_JSON = "feature_schema.json"
@@ -36,7 +37,7 @@ def _yaml_header(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
     """The YAML header `datasets` and the Hub read, rendered by huggingface_hub's own DatasetCardData."""
     from huggingface_hub import DatasetCardData
 
-    present = [s for s in SPLITS if plan.shards.get(s)]
+    present = [s for s in plan.assignment.splits if plan.shards.get(s)]
     data_bytes = {s: sum(shards[layout.shard_file(n)]["data_bytes"] for n in plan.shards[s]) for s in present}
     header = DatasetCardData(
         pretty_name=f"GhSL sign-language landmark features, release {plan.release_id}",
@@ -62,7 +63,7 @@ def _summary(plan: ReleasePlan) -> str:
             f"{len(counts.by_category)} categories, {sum(counts.frames.values())} frames) as MediaPipe Holistic "
             f"landmarks turned into features {_version(plan)}: one row per clip, its features a "
             f"(num_frames × {dim}) {dtype} array. Splits: "
-            + ", ".join(f"{s} {counts.clips[s]}" for s in SPLITS)
+            + ", ".join(f"{s} {counts.clips[s]}" for s in plan.assignment.splits)
             + f" clips, no {_group_words(plan)} in two splits. Made by the GhSL preprocessing pipeline "
               f"{versions.get('pipeline', '(version unknown)')} with MediaPipe {versions.get('mediapipe', '(unknown)')}. "
               f"This folder is immutable; `manifest.json` lists every file with its sha256.\n")
@@ -84,7 +85,7 @@ def _loading(plan: ReleasePlan) -> str:
 ```python
 from datasets import load_dataset
 
-ds = load_dataset("path/to/releases/{plan.release_id}")   # {", ".join(s for s in SPLITS if plan.shards.get(s))}
+ds = load_dataset("path/to/releases/{plan.release_id}")   # {", ".join(s for s in plan.assignment.splits if plan.shards.get(s))}
 train = ds["train"].with_format("numpy")
 x = train[0]["features"]                                  # (num_frames, {dim}) float32
 ```
@@ -131,10 +132,18 @@ def _structure(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
               f"version and its options, `dtype`, "
               f"{'`column_presence` (the presence column that masks each column), ' if _version(plan) != 'v1' else ''}"
               f"and every field above |",
-              f"| `{SPLITS_CSV}` | video_file, group, split of every clip |",
+              f"| `{SPLITS_CSV}` | {_splits_csv_words(plan)} |",
               f"| `{layout.MANIFEST}` | the size and sha256 of every file, and the inputs the release id is derived "
               f"from |", ""]
     return "\n".join(lines)
+
+
+def _splits_csv_words(plan: ReleasePlan) -> str:
+    heldout = plan.assignment.heldout
+    if heldout is None:
+        return "video_file, group, split of every clip"
+    return (f"video_file, group, sentence_split, {heldout.column}, heldout, split (its condition, or left_out) of "
+            f"every clip; as --split_file it pins both axes")
 
 
 def _stats_words(plan: ReleasePlan) -> str:
@@ -148,7 +157,7 @@ def _size(n: int) -> str:
 
 def _splits(plan: ReleasePlan) -> str:
     s, counts, a = plan.settings, plan.counts, plan.assignment
-    ratios = ", ".join(f"{split} {r:g}" for split, r in zip(SPLITS, s.ratios))
+    ratios = ", ".join(f"{split} {r:g}" for split, r in zip(("train", "validation", "test"), s.ratios))
     total = max(len(plan.clips), 1)
     lines = ["## Splits and how they were made", "",
              f"Group-disjoint by `{', '.join(s.split_by)}` (--split_by): a clip's group is "
@@ -160,10 +169,10 @@ def _splits(plan: ReleasePlan) -> str:
                "a clip already released; the ratios hold on average, not exactly.", "",
              "| split | clips | share | groups | frames |", "|---|---|---|---|---|"]
     lines += [f"| {split} | {counts.clips[split]} | {counts.clips[split] / total:.1%} | {counts.groups[split]} | "
-              f"{counts.frames[split]} |" for split in SPLITS]
-    lines += ["", "Clips per category:", "", "| category | " + " | ".join(SPLITS) + " |",
-              "|---|" + "---|" * len(SPLITS)]
-    lines += [f"| {cat} | " + " | ".join(str(by[split]) for split in SPLITS) + " |"
+              f"{counts.frames[split]} |" for split in a.splits]
+    lines += ["", "Clips per category:", "", "| category | " + " | ".join(a.splits) + " |",
+              "|---|" + "---|" * len(a.splits)]
+    lines += [f"| {cat} | " + " | ".join(str(by[split]) for split in a.splits) + " |"
               for cat, by in counts.by_category.items()]
     lines += ["", "**Duplicate recordings.** Clips whose landmark files (.pose) have the same sha256 are the same "
               "recording; groups linked by one are assigned together, to the split of the linked group with the "
@@ -185,6 +194,12 @@ def _splits(plan: ReleasePlan) -> str:
         if a.unpinned:
             lines += [""] + [f"- `{g}` → {_split_of_group(plan, g)}" for g in a.unpinned[:MAX_LISTED]]
             lines += _more(a.unpinned)
+    lines += ["", conditions_markdown([c.values for c in plan.clips], a.splits, s.split_by, s.heldout_by,
+                                      list(a.left_out.values()), a.heldout, heldout_rule(s, None), s.seed).rstrip()]
+    if a.heldout is None:
+        lines += ["", "**One axis.** Every value of every other column (signers included) may be in train and in "
+                      "test: this release measures unseen sentences by seen people. Build one with --heldout_by "
+                      "(docs/release.md, Evaluation conditions) for unseen signers."]
     small = counts.small(s.ratios)
     if small:
         lines += ["", "**Small splits.**", ""] + [f"- {split}: {why}." for split, why in small]

@@ -17,12 +17,14 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from transforms.common import storage
-from transforms.features import v2
+from transforms.features import definitions, v2
 from transforms.release import layout, manifest
+from transforms.release.conditions import broken_promises, overlaps
 from transforms.release.inputs import ReleaseError, clip_records, require_saved_clips
 from transforms.release.schema import ADDED, ReleaseSchema, metadata_columns, release_feature_schema, release_schema
-from transforms.release.settings import SPLITS, ReleaseSettings, column_problems
-from transforms.release.splits import Assignment, Clip, SplitCounts, SplitFileError, assign, count, group_key, read_pins
+from transforms.release.settings import ReleaseSettings, column_problems, heldout_column_problems
+from transforms.release.splits import (Assignment, Clip, HeldOutError, HeldOutRule, SplitCounts, SplitFileError,
+                                       SplitPins, assign, count, group_key, heldout_problems, read_split_pins)
 from transforms.reports.run_reports import RunOutputs
 
 BUILD = "build"        # no complete release has this id: build it
@@ -62,12 +64,14 @@ class ReleasePlan:
 
 
 def check_columns(outputs: RunOutputs, settings: ReleaseSettings) -> None:
-    problems = column_problems(settings.split_by, metadata_columns(outputs.processed_columns), reserved=ADDED)
+    columns = metadata_columns(outputs.processed_columns)
+    problems = column_problems(settings.split_by, columns, reserved=ADDED)
+    problems += heldout_column_problems(settings.heldout_by, columns)
     if problems:
         raise ReleaseError(" ".join(problems))
 
 
-def read_split_file(settings: ReleaseSettings) -> Optional[Dict[str, str]]:
+def read_split_file(settings: ReleaseSettings) -> Optional[SplitPins]:
     if not settings.split_file:
         return None
     try:
@@ -76,9 +80,22 @@ def read_split_file(settings: ReleaseSettings) -> Optional[Dict[str, str]]:
         raise ReleaseError(f"Cannot read --split_file {settings.split_file}: {exc}. Check the path (local or "
                            f"gs://); it is a CSV with a group (or the --split_by columns) and a split column.") from exc
     try:
-        return read_pins(text, settings.split_by, source=f"--split_file {settings.split_file}")
+        return read_split_pins(text, settings.split_by, settings.heldout_by, source=f"--split_file {settings.split_file}")
     except SplitFileError as exc:
-        raise ReleaseError(str(exc)) from exc
+        raise ReleaseError(str(exc)) from None
+
+
+def heldout_rule(settings: ReleaseSettings, pins: Optional[SplitPins]) -> Optional[HeldOutRule]:
+    return HeldOutRule.from_settings(settings, pins.heldout if pins else None)
+
+
+def check_heldout(settings: ReleaseSettings, values, pins: Optional[SplitPins] = None) -> None:
+    """Stop, saying how to fix it, when the values of the held-out column cannot be held out as asked."""
+    rule = heldout_rule(settings, pins)
+    if rule is not None:
+        problems = heldout_problems(values, settings.seed, rule)
+        if problems:
+            raise ReleaseError(" ".join(problems))
 
 
 def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
@@ -95,22 +112,33 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     proc_schema = outputs.feature_schema
     version, dim = proc_schema["feature_version"], int(proc_schema["dim"])
     columns = outputs.processed_columns
-    schema = release_schema(columns, version, dim, settings.dtype)
+    filled = definitions.has_filled_columns(outputs.feature_options)
+    schema = release_schema(columns, version, dim, settings.dtype, filled)
     saved = {r.video_file: r for r in outputs.saved}
     texts = {v: outputs.processed_text(r) for v, r in saved.items()}
-    assignment = assign([Clip(v, group_key(texts[v], settings.split_by), records[v]["landmarks"]["sha256"])
-                         for v in saved], settings.seed, settings.ratios, pins)
+    heldout_by = settings.heldout_by
+    try:
+        assignment = assign([Clip(v, group_key(texts[v], settings.split_by), records[v]["landmarks"]["sha256"],
+                                  texts[v][heldout_by] if heldout_by else None) for v in saved],
+                            settings.seed, settings.ratios, pins.groups if pins else None, heldout_rule(settings, pins))
+    except HeldOutError as exc:
+        raise ReleaseError(str(exc)) from None
     frames = {v: r.measures.num_frames for v, r in saved.items()}
     counts = count(assignment, {v: r.row.category for v, r in saved.items()}, frames)
-    shard_of, shards = _shards(assignment.split, frames, dim * np.dtype(settings.dtype).itemsize,
+    shard_of, shards = _shards(assignment.split, assignment.splits, frames, dim * np.dtype(settings.dtype).itemsize,
                                settings.shard_bytes)
     try:
         clips = [ClipEntry(v, saved[v].feature_stem, assignment.split[v], shard_of[v], frames[v],
-                           schema.values(saved[v], assignment.split[v], output_dir)) for v in sorted(saved)]
+                           schema.values(saved[v], assignment.split[v], output_dir)) for v in sorted(assignment.split)]
     except ValueError as exc:
         raise ReleaseError(str(exc)) from None
+    broken = broken_promises(overlaps([c.values for c in clips], assignment.splits, settings.split_by,
+                                      settings.heldout_by), settings.split_by, settings.heldout_by)
+    if broken:  # the rule guarantees these zeros; a release that contradicts them is never published
+        raise ReleaseError(f"The splits break their promises ({'; '.join(broken)}); this is a bug, please report it.")
 
-    inputs = manifest.release_inputs(settings.as_dict(), pins, proc_schema, columns, list(texts.values()), records)
+    inputs = manifest.release_inputs(settings.as_dict(), pins.for_id() if pins else None, proc_schema, columns,
+                                     list(texts.values()), records)
     release_id = manifest.release_id(inputs)
     status = EXISTS if layout.is_release(output_dir, release_id) else BUILD
     presence = _column_presence(version, dim, proc_schema["options"]["face_downsample"])
@@ -119,10 +147,10 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
                        counts, clips, shards)
 
 
-def _shards(split_of: Dict[str, str], frames: Dict[str, int], bytes_per_frame: int, shard_bytes: int):
+def _shards(split_of: Dict[str, str], splits, frames: Dict[str, int], bytes_per_frame: int, shard_bytes: int):
     """(video_file → shard name, split → shard names) for the rule in the module docstring."""
     shard_of, shards = {}, {}
-    for split in SPLITS:
+    for split in splits:
         videos = sorted(v for v, s in split_of.items() if s == split)
         if not videos:
             continue
@@ -141,9 +169,10 @@ def _shards(split_of: Dict[str, str], frames: Dict[str, int], bytes_per_frame: i
 
 
 def _column_presence(version: str, dim: int, face_downsample: int) -> Optional[List[int]]:
-    """v2: for each column, the presence column saying whether its part was seen (-1: none, the presence
-    columns themselves). v1 has no presence columns."""
+    """v2: for each column, the presence column saying whether its part was seen (-1: none, the presence and
+    filled columns themselves). v1 has no presence columns."""
     if version == "v1":
         return None
-    landmark_columns = dim - len(v2.PARTS)
-    return [int(landmark_columns + p) for p in v2.column_parts(face_downsample)] + [-1] * len(v2.PARTS)
+    presence = v2.presence_columns(face_downsample)
+    landmarks = [int(presence[p]) for p in v2.column_parts(face_downsample)]
+    return landmarks + [-1] * (dim - len(landmarks))

@@ -17,11 +17,11 @@ from transforms.common.moments import Moments
 from transforms.release import layout, manifest
 from transforms.release.card import FEATURE_SCHEMA_JSON, README, SPLITS_CSV, dataset_card
 from transforms.release.plan import ReleasePlan
+from transforms.release.splits import splits_csv
 from transforms.release.stats import STATS_NPZ, train_stats_npz
 from transforms.reports.run_reports import csv_text
 
 LOG = logging.getLogger("ghsl")
-SPLITS_CSV_COLUMNS = ("video_file", "group", "split")
 BUILT, UNCHANGED, SKIPPED = "built", "unchanged", "skipped"
 
 
@@ -77,11 +77,10 @@ def publish(plan: ReleasePlan, output_dir: str, shard_entries: Mapping[str, Mapp
 
 
 def _small_files(plan: ReleasePlan, shards: Mapping[str, Mapping], train_moments: Optional[Moments]) -> Dict[str, bytes]:
-    splits = [{"video_file": c.video_file, "group": plan.assignment.group[c.video_file], "split": c.split}
-              for c in plan.clips]
+    columns, splits = splits_csv(plan.assignment)
     return {
         STATS_NPZ: train_stats_npz(train_moments, plan.feature_schema["options"], plan.counts.clips["train"]),
         FEATURE_SCHEMA_JSON: (json.dumps(plan.feature_schema, indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
-        SPLITS_CSV: csv_text(SPLITS_CSV_COLUMNS, splits).encode("utf-8"),
+        SPLITS_CSV: csv_text(columns, splits).encode("utf-8"),
         README: dataset_card(plan, shards).encode("utf-8"),
     }

@@ -34,7 +34,8 @@ _V2_FRAMES = "every frame from the first to the last with a signer, in order (v2
 # name → (kind, meaning); the order of a row's fields is this order, then the other metadata columns.
 _KNOWN = {
     "video_file": ("string", "The clip's video, relative to the video folder, as in the metadata. Unique."),
-    SPLIT: ("string", "train, validation or test (see Splits)."),
+    SPLIT: ("string", "The clip's split, which is its evaluation condition: train, validation or test; with a held-out "
+                      "axis also test_unseen_signers or test_unseen_both (see Splits)."),
     "sentence_id": ("int64", "The sentence signed; every clip of one sentence has the same id."),
     "sentence": ("string", "The sentence, in English."),
     "category": ("string", "The sentence's category in the metadata."),
@@ -55,17 +56,25 @@ _KNOWN = {
                                "else empty."),
     "trimmed_start": ("int32", "Frames without a signer cut from the start of the video."),
     "trimmed_end": ("int32", "Frames without a signer cut from the end of the video."),
+    "dominant_hand": ("string", "left, right or unknown: the hand that moves most in the clip as filmed "
+                                "(docs/features-v2.md, Dominant hand)."),
+    "dominant_hand_reason": ("string", "Why the dominant hand is unknown; empty when it is known."),
+    "mirrored": ("bool", "True when --canonical_hand mirrored the clip (its dominant hand was the left one), so that "
+                         "the dominant hand is in the right-hand columns."),
 }
 _V1_COLUMNS = "x, y, z (and visibility for the pose) of every point, normalized around the torso."
 _V2_COLUMNS = ("x, y, z (and visibility for the pose) of every point, normalized around the torso and exactly 0 "
-               "where the part was not seen; the last 4 columns (present_pose, present_left_hand, "
+               "where the part was not seen; then 4 columns (present_pose, present_left_hand, "
                "present_right_hand, present_face) are 1.0 where that part was seen, else 0.0.")
+_FILLED_COLUMNS = (" The last 4 (filled_pose, filled_left_hand, filled_right_hand, filled_face) are 1.0 where the "
+                   "part was missing for at most --fill_gaps frames and its values were interpolated (its present "
+                   "column is 1.0 there too), else 0.0.")
 
 
 @dataclasses.dataclass(frozen=True)
 class Field:
     name: str
-    kind: str          # string, int32, int64, float64, strings (a list of strings), frames (the array)
+    kind: str          # string, bool, int32, int64, float64, strings (a list of strings), frames (the array)
     description: str
 
 
@@ -92,7 +101,8 @@ class ReleaseSchema:
             return pa.list_(pa.list_(pa.from_numpy_dtype(np.dtype(self.dtype)), self.dim))
         if kind == "strings":
             return pa.list_(pa.string())
-        return {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64()}[kind]
+        return {"string": pa.string(), "bool": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(),
+                "float64": pa.float64()}[kind]
 
     def hf_features(self) -> List[dict]:
         """`dataset_info.features` of the card's YAML header, in the `datasets` library's format."""
@@ -153,6 +163,8 @@ def _typed(f: Field, given: object, video_file: str):
     try:
         if f.kind == "string":
             return str(given)
+        if f.kind == "bool":
+            return given if isinstance(given, bool) else {"True": True, "False": False}[given]
         if f.kind in ("int32", "int64"):
             return int(given)
         if f.kind == "float64":
@@ -168,12 +180,14 @@ def _typed(f: Field, given: object, video_file: str):
     raise AssertionError(f.kind)
 
 
-def release_schema(csv_columns: Sequence[str], feature_version: str, dim: int, dtype: str) -> ReleaseSchema:
-    """The fields of a release built from a processed_metadata.csv with these columns."""
+def release_schema(csv_columns: Sequence[str], feature_version: str, dim: int, dtype: str,
+                   filled: bool = False) -> ReleaseSchema:
+    """The fields of a release built from a processed_metadata.csv with these columns; filled: the features
+    have v2's filled columns."""
     present = [n for n in _KNOWN if n in csv_columns or n in ADDED]
     others = [c for c in csv_columns if c not in _KNOWN and c not in DROPPED]
     frames = _V1_FRAMES if feature_version == "v1" else _V2_FRAMES
-    columns = _V1_COLUMNS if feature_version == "v1" else _V2_COLUMNS
+    columns = _V1_COLUMNS if feature_version == "v1" else _V2_COLUMNS + (_FILLED_COLUMNS if filled else "")
     fields = []
     for name in present:
         kind, text = _KNOWN[name]

@@ -170,9 +170,7 @@ def from_options(opts) -> ReleaseSettings:
         ratios = parse_ratios(opts.split_ratios)
     except SettingsError as exc:
         problems.append(str(exc))
-    # getattr: options objects made before the held-out axis (and tests' stand-ins) have no such attributes.
-    heldout_text, size_text, fold_text = (getattr(opts, name, None)
-                                          for name in ("heldout_by", "heldout_size", "heldout_fold"))
+    heldout_text, size_text, fold_text = opts.heldout_by, opts.heldout_size, opts.heldout_fold
     try:
         heldout_by = parse_heldout_by(heldout_text, split_by)
     except SettingsError as exc:

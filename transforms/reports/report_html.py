@@ -118,8 +118,8 @@ def _data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def write_report_page(outputs: RunOutputs, video_dir: Optional[str] = None, overlay: bool = False,
-                      samples: int = 4, max_previews: int = 12) -> str:
+def write_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bool, samples: int,
+                      max_previews: int) -> str:
     """Picks, draws (or takes from the cache) and renders the page; publishes OUT/proc/report.html, returns its path."""
     out, summary = outputs.output_dir, outputs.summary
     chosen = picks(report_clips(outputs.results, out), samples, max_previews)
@@ -286,8 +286,8 @@ def _config_section(summary: Mapping) -> str:
             f"<details><summary>Beam options</summary><pre>{_e(json.dumps(beam_options, indent=2))}</pre></details>")
 
 
-def with_report_page(outputs: RunOutputs, video_dir: Optional[str] = None, overlay: bool = False,
-                     samples: int = 4, max_previews: int = 12) -> RunOutputs:
+def with_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bool, samples: int,
+                     max_previews: int) -> RunOutputs:
     """The job's step: writes the page, passes the outputs on."""
     write_report_page(outputs, video_dir, overlay, samples, max_previews)
     return outputs

@@ -62,9 +62,9 @@ KEPT_LOW = "kept_low"
 
 METRIC_COLUMNS = ("detection_ratio", "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max")
 PROCESSED_COLUMNS = ("video_file", "feature_path", "num_frames", "frame_feature_dim", *METRIC_COLUMNS,
-                     "sentence_id", "sentence", "category", "quality_flag")
-# v2 keeps time: what the frames mean in seconds, and how many were trimmed at each end.
-V2_PROCESSED_COLUMNS = PROCESSED_COLUMNS + ("source_fps", "trimmed_start", "trimmed_end")
+                     "sentence_id", "sentence", "category", "quality_flag", "dominant_hand", "dominant_hand_reason")
+# v2 keeps time (what the frames mean in seconds, how many were trimmed at each end) and may mirror.
+V2_PROCESSED_COLUMNS = PROCESSED_COLUMNS + ("source_fps", "trimmed_start", "trimmed_end", "mirrored")
 LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
@@ -72,7 +72,8 @@ PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category",
 # How each column's text reads back (written with str(): repr for floats, True/False, "" for None).
 COLUMN_TYPES = {
     "video_file": str, "feature_path": str, "sentence_id": str, "sentence": str, "category": str,
-    "quality_flag": str, "error": str, "num_frames": int, "frame_feature_dim": int, "trimmed_start": int,
+    "quality_flag": str, "error": str, "dominant_hand": str, "dominant_hand_reason": str, "mirrored": bool,
+    "num_frames": int, "frame_feature_dim": int, "trimmed_start": int,
     "trimmed_end": int, "source_fps": float, **{m: float for m in METRIC_COLUMNS}, "kept": bool, "line": int,
 }
 REPORT_OF_STATUS = {SUCCESS: PROCESSED_CSV, LOW_QUALITY: LOW_QUALITY_CSV, FAILED: FAILED_CSV, MISSING: MISSING_CSV}
@@ -175,13 +176,14 @@ def report_text(columns: Sequence[str], results: Iterable[ClipResult], output_di
 def feature_statistics(moments: Optional[stats.Moments], feature_options: dict) -> Dict[str, np.ndarray]:
     """feature_mean, feature_std and frame_count of merged moments; for v2 also present_count,
     presence_parts and presence_rate (global_stats.npz, and a release's stats.npz)."""
-    version = feature_options["feature_version"]
-    mean, std = definitions.mean_std(version, moments, definitions.dim(version, feature_options["face_downsample"]))
+    version, filled = feature_options["feature_version"], definitions.has_filled_columns(feature_options)
+    mean, std = definitions.mean_std(version, moments,
+                                     definitions.dim(version, feature_options["face_downsample"], filled))
     arrays = dict(feature_mean=mean, feature_std=std, frame_count=np.int64(stats.frame_count(moments)))
     if version != "v1":
-        # Mean/std are over the frames where each column's part was seen; standardize
-        # with present * (x - mean) / std so absent zeros stay zeros.
-        rates = definitions.presence_rates(version, moments)
+        # Mean/std are over the frames where each column's part was seen (filled frames not counted);
+        # standardize with present * (x - mean) / std so absent zeros stay zeros.
+        rates = definitions.presence_rates(version, moments, filled)
         arrays["present_count"] = (np.asarray(moments.count, np.int64) if moments is not None
                                    else np.zeros(len(mean), np.int64))
         arrays["presence_parts"] = np.array(list(rates) or list(v2.PARTS))
@@ -207,7 +209,8 @@ def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], fea
 def feature_schema(feature_options: dict) -> dict:
     """proc/feature_schema.json: the name of every column of the saved arrays, the version and its options."""
     version = feature_options["feature_version"]
-    names = definitions.column_names(version, feature_options["face_downsample"])
+    names = definitions.column_names(version, feature_options["face_downsample"],
+                                     definitions.has_filled_columns(feature_options))
     return {"feature_version": version, "columns": names, "dim": len(names), "options": dict(feature_options)}
 
 
@@ -253,7 +256,10 @@ def summary(results: List[ClipResult], moments: Optional[stats.Moments], config:
         "wall_seconds": round(time.time() - started_at, 3),
         "config": config,
         "versions": versions(feature_options["feature_version"]),
-        "presence_rates": definitions.presence_rates(feature_options["feature_version"], moments),
+        "presence_rates": definitions.presence_rates(feature_options["feature_version"], moments,
+                                                     definitions.has_filled_columns(feature_options)),
+        "dominant_hands": {hand: sum(1 for r in results if r.status == SUCCESS and r.measures.dominant_hand == hand)
+                           for hand in ("left", "right", "unknown")},
     }
 
 
@@ -382,7 +388,7 @@ def _result(row: Dict[str, str], status: str, extra: Sequence[str], reason: str 
     clip = ClipRow(line=_parse("line", row.get("line")), video_file=row["video_file"],
                    sentence_id=row.get("sentence_id", ""), sentence=row.get("sentence", ""),
                    category=row.get("category", ""), extra={c: row.get(c, "") for c in extra})
-    numbers = {m: _parse(m, row[m]) for m in Measures.names() if row.get(m) not in (None, "")}
+    numbers = {m: _parse(m, row[m]) for m in Measures.names() if m in row and (row[m] or COLUMN_TYPES[m] is str)}
     kept = row.get("quality_flag") == KEPT_LOW or row.get("kept") == "True"
     return ClipResult(clip, status, row.get("error", reason) or reason, Measures(**numbers, kept_low=kept))
 

@@ -64,6 +64,11 @@ class Measures:
     source_fps: float = 0.0      # of the video, as stored in its .pose
     trimmed_start: int = 0       # v2: leading frames with no signer, not kept
     trimmed_end: int = 0         # v2: trailing frames with no signer, not kept
+    # left, right or unknown, of the clip as filmed, from its landmarks (transforms/features/hands.py);
+    # "" for a clip whose landmarks nobody saw (an undecodable video).
+    dominant_hand: str = ""
+    dominant_hand_reason: str = ""   # why unknown, "<label>: <details>"
+    mirrored: bool = False           # v2 --canonical_hand mirrored it (its dominant hand was the left one)
 
     @classmethod
     def names(cls) -> Tuple[str, ...]:

@@ -9,7 +9,8 @@ older version: a killed run, no index yet). It returns
     changed, a landmark option or the MediaPipe version changed, the .pose file
     is missing or not the size its record vouches for, or --reprocess=all;
   * `ToRecompute` when the landmarks are still good but a feature option
-    changed: features are computed again from the .pose, no video is decoded
+    changed, or the record predates what a result now holds (the dominant
+    hand): features are computed again from the .pose, no video is decoded
     (its sha256 is checked first);
   * the recorded ClipResult, reused as it stands.
 """
@@ -47,6 +48,7 @@ def decide(row: ClipRow, source: Dict[str, object], record: Optional[dict], outp
         return records.result_from(record, row, outputs)
     if outputs.pose is None or outputs.pose.size != landmarks.get("size"):
         return ToDecode(row, source, CHANGED, outputs)  # missing or cut short: never trusted
-    if record["fingerprint"] == made_by.features and (record["status"] != SUCCESS or outputs.npy is not None):
+    current = record["fingerprint"] == made_by.features and "dominant_hand" in record
+    if current and (record["status"] != SUCCESS or outputs.npy is not None):
         return records.result_from(record, row, outputs)
     return ToRecompute(row, source, landmarks, outputs)

@@ -83,6 +83,8 @@ def judge(pose: bytes, feature_options: dict, **values) -> tuple:
     points = pose_file.read_points(pose)
     verdict = definitions.compute(points, feature_options)
     numbers = {name: getattr(verdict, name) for name in Measures.names() if hasattr(verdict, name)}
+    if not hasattr(verdict, "dominant_hand"):  # v1 does not judge it; every clip's report says it
+        numbers["dominant_hand"], numbers["dominant_hand_reason"] = definitions.dominant_hand(points)
     features = verdict.features
     measures = Measures(**{**numbers, "frames_decoded": len(points), "source_fps": round(points.fps, 3),
                            "frame_feature_dim": features.shape[1] if features is not None else 0})
