@@ -197,12 +197,14 @@ def test_screenshot_shows_the_page(in_browser):
 def test_numbers_shown_equal_run_summary(in_browser, summary):
     shown = {key: text for (kind, key), text in marked(in_browser[1]).items() if kind == "summary"}
     expected_keys = {"rows", "wall_seconds", *(key for key, _ in report_html.RUN_NUMBERS if key in summary),
-                     *(f"counts.{s}" for s in ("success", "kept_low", "low_quality", "failed", "missing"))}
+                     *(f"counts.{s}" for s in ("success", "kept_low", "low_quality", "failed", "missing")),
+                     *(f"dominant_hands.{hand}" for hand in ("left", "right", "unknown"))}
     assert {"frames_decoded", "frames_saved"} <= expected_keys
     assert set(shown) == expected_keys
     for key, text in shown.items():
         assert json.loads(text) == summary_value(summary, key), key
     assert summary["counts"] == {"success": 3, "kept_low": 0, "low_quality": 1, "failed": 1, "missing": 1}
+    assert sum(summary["dominant_hands"].values()) == summary["counts"]["success"]
 
 
 @needs_clips

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import html
 import json
 from typing import Dict, Mapping, Optional, Sequence
 
-import numpy as np
 
 from transforms.common import storage
-from transforms.reports import preview_cache, skeleton_preview
-from transforms.reports.report_data import (MAX_TABLE_ROWS, MEASURED, REPORT_STATUSES, DatasetStats, ReportClip,
+from transforms.reports import preview_cache, report_plots, skeleton_preview
+from transforms.reports.report_data import (MAX_TABLE_ROWS, REPORT_STATUSES, DatasetStats, ReportClip,
                                             dataset_numbers, picks, report_clips)
 from transforms.reports.report_previews import Preview, draw_previews
 from transforms.reports.run_reports import RunOutputs
@@ -27,8 +25,6 @@ from transforms.reports.status_style import STATUS_COLOURS, STATUS_LABELS
 from transforms.store.paths import proc_path
 
 REPORT_HTML = "report.html"
-# Bumped when the plotting code changes what a plot looks like for the same numbers.
-PLOTS_DRAWING = "matplotlib 1"
 
 PLOT_TITLES = {
     "frame_counts": "Kept frames per clip",
@@ -124,43 +120,18 @@ def write_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bo
     out, summary = outputs.output_dir, outputs.summary
     chosen = picks(report_clips(outputs.results, out), samples, max_previews)
     known_versions = any(c.features_version or c.landmarks_version for c in chosen.previews)
-    cached = preview_cache.read(out) if known_versions else preview_cache.EMPTY
-    previews = draw_previews(chosen.previews, out, summary["config"], video_dir, overlay, cached.previews)
-    plots, plot_keys = _plots(chosen.stats, summary["config"], cached.plots)
-    kept = preview_cache.Pictures(
-        {p.cache_key: {"source": p.source, "gif": p.gif, "frames": p.frames, "frames_shown": p.frames_shown}
-         for p in previews if p.cache_key and p.gif is not None},
-        {k: {"name": name, "png": plots[name]} for name, k in plot_keys.items()})
-    if known_versions and (set(kept.previews) != set(cached.previews) or set(kept.plots) != set(cached.plots)):
+    cached = preview_cache.read(out) if known_versions else {}
+    previews = draw_previews(chosen.previews, out, summary["config"], video_dir, overlay, cached)
+    kept = {p.cache_key: {"source": p.source, "gif": p.gif, "frames": p.frames, "frames_shown": p.frames_shown}
+            for p in previews if p.cache_key and p.gif is not None}
+    if known_versions and set(kept) != set(cached):
         storage.write_text(proc_path(out, preview_cache.PREVIEWS_JSON), preview_cache.text(kept))
+    plots = report_plots.all_plots(chosen.stats, summary["config"])
     path = proc_path(out, REPORT_HTML)
     generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     storage.write_text(path, render(summary, chosen.stats, chosen.problems, previews, plots, out, generated_at,
                                     MAX_TABLE_ROWS))
     return path
-
-
-def _plots(stats: DatasetStats, run_config: Mapping, cached: Mapping[str, dict]):
-    """(name → PNG, name → cache key): the plots of these numbers, drawn only when the cache lacks them.
-
-    The key hashes everything a plot is drawn from, so equal numbers give the same
-    picture; matplotlib is imported only when one must be drawn.
-    """
-    digest = hashlib.sha256(json.dumps({
-        "drawing": PLOTS_DRAWING, "rows": stats.rows_per_report, "categories": stats.categories,
-        "reasons": sorted([list(k), n] for k, n in stats.reasons.items()),
-        "config": {k: run_config.get(k) for k in ("motion_rejection_threshold", "min_valid_ratio")},
-    }, sort_keys=True).encode())
-    for group in MEASURED:
-        for metric, values in sorted(stats.values[group].items()):
-            digest.update(f"{group}:{metric}:".encode() + np.ascontiguousarray(values, np.float64).tobytes())
-    base = digest.hexdigest()
-    keys = {name: hashlib.sha256(f"{base}:{name}".encode()).hexdigest() for name in PLOT_TITLES}
-    if all(k in cached for k in keys.values()):
-        return {name: cached[k]["png"] for name, k in keys.items()}, keys
-    from transforms.reports import report_plots
-
-    return report_plots.all_plots(stats, run_config), keys
 
 
 def render(summary: Mapping, stats: DatasetStats, problems: Sequence[ReportClip], previews: Sequence[Preview],
@@ -218,6 +189,9 @@ def _summary_section(summary: Mapping, numbers: Dict[str, Optional[float]]) -> s
         ("Categories", _metric(numbers, "categories")),
         ("Run time", f'{_summary_value(summary, "wall_seconds")} s'),
     ]
+    if "dominant_hands" in summary:
+        rows.append(("Dominant hand of the saved clips (docs/features-v2.md)", " · ".join(
+            f"{hand} {_summary_value(summary, 'dominant_hands.' + hand)}" for hand in summary["dominant_hands"])))
     # Features v2 know which parts were seen; v1 does not (its summary has no rates).
     for part, rate in (summary.get("presence_rates") or {}).items():
         rows.append((f"Saved frames with the {part.replace('_', ' ')} seen (v2)",
@@ -229,7 +203,7 @@ def _summary_section(summary: Mapping, numbers: Dict[str, Optional[float]]) -> s
 def _plots_section(plots: Mapping[str, bytes]) -> str:
     figures = "".join(
         f'<figure><img data-plot="{_e(name)}" alt="{_e(PLOT_TITLES.get(name, name))}" '
-        f'src="{_data_uri("image/png", data)}"></figure>' for name, data in plots.items())
+        f'src="{_data_uri("image/svg+xml", data)}"></figure>' for name, data in plots.items())
     return f'<h2>Plots</h2><div class="plots">{figures}</div>'
 
 
