@@ -9,13 +9,14 @@ then Released. The same graph runs on the DirectRunner and on Dataflow.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import GhslOptions, batch_runner, feature_config, landmark_config
 from transforms.release.build import BuildRelease, Released
+from transforms.release.publish import write_folds
 from transforms.release.settings import ReleaseSettings
 from transforms.reports.report_html import with_report_page
 from transforms.reports.run_reports import RunContext, RunOutputs, write_reports, write_summary
@@ -68,12 +69,25 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
 
 
 def build_release(options: PipelineOptions, outputs: RunOutputs, settings: ReleaseSettings,
-                  taken: Optional[lease.Taken]) -> beam.Pipeline:
-    """The release of a finished run's outputs alone (pipeline.release; pipeline.run after --augment_text)."""
+                  taken: Optional[lease.Taken], folds: Sequence[str] = ()) -> beam.Pipeline:
+    """The release of a finished run's outputs alone (pipeline.release; pipeline.run after --augment_text).
+
+    folds: the held-out column's values in the documented order, to build its k leave-one-out releases
+    instead (fold i holds out value i) in this one job, each a normal release; releases/folds.json lists them.
+    """
     p = beam.Pipeline(runner=batch_runner(options), options=options)
-    released = (p
-                | "Finished run" >> beam.Create([outputs], reshuffle=False)
-                | "Build the release" >> BuildRelease(settings))
+    finished = p | "Finished run" >> beam.Create([outputs], reshuffle=False)
+    if not folds:
+        released = finished | "Build the release" >> BuildRelease(settings)
+    else:
+        released = ([finished
+                     | f"Build fold {i}" >> BuildRelease(settings.fold(i), names_latest=False)
+                     | f"Fold {i}" >> beam.Map(lambda r, i, value: (i, value, r.outcome), i, value)
+                     for i, value in enumerate(folds)]
+                    | "Every fold" >> beam.Flatten()
+                    | "Gather folds" >> beam.combiners.ToList()
+                    | "List the folds" >> beam.Map(lambda found, out, column: write_folds(out, column, found),
+                                                   outputs.output_dir, settings.heldout_by))
     if taken is not None:
         released | "Give back the lease" >> beam.Map(give_back_after, taken)
     return p

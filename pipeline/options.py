@@ -118,6 +118,9 @@ class GhslOptions(PipelineOptions):
         rel.add_argument("--heldout_fold", default="",
                          help="With --heldout_by: hold out exactly value i of the documented order instead "
                               "(leave-one-out fold i; pipeline.release --heldout_folds builds them all).")
+        rel.add_argument("--heldout_folds", type=flag, nargs="?", const=True, default=False,
+                         help="pipeline.release only: build the k leave-one-out releases of --heldout_by in one job, "
+                              "fold i holding out value i of the documented order; releases/folds.json lists them.")
 
         text = parser.add_argument_group("text")
         text.add_argument("--augment_text", type=flag, nargs="?", const=True, default=False,

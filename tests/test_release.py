@@ -587,3 +587,126 @@ def test_the_entry_point_builds_a_dataflow_job_whose_workers_write_the_shards(fi
             assert beam_runner_api_pb2.DockerPayload.FromString(
                 environments[t.environment_id].payload).container_image == IMAGE, t.unique_name
     assert not (copy / "releases").exists() and not (copy / "proc" / ".lease.json").exists()
+
+
+# --- unseen signers: the held-out axis -----------------------------------------------------------------
+
+HELDOUT = ["--heldout_by=signer", f"--split_seed={SEED}", "--split_ratios=0.4,0.3,0.3"]
+
+
+@pytest.fixture(scope="module")
+def heldout(first, tmp_path_factory):
+    """A release of the first run's outputs with signers held out: (output folder, release folder)."""
+    out, _ = first
+    copy = copy_outputs(out, tmp_path_factory.mktemp("heldout") / "out", keep_releases=False)
+    assert release_entry.main([f"--output_dir={copy}", *HELDOUT]) == 0
+    return copy, latest_folder(copy)
+
+
+def test_a_heldout_release_has_the_conditions_as_splits_with_the_promised_zero_overlaps(heldout):
+    from transforms.release.splits import heldout_order
+
+    out, folder = heldout
+    ds = load(folder)
+    rows = [dict(r, split=split) for split in ds for r in ds[split]]
+    signers = {r["signer"] for r in read_csv(out / "proc" / "processed_metadata.csv")}
+    held = heldout_order(signers, SEED)[:1]  # 2 signers, a 0.2 share: round(0.4) → at least one
+    by_split = {s: [r for r in rows if r["split"] == s] for s in ds}
+    train_sentences = {r["sentence_id"] for r in by_split["train"]}
+    for split in ("test", "test_unseen_both", "validation"):
+        assert not {r["sentence_id"] for r in by_split.get(split, [])} & train_sentences, split
+    for split in ("train", "validation", "test"):
+        assert not {r["signer"] for r in by_split.get(split, [])} & set(held), split
+    for split in ("test_unseen_signers", "test_unseen_both"):
+        assert {r["signer"] for r in by_split.get(split, [])} <= set(held), split
+    for r in by_split.get("test_unseen_signers", []):
+        assert r["sentence_id"] in train_sentences
+    assert set(ds) <= {"train", "validation", "test", "test_unseen_signers", "test_unseen_both"}
+    assert {"test_unseen_signers", "test_unseen_both"} & set(ds)
+    # Every saved clip is in one split, or listed in the card as left out with its reason.
+    card = (folder / "README.md").read_text()
+    released = [r["video_file"] for r in rows]
+    assert len(released) == len(set(released))
+    left_out = {r["video_file"] for r in read_csv(out / "proc" / "processed_metadata.csv")} - set(released)
+    for video in left_out:
+        assert f"`{video}`" in card.split("### Evaluation conditions")[1], video
+
+
+def test_a_heldout_release_card_measures_each_condition_from_its_rows(heldout):
+    _, folder = heldout
+    card = (folder / "README.md").read_text()
+    conditions = card.split("### Evaluation conditions")[1]
+    for split in load(folder):
+        assert f"| {split} |" in conditions
+    assert "shared" in conditions.lower()
+
+
+def test_heldout_stats_are_over_train_only(heldout):
+    _, folder = heldout
+    ds = load(folder)
+    x = np.concatenate([np.asarray(r["features"]) for r in ds["train"].with_format("numpy")]).astype(np.float64)
+    with np.load(folder / "stats.npz") as stats:
+        np.testing.assert_allclose(stats["feature_mean"], x.mean(axis=0), rtol=1e-6, atol=1e-7)
+        assert int(stats["video_count"]) == ds["train"].num_rows
+
+
+def test_a_heldout_releases_splits_csv_freezes_both_axes(heldout, tmp_path):
+    out, folder = heldout
+    copy = copy_outputs(out, tmp_path / "out", keep_releases=False)
+    frozen = tmp_path / "splits.csv"
+    shutil.copy(folder / "splits.csv", frozen)
+    # Another seed would move both axes; the split file pins them where the release put them.
+    args = [f"--output_dir={copy}", "--heldout_by=signer", f"--split_seed={SEED + 7}", f"--split_file={frozen}",
+            "--split_ratios=0.4,0.3,0.3"]
+    assert release_entry.main(args) == 0
+    again = splits_csv(latest_folder(copy))
+    assert {v: r["split"] for v, r in again.items()} == {v: r["split"] for v, r in splits_csv(folder).items()}
+
+
+def test_the_folds_hold_out_each_value_in_the_documented_order(heldout, tmp_path):
+    from transforms.release.splits import heldout_order
+
+    out, _ = heldout
+    copy = copy_outputs(out, tmp_path / "out", keep_releases=False)
+    assert release_entry.main([f"--output_dir={copy}", *HELDOUT, "--heldout_folds"]) == 0
+    folds = json.loads((copy / "releases" / "folds.json").read_text())
+    signers = {r["signer"] for r in read_csv(out / "proc" / "processed_metadata.csv")}
+    order = heldout_order(signers, SEED)
+    assert [(f["fold"], f["heldout"]) for f in folds["folds"]] == list(enumerate(order))
+    ids = [f["release_id"] for f in folds["folds"]]
+    assert len(set(ids)) == len(order)
+    for fold, release_id in zip(folds["folds"], ids):
+        ds = load(copy / "releases" / release_id)
+        held = {r["signer"] for s in ("test_unseen_signers", "test_unseen_both") if s in ds for r in ds[s]}
+        seen = {r["signer"] for s in ("train", "validation", "test") if s in ds for r in ds[s]}
+        assert held <= {fold["heldout"]} and fold["heldout"] not in seen
+    assert not (copy / "releases" / "latest.json").exists()  # folds are found through folds.json
+    # Built again: every fold exists, nothing is written.
+    before = folder_state(copy)
+    assert release_entry.main([f"--output_dir={copy}", *HELDOUT, "--heldout_folds"]) == 0
+    assert folder_state(copy) == before
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--heldout_by=dialect"], "the metadata has no column dialect"),
+    (["--heldout_by=signer", "--heldout_size=2"], "2"),
+    (["--heldout_by=sentence_id"], "--heldout_by=sentence_id is also in --split_by"),
+    (["--heldout_by=category", "--split_by=category"], "also in --split_by"),
+])
+def test_bad_heldout_options_stop_the_entry_point_with_how_to_fix_it(first, tmp_path, capsys, extra, message):
+    out, _ = first
+    copy = copy_outputs(out, tmp_path / "out", keep_releases=False)
+    assert release_entry.main([f"--output_dir={copy}", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (copy / "releases").exists()
+
+
+def test_a_single_value_cannot_be_held_out_and_the_run_stops_before_any_video(dataset, tmp_path, capsys):
+    root, videos, metadata, _ = dataset
+    rows = [dict(r, signer="A") for r in read_csv(metadata)]
+    single = write_metadata(tmp_path / "single.csv", rows, extra_columns=["signer", "take"])
+    code = run_job.main(run_args(single, videos, tmp_path / "out", "--heldout_by=signer"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "every clip has the same signer (A), so nothing can be held out" in err
+    assert not (tmp_path / "out").exists()

@@ -44,6 +44,7 @@ class Planned(NamedTuple):
     outputs: RunOutputs
     plan: Optional[ReleasePlan]      # None: nothing to release
     reason: str = ""                 # why not
+    names_latest: bool = True
 
 
 class Released(NamedTuple):
@@ -65,14 +66,18 @@ class ShardWork(NamedTuple):
 
 
 class BuildRelease(beam.PTransform):
-    """RunOutputs (one element) → Released (one element)."""
+    """RunOutputs (one element) → Released (one element).
 
-    def __init__(self, settings: ReleaseSettings):
+    names_latest: publishing makes latest.json name this release (not for the folds, see pipeline/graph.py).
+    """
+
+    def __init__(self, settings: ReleaseSettings, names_latest: bool = True):
         super().__init__()
         self.settings = settings
+        self.names_latest = names_latest
 
     def expand(self, outputs):
-        plans = outputs | "Plan the release" >> beam.Map(plan_in_job, self.settings)
+        plans = outputs | "Plan the release" >> beam.Map(plan_in_job, self.settings, self.names_latest)
         written = (plans
                    | "Shards to write" >> beam.FlatMap(shard_work)
                    # The shards leave the plan in one bundle; spread them so that workers write them in parallel.
@@ -82,22 +87,22 @@ class BuildRelease(beam.PTransform):
         return plans | "Publish" >> beam.Map(publish_planned, beam.pvalue.AsSingleton(written))
 
 
-def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings) -> Planned:
+def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bool = True) -> Planned:
     ensure_log_handler()
     try:
         plan = plan_release(outputs, settings)
     except NothingToRelease as exc:
         LOG.warning("No release: %s", exc)
-        return Planned(outputs, None, str(exc))
+        return Planned(outputs, None, str(exc), names_latest)
     if plan.status == EXISTS:
-        moved = publish.point_latest(outputs.output_dir, plan)
+        moved = names_latest and publish.point_latest(outputs.output_dir, plan)
         LOG.info("Release %s already exists, nothing to write%s: %s", plan.release_id,
                  " (latest.json now names it)" if moved else "",
                  layout.release_dir(outputs.output_dir, plan.release_id))
     else:
         publish.remove_unfinished(outputs.output_dir)
         LOG.info("Building release %s (%d clips)", plan.release_id, len(plan.clips))
-    return Planned(outputs, plan)
+    return Planned(outputs, plan, "", names_latest)
 
 
 def shard_work(planned: Planned) -> List[ShardWork]:
@@ -153,6 +158,6 @@ def publish_planned(planned: Planned, written: List[Tuple[str, dict, Optional[st
         train = None
         for _, _, moments in sorted(written, key=lambda w: w[0]):  # shard order: the same sum on every runner
             train = stats.add(train, moments)
-        result = publish.publish(plan, out, {path: entry for path, entry, _ in written}, train)
+        result = publish.publish(plan, out, {path: entry for path, entry, _ in written}, train, planned.names_latest)
     Metrics.counter(NAMESPACE, f"releases_{result['status']}").inc()
     return Released(planned.outputs, result)

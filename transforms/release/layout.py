@@ -7,6 +7,9 @@
     OUT/releases/latest.json                  {"release_id", "path", "clips"}: the release matching the last
                                               run's outputs; "path" relative to releases/, so a copied or
                                               moved output folder still finds it
+    OUT/releases/folds.json                   the leave-one-out releases of the last `pipeline.release
+                                              --heldout_folds`: {"heldout_by", "folds": [{"fold", "heldout",
+                                              "release_id"}]}
 
 A complete release is never modified or deleted. A folder without manifest.json
 is what a killed run left behind (so is a `.staging/` folder of older versions);
@@ -22,6 +25,7 @@ from transforms.common import storage
 
 RELEASES = "releases"
 LATEST = "latest.json"
+FOLDS = "folds.json"
 MANIFEST = "manifest.json"
 DATA = "data"
 SHARD_SUFFIX = ".parquet"
@@ -67,6 +71,6 @@ def unfinished_folders(output_dir: str) -> List[str]:
     files_by_folder: Dict[str, Set[str]] = {}
     for relative in storage.list_objects(root):
         folder, _, rest = relative.partition("/")
-        if rest:  # latest.json is no folder's
+        if rest:  # latest.json and folds.json are no folder's
             files_by_folder.setdefault(folder, set()).add(rest)
     return [storage.join(root, folder) for folder, files in sorted(files_by_folder.items()) if MANIFEST not in files]

@@ -46,6 +46,18 @@ def point_latest(output_dir: str, plan: ReleasePlan) -> bool:
     return True
 
 
+def write_folds(output_dir: str, heldout_by: str, outcomes) -> dict:
+    """releases/folds.json: the leave-one-out releases of the held-out column, fold i holding out value i."""
+    folds = {"heldout_by": heldout_by,
+             "folds": [{"fold": fold, "heldout": value, "release_id": outcome.get("release_id")}
+                       for fold, value, outcome in sorted(outcomes)]}
+    path = storage.join(layout.releases_dir(output_dir), layout.FOLDS)
+    text = json.dumps(folds, indent=1, ensure_ascii=False) + "\n"
+    if storage.read_if_present(path) != text.encode("utf-8"):  # the same folds: left as they are
+        storage.write_text(path, text)
+    return folds
+
+
 def remove_unfinished(output_dir: str) -> int:
     """Deletes what killed runs left under releases/ (layout.unfinished_folders); returns how many folders."""
     doomed = layout.unfinished_folders(output_dir)
@@ -57,7 +69,7 @@ def remove_unfinished(output_dir: str) -> int:
 
 
 def publish(plan: ReleasePlan, output_dir: str, shard_entries: Mapping[str, Mapping],
-            train_moments: Optional[Moments]) -> Dict[str, object]:
+            train_moments: Optional[Moments], names_latest: bool = True) -> Dict[str, object]:
     """shard_entries: shard file (data/…parquet) → its manifest entry, as the workers wrote them."""
     folder = layout.release_dir(output_dir, plan.release_id)
     if layout.is_release(output_dir, plan.release_id):
@@ -70,7 +82,8 @@ def publish(plan: ReleasePlan, output_dir: str, shard_entries: Mapping[str, Mapp
         storage.write_bytes(storage.join(folder, name), data)
         files[name] = manifest.file_entry(data)
     storage.write_text(storage.join(folder, layout.MANIFEST), manifest.manifest_json(plan.release_id, plan.inputs, files))
-    point_latest(output_dir, plan)
+    if names_latest:
+        point_latest(output_dir, plan)
     LOG.info("Release %s: %s clips at %s", plan.release_id,
              ", ".join(f"{s} {n}" for s, n in plan.counts.clips.items()), folder)
     return outcome(plan, BUILT)
