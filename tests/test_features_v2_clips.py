@@ -94,3 +94,84 @@ def test_the_report_shows_presence_rates_and_the_v2_reasons(runs):
     for part in v2.PARTS:
         assert re.search(rf'data-presence="{part}">\d+\.\d%<', page), part
     assert "No hands" in page and "Signer too small" in page
+
+
+# --- sign-aware options (docs/features-v2.md): computed from the stored landmarks only -----------------
+
+@pytest.fixture(scope="module")
+def sign_aware(runs):
+    """The same outputs, then v2 with --fill_gaps=3 --canonical_hand, then v2 with both off again."""
+    out, _, _, _, v2_files = runs
+    argv = [a for a in runs_argv(out)] + ["--feature_version=v2"]
+    on = run_job.run(argv + ["--fill_gaps=3", "--canonical_hand"])
+    on_rows = {r["video_file"]: r for r in read_csv(out / "proc" / "processed_metadata.csv")}
+    on_arrays = {k: np.load(out / "features" / "pose_data" / k) for k in npy_files(out)}
+    on_schema = json.loads((out / "proc" / "feature_schema.json").read_text())
+    off = run_job.run(argv + ["--fill_gaps=0", "--canonical_hand=false"])
+    off_arrays = {k: np.load(out / "features" / "pose_data" / k) for k in npy_files(out)}
+    return on, on_rows, on_arrays, on_schema, off, off_arrays, v2_files
+
+
+def runs_argv(out):
+    summary = json.loads((out / "proc" / "run_summary.json").read_text())["config"]
+    return [f"--metadata_csv={summary['metadata_csv']}", f"--video_dir={summary['video_dir']}",
+            f"--output_dir={out}", *OPTIONS]
+
+
+def test_the_sign_aware_options_decode_nothing(sign_aware):
+    on, _, _, _, off, _, _ = sign_aware
+    assert (on["videos_decoded"], on["videos_recomputed"]) == (0, 6)
+    assert (off["videos_decoded"], off["videos_recomputed"]) == (0, 6)
+
+
+def test_v2_without_the_options_is_byte_identical_to_v2_before_them(sign_aware):
+    *_, off_arrays, v2_files = sign_aware
+    assert set(off_arrays) == set(v2_files["arrays"])
+    for name, array in off_arrays.items():
+        assert array.tobytes() == v2_files["arrays"][name].tobytes(), name
+
+
+def test_filled_frames_are_flagged_and_only_inside_short_gaps_seen_on_both_sides(sign_aware):
+    _, _, on_arrays, schema, *_ = sign_aware
+    names = schema["columns"]
+    assert names[-4:] == ["filled_pose", "filled_left_hand", "filled_right_hand", "filled_face"]
+    filled_any = 0
+    for name, array in on_arrays.items():
+        assert array.shape[1] == len(names) == 548, name
+        for part in v2.PARTS:
+            filled = array[:, names.index(f"filled_{part}")] > 0.5
+            present = array[:, names.index(f"present_{part}")] > 0.5
+            seen = present & ~filled
+            assert not (filled & ~present).any(), (name, part)  # a filled frame is present, and says so
+            filled_any += int(filled.sum())
+            for start, stop in _runs(filled):
+                assert stop - start <= 3, (name, part, start, stop)
+                assert start > 0 and seen[start - 1] and stop < len(seen) and seen[stop], (name, part, start)
+    assert filled_any > 0  # the real clips have short hand dropouts
+
+
+def _runs(mask):
+    """(start, stop) of every run of True in a 1-D mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def test_every_saved_clip_has_its_dominant_hand_and_left_handed_clips_are_mirrored(sign_aware):
+    _, on_rows, *_ = sign_aware
+    for video, row in on_rows.items():
+        assert row["dominant_hand"] in ("left", "right", "unknown"), video
+        assert bool(row["dominant_hand_reason"]) == (row["dominant_hand"] == "unknown"), video
+        assert row["mirrored"] == str(row["dominant_hand"] == "left"), video
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--feature_version=v2", "--fill_gaps=-1"], "--fill_gaps=-1 is not a gap length"),
+    (["--feature_version=v2", "--fill_gaps=1000"], "--fill_gaps=1000 is not a gap length"),
+    (["--canonical_hand"], "--canonical_hand needs --feature_version=v2"),
+])
+def test_bad_sign_aware_options_stop_before_any_work(runs, tmp_path, capsys, extra, message):
+    out = runs[0]
+    argv = [a for a in runs_argv(out) if not a.startswith("--output_dir")] + [f"--output_dir={tmp_path / 'new'}"]
+    assert run_job.main(argv + extra) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

@@ -8,6 +8,7 @@ video is read.
 """
 import collections
 import csv
+import json
 import io
 import random
 import shutil
@@ -434,3 +435,26 @@ def test_the_pattern_must_match_the_whole_name():
     _, rows = pair("sentence_id,sentence,category\n1,Hi,c\n2,Yo,c\n", ["1A.mp4", "2AB.mp4", "x2A.mp4"])
     assert [r.video_file for r in rows if not r.error] == ["1A.mp4"]
     assert {r.video_file for r in rows if r.error and not r.missing} == {"2AB.mp4", "x2A.mp4"}
+
+
+def test_the_published_takes_can_be_held_out_of_a_release(local_run, tmp_path, monkeypatch):
+    """SignTalk-GH's letter per video (the take column the default --video_name_pattern reads) as the held-out axis."""
+    import datasets
+
+    from pipeline import release as release_entry
+    from transforms.release.splits import heldout_order
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = shutil.copytree(local_run[0], tmp_path / "out", ignore=shutil.ignore_patterns("releases"))
+    assert release_entry.main([f"--output_dir={out}", "--heldout_by=take"]) == 0
+    latest = json.loads((out / "releases" / "latest.json").read_text())
+    ds = datasets.load_dataset(str(out / "releases" / latest["release_id"]))
+    takes = {r["take"] for r in csv.DictReader(open(out / "proc" / "processed_metadata.csv", encoding="utf-8"))}
+    held = set(heldout_order(takes, 0)[:max(1, round(0.2 * len(takes)))])
+    for split in ds:
+        values = {r["take"] for r in ds[split]}
+        if split.startswith("test_unseen"):
+            assert values <= held, split
+        else:
+            assert not values & held, split
