@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.options import GhslOptions, batch_runner, feature_config, landmark_config
+from pipeline.options import GhslOptions, batch_runner, feature_config, landmark_config, without_type_check
 from transforms.release.build import BuildRelease, Released
 from transforms.release.publish import write_folds
 from transforms.release.settings import ReleaseSettings
@@ -38,7 +38,7 @@ class Job(NamedTuple):
 
 def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     opts, plan = options.view_as(GhslOptions), job.plan
-    p = beam.Pipeline(runner=batch_runner(options), options=options)
+    p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
 
     results = p | "Rows settled by the plan" >> beam.Create(plan.settled, reshuffle=False)
     if plan.has_work:  # with nothing to do, no step reads a video, a .pose or a record
@@ -75,7 +75,7 @@ def build_release(options: PipelineOptions, outputs: RunOutputs, settings: Relea
     folds: the held-out column's values in the documented order, to build its k leave-one-out releases
     instead (fold i holds out value i) in this one job, each a normal release; releases/folds.json lists them.
     """
-    p = beam.Pipeline(runner=batch_runner(options), options=options)
+    p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
     finished = p | "Finished run" >> beam.Create([outputs], reshuffle=False)
     if not folds:
         released = finished | "Build the release" >> BuildRelease(settings)

@@ -11,7 +11,7 @@ import difflib
 import sys
 from typing import List, Optional, Sequence, Type
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, _BeamArgumentParser
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions, _BeamArgumentParser
 
 from transforms.features import definitions
 from transforms.features.v1 import QualityConfig as _V1
@@ -210,6 +210,17 @@ LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "Bundl
 def runs_locally(options: PipelineOptions) -> bool:
     """The job runs on this machine (the DirectRunner), so local checks and waiting make sense."""
     return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+
+
+def without_type_check(options: PipelineOptions) -> PipelineOptions:
+    """The options a job is built with: Beam's construction-time type check off.
+
+    Our steps pass plain Python values, pickled whatever their declared types, so the
+    check has nothing to verify; inspecting every step's signature for it took about a
+    fifth of a one-video run's fixed cost.
+    """
+    options.view_as(TypeOptions).pipeline_type_check = False
+    return options
 
 
 def batch_runner(options: PipelineOptions):

@@ -82,9 +82,14 @@ class BuildRelease(beam.PTransform):
                    | "Shards to write" >> beam.FlatMap(shard_work)
                    # The shards leave the plan in one bundle; spread them so that workers write them in parallel.
                    | "Spread shards" >> beam.Reshuffle()
-                   | "Write shards" >> beam.ParDo(WriteShard())
-                   | "All shards" >> beam.combiners.ToList())
-        return plans | "Publish" >> beam.Map(publish_planned, beam.pvalue.AsSingleton(written))
+                   | "Write shards" >> beam.ParDo(WriteShard()))
+        # The plan and its written shards meet in one group, which the plan alone makes exist even when
+        # no shard is written (a release that exists already, or nothing to release).
+        return ((plans, written)
+                | "Plan and shards" >> beam.Flatten()
+                | "One group" >> beam.WithKeys(lambda _: None)
+                | "Gather shards" >> beam.GroupByKey()
+                | "Publish" >> beam.MapTuple(lambda _, items: publish_planned(*_plan_and_shards(items))))
 
 
 def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bool = True) -> Planned:
@@ -146,6 +151,12 @@ def _array(output_dir: str, clip: ClipEntry, schema: ReleaseSchema) -> np.ndarra
                            f"({clip.num_frames}, {schema.dim}): the outputs are not those of one finished run. "
                            f"Run pipeline.run again.")
     return array.astype(schema.dtype)
+
+
+def _plan_and_shards(items) -> Tuple[Planned, list]:
+    items = list(items)
+    [planned] = [item for item in items if isinstance(item, Planned)]
+    return planned, [item for item in items if not isinstance(item, Planned)]
 
 
 def publish_planned(planned: Planned, written: List[Tuple[str, dict, Optional[stats.Moments]]]) -> Released:
