@@ -52,9 +52,12 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
                       threads=job.threads)))
         results = (results, worked) | "Every row" >> beam.Flatten()
 
+    # Every row in one group (the launcher runs no job for a metadata file without rows).
     outputs = (results
-               | "Gather results" >> beam.combiners.ToList()
-               | "Write reports and index" >> beam.Map(write_reports, job.context)
+               | "One group" >> beam.WithKeys(lambda _: None)
+               | "Gather results" >> beam.GroupByKey()
+               | "Write reports and index" >> beam.Map(lambda group, context: write_reports(list(group[1]), context),
+                                                       job.context)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
                                                  opts.preview_samples, opts.max_previews))
     if job.release is not None:

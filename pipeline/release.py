@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TestOptions
 
 from pipeline.logs import configure_logging
+from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.common import storage
 from transforms.common.progress import LOG
@@ -184,4 +185,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from pipeline.logs import configure_logging
+from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.reports.report_html import write_report_page
@@ -49,4 +50,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

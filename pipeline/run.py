@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 from pipeline import graph
 from pipeline.augment_options import AugmentConfigError
 from pipeline.logs import configure_logging
+from pipeline.process_exit import exit_now
 from pipeline.options import (GhslOptions, exit_on_unknown_arguments, exit_with_help, feature_config,
                               landmark_config, option_problems, runs_locally)
 from transforms.common import storage
@@ -104,6 +105,11 @@ def preflight(options: PipelineOptions) -> Preflight:
     videos = list_videos(opts)
     header, rows = metadata_rows(opts, videos)
     check_column_names(opts, header)
+    if not rows:
+        raise ConfigError(f"The metadata file {opts.metadata_csv} has a header and no rows, so there is nothing to "
+                          f"do; nothing under --output_dir {opts.output_dir} was changed. Check that it is the "
+                          f"file you meant (a sentence table needs videos under --video_dir named by "
+                          f"--video_name_pattern).")
     # A --split_by column the metadata lacks would otherwise only fail once every video is done.
     settings = None
     if opts.release:
@@ -340,4 +346,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
