@@ -40,7 +40,9 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     opts, plan = options.view_as(GhslOptions), job.plan
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
 
-    results = p | "Rows settled by the plan" >> beam.Create(plan.settled, reshuffle=False)
+    # The settled rows travel as one list: the group every row meets in below then exists even for a
+    # metadata file without rows, whose run still writes every report (empty).
+    results = p | "Rows settled by the plan" >> beam.Create([plan.settled], reshuffle=False)
     if plan.has_work:  # with nothing to do, no step reads a video, a .pose or a record
         worked = (p
                   | "Rows to work on" >> beam.Create(plan.work, reshuffle=False)
@@ -49,15 +51,15 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
                   | "Landmarks, features, records" >> beam.ParDo(ProcessVideos(
                       opts.video_dir, opts.output_dir, landmark_config(opts), feature_config(opts), plan.made_by,
                       reprocess_all=opts.reprocess == "all", run_id=job.run_id, total=plan.progress_total,
-                      threads=job.threads)))
+                      threads=job.threads))
+                  | "As lists" >> beam.Map(lambda result: [result]))
         results = (results, worked) | "Every row" >> beam.Flatten()
 
-    # Every row in one group (the launcher runs no job for a metadata file without rows).
     outputs = (results
                | "One group" >> beam.WithKeys(lambda _: None)
                | "Gather results" >> beam.GroupByKey()
-               | "Write reports and index" >> beam.Map(lambda group, context: write_reports(list(group[1]), context),
-                                                       job.context)
+               | "Write reports and index" >> beam.Map(lambda group, context: write_reports(
+                   [result for results in group[1] for result in results], context), job.context)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
                                                  opts.preview_samples, opts.max_previews))
     if job.release is not None:

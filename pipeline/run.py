@@ -105,11 +105,6 @@ def preflight(options: PipelineOptions) -> Preflight:
     videos = list_videos(opts)
     header, rows = metadata_rows(opts, videos)
     check_column_names(opts, header)
-    if not rows:
-        raise ConfigError(f"The metadata file {opts.metadata_csv} has a header and no rows, so there is nothing to "
-                          f"do; nothing under --output_dir {opts.output_dir} was changed. Check that it is the "
-                          f"file you meant (a sentence table needs videos under --video_dir named by "
-                          f"--video_name_pattern).")
     # A --split_by column the metadata lacks would otherwise only fail once every video is done.
     settings = None
     if opts.release:
