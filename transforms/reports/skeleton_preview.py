@@ -21,9 +21,7 @@ import dataclasses
 import io
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
-from PIL import Image
 
 from transforms.features.v1 import FACE_START, HAND_POINTS, LEFT_HAND, POSE_DIM, POSE_POINTS, RIGHT_HAND
 
@@ -156,6 +154,8 @@ def overlay_gif(video_frames: Sequence[np.ndarray], raw_frames: np.ndarray, fps:
 
 def draw_frame(canvas: np.ndarray, parts: Skeleton, t: int, to_px: Callable[[np.ndarray], np.ndarray]) -> None:
     """Draw frame t of `parts` onto an RGB canvas; to_px maps (N, 2) landmark x, y to pixels."""
+    import cv2  # drawing libraries only where a preview is drawn: a report from the cache draws none
+
     thickness = max(1, canvas.shape[1] // 160)
     if parts.face_drawn[t]:
         for x, y in to_px(parts.face[t]):
@@ -183,6 +183,8 @@ def gif_bytes(images: Sequence[np.ndarray], fps: float, colours: int) -> bytes:
     Fast octree quantization and no palette optimisation: drawing a report's previews
     takes 40 ms per GIF instead of 90 (with a file a tenth smaller), at the end of every run.
     """
+    from PIL import Image
+
     if not images:
         raise ValueError("a GIF needs at least one frame")
     frames = [Image.fromarray(image).quantize(colors=colours, method=Image.Quantize.FASTOCTREE) for image in images]
