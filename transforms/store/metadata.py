@@ -23,6 +23,7 @@ import io
 import logging
 import posixpath
 import re
+import unicodedata
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from transforms.common import storage
@@ -251,6 +252,7 @@ def _row(header: List[str], values: List[str], line: int) -> ClipRow:
         row.error = sentence_id_error(row.sentence_id)
     else:
         row.sentence_id = normal_sentence_id(row.sentence_id)
+        row.error = sentence_error(row.sentence)
     if not row.error:
         # Normalized here, once: a local folder forgives "./a.mp4" and "a//b.mp4", a bucket
         # does not (its object is "a.mp4"), and every output path derives from this name.
@@ -265,6 +267,23 @@ def field_count_error(values: List[str], header: List[str]) -> str:
 
 def sentence_id_error(sentence_id: str) -> Optional[str]:
     return None if _INTEGER.match(sentence_id) else f"sentence_id {sentence_id!r} is not an integer"
+
+
+def sentence_error(sentence: str) -> Optional[str]:
+    """Why a row's sentence cannot be used, or None: a clip without its text is no training pair, and
+    would be released as one with an empty target."""
+    if not sentence:
+        return "sentence is empty: the row has no sentence text; fill it in"
+    if is_blank(sentence):
+        return (f"sentence is empty: it holds only spaces or invisible characters ({sentence!r}); "
+                f"fill it in")
+    return None
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: whitespace (no-break spaces included) and format characters
+    (zero-width spaces and joiners, a stray BOM)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def normal_sentence_id(sentence_id: str) -> str:

@@ -15,10 +15,11 @@ built here from the one listing of --video_dir the launcher makes:
 * the rows, in an order that does not depend on the listing's: for each table line,
   in order, one row per video of its sentence by path, each with the sentence's line,
   or for a sentence with no video one `missing` row (video_file empty) at its line;
-  a line that cannot be used (an id that is not an integer, a wrong field count) is
-  one failed row at its line, and its videos fail at that line too; then one failed
-  row per video that belongs to no line (its name does not match, or its sentence id
-  has no row), by path, with line None: empty in the reports, sorted after the table.
+  a line that cannot be used (an id that is not an integer, an empty sentence, a
+  wrong field count) is one failed row at its line, and its videos fail at that line
+  too; then one failed row per video that belongs to no line (its name does not
+  match, or its sentence id has no row), by path, with line None: empty in the
+  reports, sorted after the table.
 
 So every video and every sentence is in exactly one row. Two lines with the same
 sentence id, or a table that no listed video pairs with, stop the run (MetadataError).
@@ -149,7 +150,7 @@ def _sentence(sheet: Sheet, line: int, values: List[str], table_extra: List[str]
     if len(values) != len(sheet.header):
         row.error = metadata.field_count_error(values, sheet.header)
     else:
-        row.error = metadata.sentence_id_error(row.sentence_id)
+        row.error = metadata.sentence_id_error(row.sentence_id) or metadata.sentence_error(row.sentence)
     if not metadata.sentence_id_error(row.sentence_id):
         # Kept even on a line with the wrong field count: its videos then fail naming it.
         row.sentence_id = metadata.normal_sentence_id(row.sentence_id)
