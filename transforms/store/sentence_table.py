@@ -53,7 +53,7 @@ def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
     compiled = compile_pattern(pattern)
     sheet = metadata.load(path, mapping)
     if not sheet.is_sentence_table:
-        return metadata.judge(sheet)
+        return metadata.judge(sheet, listing)
     return pair(sheet, listing, compiled)
 
 
