@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, TestOptions
 
@@ -37,6 +37,17 @@ class ConfigError(Exception):
     """A mistake in how the job was configured; the message says how to fix it."""
 
 
+# What decoding costs in memory (bench.worker_memory, docs/benchmarks.md): a process running the DoFn
+# with one Holistic peaks near 700 MiB, and each more thread decoding in it adds up to about 310.
+PROCESS_MIB = 700
+THREAD_MIB = 320
+# MediaPipe runs more than one thread per video: past a few videos per core they only wait for each
+# other, each holding its memory meanwhile.
+VIDEOS_PER_CORE = 4
+# Left to the system, Beam and the reports step.
+MEMORY_SHARE = 0.8
+
+
 def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     """How many videos a worker decodes at once; sets the DirectRunner's mode for a local run.
 
@@ -49,18 +60,64 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     would idle while the other still had a queue; they are used only when
     --direct_running_mode asks for them, one video at a time each. On Dataflow: 1 (the
     service runs one SDK process per vCPU).
+
+    A local count beyond what the machine can hold (most_at_once) stops the run before any
+    work: a thousand videos decoded at once would exhaust its memory long before finishing.
     """
     if not runs_locally(options):
         return 1
     direct = options.view_as(DirectOptions)
-    if any(a.startswith("--direct_running_mode") for a in argv):
-        return 1
     threads = direct.direct_num_workers if any(a.startswith("--direct_num_workers") for a in argv) else 0
     if threads < 0:
         raise ConfigError(f"--direct_num_workers={threads}: use 0 (one video per core) or a positive number.")
+    beams_own = any(a.startswith("--direct_running_mode") for a in argv)
+    processes = beams_own and direct.direct_running_mode == "multi_processing"
+    limit, why = most_at_once(processes)
+    if threads > limit:
+        each = f"{PROCESS_MIB} MiB per worker process" if processes else \
+            f"about {THREAD_MIB} MiB each, beside the {PROCESS_MIB} MiB of the first"
+        raise ConfigError(
+            f"--direct_num_workers={threads} would decode {threads} videos at once, more than this machine can "
+            f"hold: each video being decoded holds a MediaPipe Holistic ({each}) and shares the cores with the "
+            f"others, so at most {limit} fit here ({why}). Use --direct_num_workers=0 (one video per core, the "
+            f"default) or a number up to {limit}; for more at once, run on Dataflow (--runner=DataflowRunner).")
+    if beams_own:
+        return 1
     direct.direct_running_mode = "in_memory"
     direct.direct_num_workers = 1
-    return threads if threads and threads > 0 else (os.cpu_count() or 1)
+    return threads if threads > 0 else min(os.cpu_count() or 1, limit)
+
+
+def most_at_once(processes: bool) -> Tuple[int, str]:
+    """How many videos this machine can decode at once, and why no more, in words.
+
+    processes: each video in its own worker process (multi_processing), else threads of one.
+    """
+    cores = os.cpu_count() or 1
+    limits = [(VIDEOS_PER_CORE * cores, f"{VIDEOS_PER_CORE} per core, on {cores} core(s)")]
+    memory = machine_memory_mib()
+    if memory is not None:
+        usable = memory * MEMORY_SHARE
+        fit = int(usable // PROCESS_MIB) if processes else 1 + int((usable - PROCESS_MIB) // THREAD_MIB)
+        limits.append((max(1, fit), f"what {MEMORY_SHARE:.0%} of its {memory / 1024:.1f} GiB of memory holds"))
+    return min(limits)
+
+
+def machine_memory_mib() -> Optional[int]:
+    """This machine's memory, or its container's limit when lower (cgroup v2, then v1); None if unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit) as handle:
+                text = handle.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total // 2 ** 20
 
 
 class Preflight(NamedTuple):
