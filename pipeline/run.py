@@ -158,6 +158,7 @@ def preflight(options: PipelineOptions) -> Preflight:
     videos = list_videos(opts)
     header, rows = metadata_rows(opts, videos)
     check_column_names(opts, header)
+    check_has_rows(opts, rows)
     # A --split_by column the metadata lacks would otherwise only fail once every video is done.
     settings = None
     if opts.release:
@@ -187,6 +188,44 @@ def check_column_names(opts: GhslOptions, header: List[str]) -> None:
             f"The metadata file {opts.metadata_csv} has the column(s) {', '.join(clashing)}, which the pipeline "
             f"writes itself (processed_metadata.csv, the report and the release), so their values would be "
             f"confused with the pipeline's. Rename them in the metadata file (e.g. {renamed}) and run again.")
+
+
+def check_has_rows(opts: GhslOptions, rows: List[metadata.ClipRow]) -> None:
+    """Stop when the metadata has no row: there is nothing to process, and a run would rewrite the reports of
+    whatever the output folder holds as empty, listing every saved clip as orphaned.
+
+    Whatever the folder holds: on a new one the run would only write empty reports and a release
+    step saying that processed_metadata.csv lists no clip, which points at the wrong file.
+    """
+    if rows:
+        return
+    earlier = earlier_results(opts.output_dir)
+    kept = (f" --output_dir {opts.output_dir} holds {earlier}: a run with no rows would empty its reports and "
+            f"list every saved clip as orphaned, so nothing there was changed." if earlier else "")
+    raise ConfigError(
+        f"The metadata file {opts.metadata_csv} has no rows (a header, then nothing or blank lines), so there is "
+        f"nothing to process.{kept} "
+        f"Check that --metadata_csv names the file you meant, with one row per video (or per sentence), and run "
+        f"again.")
+
+
+def earlier_results(output_dir: str) -> str:
+    """What an output folder holds from earlier runs, in words ("" for nothing): its clips, reports, releases."""
+    from transforms.release.layout import LATEST, releases_dir
+    from transforms.store.plan import list_outputs
+
+    listing = list_outputs(output_dir)
+    clips = len(set(listing.landmarks) | set(listing.features) | set(listing.records))
+    reports = sum(1 for name in listing.proc if not name.split("/")[-1].startswith("."))  # not the lease
+    releases = {name.split("/")[0] for name in storage.list_objects(releases_dir(output_dir)) if name != LATEST}
+    found = []
+    if clips:
+        found.append(f"{clips} earlier result(s) (the landmarks, features or record of {clips} clip(s))")
+    if reports:
+        found.append(f"{reports} report file(s) under proc/")
+    if releases:
+        found.append(f"{len(releases)} release(s)")
+    return ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1] if found else ""
 
 
 def metadata_rows(opts: GhslOptions, videos: Dict[str, storage.ObjectInfo]):

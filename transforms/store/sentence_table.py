@@ -22,7 +22,8 @@ built here from the one listing of --video_dir the launcher makes:
   reports, sorted after the table.
 
 So every video and every sentence is in exactly one row. Two lines with the same
-sentence id, or a table that no listed video pairs with, stop the run (MetadataError).
+sentence id, or a table that no listed video pairs with, stop the run (MetadataError);
+a table with no line gives no row at all.
 """
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
                             f"the group(s).")
     table_extra = [c for c in sheet.header if c not in REQUIRED_COLUMNS]
     header = list(REQUIRED_COLUMNS) + table_extra + groups
+    if not sheet.lines:
+        return header, []  # no sentence, no row: the launcher stops a run with nothing to do (pipeline/run.py)
 
     sentences = [_sentence(sheet, line, values, table_extra, groups) for line, values in sheet.lines]
     by_id = _by_sentence_id(sheet, sentences)
