@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -18,7 +20,7 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 
 from pipeline import graph
 from pipeline.augment_options import AugmentConfigError
-from pipeline.logs import configure_logging
+from pipeline.logs import cause, configure_logging, ctrl_c_noted, interrupted, is_disk_full
 from pipeline.options import (GhslOptions, exit_on_unknown_arguments, exit_with_help, feature_config,
                               landmark_config, option_problems, runs_locally)
 from transforms.common import storage
@@ -408,21 +410,22 @@ def print_summary(summary: dict, output_dir: str) -> None:
         print("  text variations: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "submitted"))
 
 
+# 128 + SIGINT: what a shell reports for a command Ctrl-C stopped, so scripts tell it from a failure.
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     exit_with_help(argv, "python -m pipeline.run", __doc__.splitlines()[0], [GhslOptions])
     exit_on_unknown_arguments(argv)
     configure_logging()
     quiet_native_logs()
-    try:
-        summary = run(argv)
-    except (ConfigError, AugmentConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # the runner already logged the worker's traceback
-        print(f"error: the job failed: {type(exc).__name__}: {exc}\n"
-              f"Outputs already published are complete; re-running reuses them and does the rest.",
-              file=sys.stderr)
-        return 1
+    with ctrl_c_noted():
+        try:
+            summary = run(argv)
+        except (Exception, KeyboardInterrupt) as exc:
+            code, message = ending(exc, argv)
+            print(message, file=sys.stderr)
+            return code
     if summary:
         print_summary(summary, summary["config"]["output_dir"])
         if "release" in summary:
@@ -430,6 +433,101 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             print(f"  release: {describe(summary['release'])}")
     return 0
+
+
+def ending(exc: BaseException, argv: Optional[List[str]]) -> Tuple[int, str]:
+    """The exit code and the message of a run that did not finish.
+
+    A configuration mistake (2) was found before any work. A Ctrl-C (130) and a full disk (1)
+    are one line each, without a traceback: neither is a fault to debug, and both leave every
+    published file complete. Anything else (1) keeps the traceback the runner logged.
+    """
+    out = _output_dir(argv)
+    if interrupted() or cause(exc, lambda e: isinstance(e, KeyboardInterrupt)):
+        return EXIT_INTERRUPTED, (
+            f"Interrupted (Ctrl-C): the run stopped before it finished. Kept: every output it published under "
+            f"{out}, each complete (a video being saved when Ctrl-C came is finished first; press Ctrl-C again "
+            f"to stop at once); no run_summary.json was written. Run the same command again to finish the work: "
+            f"it reuses what was kept.")
+    if isinstance(exc, (ConfigError, AugmentConfigError)):
+        return 2, f"error: {exc}"
+    if cause(exc, is_disk_full) or "[Errno 28]" in str(exc):  # the text: an error from a worker process
+        return 1, disk_full_message(exc, argv)
+    return 1, (f"error: the job failed: {type(exc).__name__}: {exc}\n"
+               f"The outputs under {out} are incomplete: no run_summary.json was written, so nothing vouches for "
+               f"the reports under proc/. Every file the run published is complete; run the same command again to "
+               f"finish the rest (it reuses what was published).")
+
+
+def _options(argv: Optional[List[str]]) -> GhslOptions:
+    return PipelineOptions(list(sys.argv[1:] if argv is None else argv)).view_as(GhslOptions)
+
+
+def _output_dir(argv: Optional[List[str]]) -> str:
+    out = _options(argv).output_dir or "--output_dir"
+    return os.path.abspath(out) if storage.is_local(out) else out
+
+
+def disk_full_message(exc: BaseException, argv: Optional[List[str]]) -> str:
+    """One line: which disk is full, its free space, and how much the rest of the run needs (when the clips
+    saved so far tell)."""
+    out = _output_dir(argv)
+    full = cause(exc, is_disk_full)
+    written = getattr(full, "filename", None)
+    folder = out if storage.is_local(out) else tempfile.gettempdir()
+    if written and not os.path.abspath(str(written)).startswith(folder.rstrip(os.sep) + os.sep):
+        folder = os.path.dirname(os.path.abspath(str(written)))
+    free = _free_bytes(folder)
+    where = f"the disk holding {folder}" + (f" ({_size(free)} free)" if free is not None else "")
+    needed = _space_needed(argv)
+    if needed is None or free is None or needed[0] <= free:
+        amount = f"Free space under {folder}"
+    else:
+        bytes_, videos, each = needed
+        amount = (f"The {videos} video(s) still to save need about {_size(bytes_)} (about {_size(each)} per clip "
+                  f"saved so far), {_size(bytes_ - free)} more than is free: free at least that under {folder}")
+    return (f"error: no space left on {where}. {amount} (or give --output_dir a folder on a larger disk) and run "
+            f"the same command again: every output already published is complete and is reused; this run wrote "
+            f"no run_summary.json.")
+
+
+def _free_bytes(folder: str) -> Optional[int]:
+    path = folder
+    while path and not os.path.exists(path):
+        path = os.path.dirname(path)
+    try:
+        return shutil.disk_usage(path or os.sep).free
+    except OSError:
+        return None
+
+
+def _space_needed(argv: Optional[List[str]]) -> Optional[Tuple[int, int, int]]:
+    """(bytes, videos, bytes per clip): the videos of the metadata with no record yet, times what a clip
+    saved so far takes (its landmarks, features and record); None when no clip is saved or it cannot tell."""
+    from transforms.store.plan import list_outputs
+
+    opts = _options(argv)
+    try:
+        listing = list_outputs(_output_dir(argv))
+        saved = [stem for stem in listing.records if stem in listing.landmarks]
+        if not saved:
+            return None
+        each = sum(listing.landmarks[s].size + listing.records[s].size +
+                   (listing.features[s].size if s in listing.features else 0) for s in saved) // len(saved)
+        videos = storage.list_objects(opts.video_dir)
+        _, rows = metadata_rows(opts, videos)
+        todo = sum(1 for r in rows if not r.error and r.video_file in videos and r.feature_stem not in listing.records)
+    except Exception:  # a message about a full disk must not fail in its turn
+        return None
+    return (todo * each, todo, each) if todo else None
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
 
 
 if __name__ == "__main__":
