@@ -27,15 +27,19 @@ CONTAINERS = {
 }
 
 
-# Pictures saved under video names (made from one frame of SOUP.mp4, ten for the animated GIF) → format.
+# Pictures saved under video names, made by ffmpeg from SOUP.mp4 (one frame; ten for the animated GIF,
+# an icon's size for the ICO) → their format.
 PICTURES = {
     "picture_png.mp4": dict(made="frame.png", format="PNG"),
     "picture_gif.mov": dict(made="frame.gif", format="GIF"),
-    "animated_gif.mp4": dict(made="animated.gif", format="GIF", frames="10"),
+    "animated_gif.mp4": dict(made="animated.gif", format="GIF", args=["-frames:v", "10"]),
     "picture_bmp.mp4": dict(made="frame.bmp", format="BMP"),
     "picture_webp.mkv": dict(made="frame.webp", format="WebP"),
     "picture_tiff.mp4": dict(made="frame.tiff", format="TIFF"),
+    "picture_ico.mp4": dict(made="frame.ico", format="ICO", args=["-frames:v", "1", "-s", "32x32"]),
+    "drawing_svg.mp4": dict(made=None, format="SVG"),
 }
+SVG = b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>\n'
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,10 @@ def odd_run(tmp_path_factory, sign_clips):
     ffmpeg("-i", soup, "-frames:v", "1", root / "frame.jpg")
     shutil.copy(root / "frame.jpg", videos / "photo.mp4")
     for name, picture in PICTURES.items():
-        ffmpeg("-i", soup, "-frames:v", picture.get("frames", "1"), root / picture["made"])
+        if picture["made"] is None:
+            (videos / name).write_bytes(SVG)
+            continue
+        ffmpeg("-i", soup, *picture.get("args", ["-frames:v", "1"]), root / picture["made"])
         shutil.copy(root / picture["made"], videos / name)
     for name in ODD_NAMES:
         shutil.copy(soup, videos / name)
@@ -110,7 +117,7 @@ def test_a_photo_renamed_mp4_fails_as_a_still_image(odd_run):
 @pytest.mark.parametrize("name", PICTURES)
 def test_a_picture_under_a_video_name_fails_as_a_still_image_whatever_its_format(odd_run, name):
     """Told by the file's first bytes: OpenCV opens a PNG, BMP or TIFF as a one-frame stream and a GIF
-    with a frame count, so neither the name nor what OpenCV reports can tell."""
+    with a frame count (and cannot open an SVG), so neither the name nor what OpenCV reports can tell."""
     _, out, _, status = odd_run
     report, error, _ = status[name]
     assert report == "failed_videos.csv"

@@ -105,8 +105,8 @@ _IMAGE_SIGNATURES = (
 # HEIF/AVIF pictures are ISO media files like MP4: told apart by the brand of their ftyp box.
 _IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF",
                  b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
-# Enough for every signature above, and for an ftyp box's major brand.
-IMAGE_PROBE_BYTES = 16
+# Enough for every signature above, an ftyp box's major brand, and an SVG's XML declaration and comments.
+IMAGE_PROBE_BYTES = 512
 
 
 def image_format(head: bytes) -> Optional[str]:
@@ -117,6 +117,12 @@ def image_format(head: bytes) -> Optional[str]:
         return _IMAGE_BRANDS[head[8:12]]
     if head[:2] == b"BM" and head[6:10] == b"\x00\x00\x00\x00":  # "BM", the file size, four reserved zeros
         return "BMP"
+    # An icon: type 1, 1 to 255 pictures, the first one's reserved byte 0 (an MPEG stream starts 00 00 01 Bx).
+    if head[:4] == b"\x00\x00\x01\x00" and 0 < int.from_bytes(head[4:6], "little") < 256 and head[9:10] == b"\x00":
+        return "ICO"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<svg") or (text.startswith((b"<?xml", b"<!--", b"<!DOCTYPE svg")) and b"<svg" in text):
+        return "SVG"
     for signature, name in _IMAGE_SIGNATURES:
         if head.startswith(signature):
             return name
