@@ -444,19 +444,31 @@ def ending(exc: BaseException, argv: Optional[List[str]]) -> Tuple[int, str]:
     """
     out = _output_dir(argv)
     if interrupted() or cause(exc, lambda e: isinstance(e, KeyboardInterrupt)):
+        stands = ("the last finished run's run_summary.json still stands" if _summary_stands(out) else
+                  "no run_summary.json was written")
         return EXIT_INTERRUPTED, (
             f"Interrupted (Ctrl-C): the run stopped before it finished. Kept: every output it published under "
             f"{out}, each complete (a video being saved when Ctrl-C came is finished first; press Ctrl-C again "
-            f"to stop at once); no run_summary.json was written. Run the same command again to finish the work: "
-            f"it reuses what was kept.")
+            f"to stop at once); {stands}. Run the same command again to finish the work: it reuses what was kept.")
     if isinstance(exc, (ConfigError, AugmentConfigError)):
         return 2, f"error: {exc}"
     if cause(exc, is_disk_full) or "[Errno 28]" in str(exc):  # the text: an error from a worker process
         return 1, disk_full_message(exc, argv)
-    return 1, (f"error: the job failed: {type(exc).__name__}: {exc}\n"
-               f"The outputs under {out} are incomplete: no run_summary.json was written, so nothing vouches for "
-               f"the reports under proc/. Every file the run published is complete; run the same command again to "
+    if _summary_stands(out):  # it failed before rewriting anything
+        stands = f"The outputs under {out} are as the last finished run left them: its run_summary.json still stands."
+    else:
+        stands = (f"The outputs under {out} are incomplete: no run_summary.json was written, so nothing vouches "
+                  f"for the reports under proc/. Every file the run published is complete;")
+    return 1, (f"error: the job failed: {type(exc).__name__}: {exc}\n{stands} Run the same command again to "
                f"finish the rest (it reuses what was published).")
+
+
+def _summary_stands(out: str) -> bool:
+    """run_summary.json is there: a run deletes it before it rewrites any output, so that one is untouched."""
+    try:
+        return storage.exists(proc_path(out, SUMMARY_JSON))
+    except Exception:  # the message must not fail in its turn; say the outputs may be incomplete
+        return False
 
 
 def _options(argv: Optional[List[str]]) -> GhslOptions:
@@ -479,6 +491,8 @@ def disk_full_message(exc: BaseException, argv: Optional[List[str]]) -> str:
         folder = os.path.dirname(os.path.abspath(str(written)))
     free = _free_bytes(folder)
     where = f"the disk holding {folder}" + (f" ({_size(free)} free)" if free is not None else "")
+    elsewhere = (" (or give --output_dir a folder on a larger disk)" if folder == out else
+                 " (or set TMPDIR to a folder on a larger disk)" if folder == tempfile.gettempdir() else "")
     needed = _space_needed(argv)
     if needed is None or free is None or needed[0] <= free:
         amount = f"Free space under {folder}"
@@ -486,9 +500,8 @@ def disk_full_message(exc: BaseException, argv: Optional[List[str]]) -> str:
         bytes_, videos, each = needed
         amount = (f"The {videos} video(s) still to save need about {_size(bytes_)} (about {_size(each)} per clip "
                   f"saved so far), {_size(bytes_ - free)} more than is free: free at least that under {folder}")
-    return (f"error: no space left on {where}. {amount} (or give --output_dir a folder on a larger disk) and run "
-            f"the same command again: every output already published is complete and is reused; this run wrote "
-            f"no run_summary.json.")
+    return (f"error: no space left on {where}. {amount}{elsewhere} and run the same command again: every output "
+            f"already published is complete and is reused; this run wrote no run_summary.json.")
 
 
 def _free_bytes(folder: str) -> Optional[int]:
@@ -522,10 +535,10 @@ def _space_needed(argv: Optional[List[str]]) -> Optional[Tuple[int, int, int]]:
     return (todo * each, todo, each) if todo else None
 
 
-def _size(count: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+def _size(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} GiB"
 
