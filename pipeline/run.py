@@ -193,22 +193,28 @@ def check_column_names(opts: GhslOptions, header: List[str]) -> None:
 
 
 def check_has_rows(opts: GhslOptions, rows: List[metadata.ClipRow]) -> None:
-    """Stop when the metadata has no row: there is nothing to process, and a run would rewrite the reports of
-    whatever the output folder holds as empty, listing every saved clip as orphaned.
+    """Stop when the metadata has no row and --output_dir holds earlier results: such a run would empty their
+    reports and list every saved clip as orphaned.
 
-    Whatever the folder holds: on a new one the run would only write empty reports and a release
-    step saying that processed_metadata.csv lists no clip, which points at the wrong file.
+    On a new (or empty) folder a per-video file with no rows still runs, writing every report with its
+    header and nothing else, as before: harmless, and a way to try the set-up (paths, permissions,
+    options) without decoding anything. The log says why the reports are empty.
     """
     if rows:
         return
     earlier = earlier_results(opts.output_dir)
+    if earlier:
+        raise ConfigError(no_rows(opts, earlier))
+    LOG.warning("The metadata file %s has no rows (a header, then nothing or blank lines): every report will be "
+                "empty and nothing will be released.", opts.metadata_csv)
+
+
+def no_rows(opts: GhslOptions, earlier: str) -> str:
     kept = (f" --output_dir {opts.output_dir} holds {earlier}: a run with no rows would empty its reports and "
             f"list every saved clip as orphaned, so nothing there was changed." if earlier else "")
-    raise ConfigError(
-        f"The metadata file {opts.metadata_csv} has no rows (a header, then nothing or blank lines), so there is "
-        f"nothing to process.{kept} "
-        f"Check that --metadata_csv names the file you meant, with one row per video (or per sentence), and run "
-        f"again.")
+    return (f"The metadata file {opts.metadata_csv} has no rows (a header, then nothing or blank lines), so there is "
+            f"nothing to process.{kept} Check that --metadata_csv names the file you meant, with one row per video "
+            f"(or per sentence), and run again.")
 
 
 def earlier_results(output_dir: str) -> str:
@@ -234,6 +240,8 @@ def metadata_rows(opts: GhslOptions, videos: Dict[str, storage.ObjectInfo]):
     """The metadata's header and rows: a per-video file's as they are, a sentence table's paired with the listing."""
     try:
         return sentence_table.metadata_rows(opts.metadata_csv, videos, opts.metadata_columns, opts.video_name_pattern)
+    except sentence_table.NoSentences as exc:  # its videos would all be unpaired: it stops on a new folder too
+        raise ConfigError(no_rows(opts, earlier_results(opts.output_dir))) from exc
     except metadata.MetadataError as exc:
         raise ConfigError(str(exc)) from exc
 

@@ -277,15 +277,27 @@ def test_metadata_with_no_rows_stops_and_leaves_earlier_results_as_they_were(kin
     assert snapshot(out) == before
 
 
-def test_metadata_with_no_rows_stops_on_a_new_folder_too(names, tmp_path, capsys):
+def test_metadata_with_no_rows_runs_on_a_new_folder_saying_why_the_reports_are_empty(names, tmp_path):
+    """The reports themselves: tests/test_pipeline.py::test_empty_metadata_still_writes_every_report_with_its_header."""
     _, _, videos = names
     metadata = tmp_path / "empty.csv"
     metadata.write_text(EMPTY_METADATA["header only"])
     out = tmp_path / "new"
+    code, _, err = run_cli([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *OPTIONS])
+    assert code == 0, err
+    assert f"The metadata file {metadata} has no rows" in err and "every report will be empty" in err
+    assert (out / "proc" / "run_summary.json").is_file()
+
+
+def test_a_sentence_table_with_no_rows_stops_on_a_new_folder_too(names, tmp_path, capsys):
+    _, _, videos = names
+    metadata = tmp_path / "table.csv"
+    metadata.write_text(EMPTY_METADATA["sentence table"])
+    out = tmp_path / "new"
     assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}",
                          *OPTIONS]) == 2
     err = capsys.readouterr().err
-    assert "has no rows" in err and "earlier" not in err
+    assert f"The metadata file {metadata} has no rows" in err and "earlier" not in err
     assert not out.exists()
 
 

@@ -279,13 +279,12 @@ def test_a_sentence_tables_blank_line_fails_with_its_videos():
     assert "line 2 of the table, cannot be used (sentence is empty" in rows[1].error and rows[2].error is None
 
 
-def test_a_sentence_table_with_no_line_gives_no_row():
+def test_a_sentence_table_with_no_line_stops_saying_so():
     from transforms.store import sentence_table
 
     sheet = metadata.sheet_of_csv("sentence_id,sentence,category\n\n", "metadata CSV t.csv")
-    header, rows = sentence_table.pair(sheet, ["1A.mp4"], sentence_table.compile_pattern(
-        r"(?P<sentence_id>\d+)(?P<take>[A-Z])"))
-    assert rows == [] and header == ["video_file", "sentence_id", "sentence", "category", "take"]
+    with pytest.raises(sentence_table.NoSentences, match="metadata CSV t.csv has no rows"):
+        sentence_table.pair(sheet, ["1A.mp4"], sentence_table.compile_pattern(r"(?P<sentence_id>\d+)(?P<take>[A-Z])"))
 
 
 # --- names against the listing of --video_dir -----------------------------------------------------

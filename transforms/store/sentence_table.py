@@ -22,8 +22,8 @@ built here from the one listing of --video_dir the launcher makes:
   reports, sorted after the table.
 
 So every video and every sentence is in exactly one row. Two lines with the same
-sentence id, or a table that no listed video pairs with, stop the run (MetadataError);
-a table with no line gives no row at all.
+sentence id, or a table that no listed video pairs with, stop the run (MetadataError),
+as does a table with no line (NoSentences).
 """
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ SENTENCE_COLUMNS = ("sentence_id", "sentence", "category")
 SENTENCE_ID_GROUP = "sentence_id"
 
 _PATTERN_EXAMPLE = r"(?P<sentence_id>\d+)(?P<take>[A-Z]) for 1000A.mp4"
+
+
+class NoSentences(MetadataError):
+    """A sentence table with a header and no line: no video can be paired, and the run has nothing to do."""
 
 
 def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
@@ -109,7 +113,8 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
     table_extra = [c for c in sheet.header if c not in REQUIRED_COLUMNS]
     header = list(REQUIRED_COLUMNS) + table_extra + groups
     if not sheet.lines:
-        return header, []  # no sentence, no row: the launcher stops a run with nothing to do (pipeline/run.py)
+        raise NoSentences(f"The {sheet.source} has no rows, so none of the videos under --video_dir can be paired "
+                          f"with a sentence.")
 
     sentences = [_sentence(sheet, line, values, table_extra, groups) for line, values in sheet.lines]
     by_id = _by_sentence_id(sheet, sentences)
