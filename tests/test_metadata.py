@@ -332,6 +332,8 @@ def test_a_name_two_files_match_by_normalization_is_left_for_the_reason_to_name_
     ("trailing.mp4", "trailing.mp4 ", "spaces at the start or end of a name differ"),
     ("lead.mp4", " lead.mp4", "spaces at the start or end of a name differ"),
     ("signer 1/a.mp4", "signer 1 /a.mp4", "spaces at the start or end of a name differ"),
+    ("clip.mp4", "clip .mp4", "spaces at the start or end of a name differ"),
+    ("my clip.mp4", "my  clip.mp4", "repeated spaces inside a name differ"),
     ("Signer/A.mp4", "signer /a.mp4", "spaces at the start or end of a name differ; letter case differs"),
     ("zero.mp4", "ze\u200bro.mp4", "invisible characters (zero-width spaces…) differ"),
     ("cat1.mp4", "ｃａｔ１.mp4", "full-width or other compatibility characters differ"),

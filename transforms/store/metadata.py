@@ -492,12 +492,19 @@ class NearNames:
 # What a person does not see, or does not mean, in a name: each forgiven when names are compared
 # loosely (NearNames), and named when a near match differs by it.
 _LOOSE_STEPS = (
-    ("spaces at the start or end of a name differ", str.strip),
+    ("spaces at the start or end of a name differ", lambda part: _around_extension(part, str.strip)),
+    ("repeated spaces inside a name differ", lambda part: _around_extension(part, lambda t: re.sub(r"\s+", " ", t))),
     ("invisible characters (zero-width spaces…) differ",
      lambda part: "".join(c for c in part if unicodedata.category(c) != "Cf")),
     ("full-width or other compatibility characters differ", lambda part: unicodedata.normalize("NFKC", part)),
     ("letter case differs", str.casefold),
 )
+
+
+def _around_extension(part: str, change) -> str:
+    """`change` applied to a name's stem and to its extension apart: "clip .mp4 " is "clip" and ".mp4"."""
+    stem, extension = posixpath.splitext(part)
+    return change(stem) + change(extension)
 
 
 def _loose(name: str, keep: Optional[str] = None) -> str:
