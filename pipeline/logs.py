@@ -31,6 +31,10 @@ class _DropMemoryProbeWarning(logging.Filter):
         return not record.getMessage().startswith("Resource module is not available")
 
 
+# How a stop reads in the text of an error a Beam worker process relays (its traceback, as a message).
+_STOP_TEXT = ("[Errno 28]", "No space left on device", "[Errno 122]", "Disk quota exceeded", "KeyboardInterrupt")
+
+
 class _DropStopTracebacks(logging.Filter):
     """The tracebacks Beam logs for a bundle stopped by Ctrl-C or by a full disk: the launcher says
     what happened in one line (pipeline/run.py), and the frames are of no use to anyone."""
@@ -38,9 +42,10 @@ class _DropStopTracebacks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None and stopped_by_user_or_disk(record.exc_info[1]):
             return False
+        if not record.name.startswith("apache_beam") or record.levelno < logging.ERROR:
+            return True
         # After a Ctrl-C, what Beam says of the bundle it stopped is the same traceback, in its words.
-        return not (_interrupted.is_set() and record.name.startswith("apache_beam")
-                    and record.levelno >= logging.ERROR)
+        return not (_interrupted.is_set() or any(text in record.getMessage() for text in _STOP_TEXT))
 
 
 def configure_logging() -> None:
