@@ -329,7 +329,7 @@ def test_a_run_failing_while_writing_reports_leaves_no_summary_and_the_next_run_
     assert run_job.main(args) == 1
     err = capsys.readouterr().err
     assert f"The outputs under {out} are incomplete: no run_summary.json was written" in err
-    assert "run the same command again to finish the rest" in err
+    assert "Run the same command again to finish the rest" in err
     assert not (out / "proc" / "run_summary.json").exists()
     assert not Path(lease.lease_path(str(out))).exists()
 

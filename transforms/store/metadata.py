@@ -443,8 +443,8 @@ def match_normalization(rows: List[ClipRow], listing: Iterable[str], source: str
         LOG.warning(
             "%d video_file name(s) of the %s differ from their file's name only in Unicode normalization (how "
             "accented letters are encoded; macOS stores file names decomposed): matched, and the reports and "
-            "outputs use the file's name. E.g. line %s: %s, written %s, is the file %s, stored %s.",
-            len(matched), source, line, written, _form(written), ascii(stored), _form(stored))
+            "outputs use the file's name. E.g. line %s: %r, written %s, stored %s.",
+            len(matched), source, line, written, _form(written), _form(stored))
 
 
 def _form(name: str) -> str:
@@ -457,8 +457,9 @@ def _form(name: str) -> str:
 class NearNames:
     """For a video_file the listing lacks, the listed files a person probably meant.
 
-    A name that differs only in letter case, in spaces or invisible characters at the ends of
-    its parts, or in compatibility characters (full-width letters, ligatures) is a near match;
+    A name that differs only in letter case, in spaces (at the ends of its parts or of its stem,
+    or repeated), in invisible characters, or in compatibility characters (full-width letters,
+    ligatures) is a near match;
     failing that, the same name with another extension, or in another folder. None of these is
     taken for the file (on GCS, and on most local disks, they are other names); the reason
     names them so the row or the file can be fixed.
