@@ -2,9 +2,9 @@
 
 Two failures are the user's or the machine's, not the pipeline's, and end a run with one
 line of ours instead of a traceback: Ctrl-C and a full disk. Beam logs the traceback of
-the bundle they stopped (and, for a Ctrl-C, turns KeyboardInterrupt into a RuntimeError
-that no longer says it was one), so the log drops those tracebacks and `ctrl_c_noted`
-remembers that a Ctrl-C came.
+the bundle they stopped, so the log drops those tracebacks; and it turns a KeyboardInterrupt
+into a RuntimeError (an error of the job, to any caller), so `ctrl_c_noted` remembers that a
+Ctrl-C came.
 """
 from __future__ import annotations
 
