@@ -1,6 +1,7 @@
 """Reading the metadata: real-world CSV, Excel workbooks, and a clear reason for every unusable row."""
 import contextlib
 import logging
+import unicodedata
 
 import pytest
 
@@ -251,3 +252,99 @@ def test_a_per_video_file_is_read_with_no_mapping_logged(caplog):
     with ghsl_log(caplog):
         header, _ = metadata.parse(f"{HEADER}\na.mp4,1,Hi,x\n")
     assert header == HEADER.split(",") and "Columns of" not in caplog.text
+
+
+# --- sentences that say nothing --------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence", ['""', '"   "', '"\t"', '"\u00a0"', '"\u200b"', '"\ufeff \u2060"', '"\r\n"'])
+def test_an_empty_or_blank_sentence_fails_with_how_to_fix(sentence):
+    _, rows = parse(f"{HEADER}\na.mp4,1,{sentence},x\nb.mp4,2,Hello,x\n")
+    assert rows[0].error.startswith("sentence is empty") and rows[0].error.endswith("fill it in")
+    assert rows[1].error is None
+
+
+def test_a_blank_sentence_does_not_claim_its_video():
+    _, rows = parse(f'{HEADER}\na.mp4,1," ",x\na.mp4,2,Hello,x\n')
+    assert rows[0].error.startswith("sentence is empty") and rows[1].error is None
+
+
+def test_a_sentence_tables_blank_line_fails_with_its_videos():
+    from transforms.store import sentence_table
+
+    sheet = metadata.sheet_of_csv('sentence_id,sentence,category\n1," ",c\n2,Fine,c\n', "metadata CSV t.csv")
+    _, rows = sentence_table.pair(sheet, ["1A.mp4", "2A.mp4"], sentence_table.compile_pattern(
+        r"(?P<sentence_id>\d+)(?P<take>[A-Z])"))
+    assert [(r.line, r.video_file) for r in rows] == [(2, ""), (2, "1A.mp4"), (3, "2A.mp4")]
+    assert rows[0].error.startswith("sentence is empty")
+    assert "line 2 of the table, cannot be used (sentence is empty" in rows[1].error and rows[2].error is None
+
+
+def test_a_sentence_table_with_no_line_stops_saying_so():
+    from transforms.store import sentence_table
+
+    sheet = metadata.sheet_of_csv("sentence_id,sentence,category\n\n", "metadata CSV t.csv")
+    with pytest.raises(sentence_table.NoSentences, match="metadata CSV t.csv has no rows"):
+        sentence_table.pair(sheet, ["1A.mp4"], sentence_table.compile_pattern(r"(?P<sentence_id>\d+)(?P<take>[A-Z])"))
+
+
+# --- names against the listing of --video_dir -----------------------------------------------------
+
+def judged(text, listing):
+    return metadata.judge(metadata.sheet_of_csv(text, "metadata CSV m.csv"), listing)[1]
+
+
+@pytest.mark.parametrize("written, stored", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_a_name_in_another_unicode_normalization_is_the_files_name(written, stored, caplog):
+    name = "signer é/Ɔkɔm ŋ café.mp4"
+    as_written, as_stored = unicodedata.normalize(written, name), unicodedata.normalize(stored, name)
+    with ghsl_log(caplog):
+        [row] = judged(f"{HEADER}\n{as_written},1,Hi,x\n", [as_stored, "other.mp4"])
+    assert row.video_file == as_stored and row.error is None
+    assert "1 video_file name(s)" in caplog.text and "only in Unicode normalization" in caplog.text
+    assert f"written {written}" in caplog.text and f"stored {stored}" in caplog.text
+
+
+def test_an_exact_name_is_kept_and_nothing_is_logged(caplog):
+    nfc = unicodedata.normalize("NFC", "é.mp4")
+    with ghsl_log(caplog):
+        rows = judged(f"{HEADER}\n{nfc},1,Hi,x\n", [nfc, unicodedata.normalize("NFD", nfc)])
+    assert rows[0].video_file == nfc and "normalization" not in caplog.text
+
+
+def test_two_rows_naming_one_file_in_two_normalizations_are_duplicates():
+    nfc, nfd = unicodedata.normalize("NFC", "é.mp4"), unicodedata.normalize("NFD", "é.mp4")
+    rows = judged(f"{HEADER}\n{nfc},1,Hi,x\n{nfd},2,Yo,x\n", [nfd])
+    assert rows[0].video_file == nfd and rows[0].error is None
+    assert rows[1].error.startswith("duplicate of line 2")
+
+
+def test_a_name_two_files_match_by_normalization_is_left_for_the_reason_to_name_both():
+    nfc, nfd = unicodedata.normalize("NFC", "é.mp4"), unicodedata.normalize("NFD", "é.mp4")
+    listing = [nfc, nfd]
+    [row] = judged(f"{HEADER}\n{nfc.upper()},1,Hi,x\n", listing)
+    assert row.video_file == nfc.upper()
+    hint = metadata.NearNames(listing).hint(row.video_file)
+    assert "(NFC)" in hint and "(NFD)" in hint and "letter case differs" in hint
+
+
+@pytest.mark.parametrize("written, stored, differs", [
+    ("clip.mp4", "Clip.MP4", "letter case differs"),
+    ("trailing.mp4", "trailing.mp4 ", "spaces at the start or end of a name differ"),
+    ("lead.mp4", " lead.mp4", "spaces at the start or end of a name differ"),
+    ("signer 1/a.mp4", "signer 1 /a.mp4", "spaces at the start or end of a name differ"),
+    ("clip.mp4", "clip .mp4", "spaces at the start or end of a name differ"),
+    ("my clip.mp4", "my  clip.mp4", "repeated spaces inside a name differ"),
+    ("Signer/A.mp4", "signer /a.mp4", "spaces at the start or end of a name differ; letter case differs"),
+    ("zero.mp4", "ze\u200bro.mp4", "invisible characters (zero-width spaces…) differ"),
+    ("cat1.mp4", "ｃａｔ１.mp4", "full-width or other compatibility characters differ"),
+])
+def test_a_near_miss_is_named_with_how_it_differs(written, stored, differs):
+    hint = metadata.NearNames([stored, "unrelated.mp4"]).hint(written)
+    assert hint == f"did you mean {stored!r} ({differs})?"
+
+
+def test_another_extension_or_folder_is_named_when_nothing_nearer_is():
+    near = metadata.NearNames(["clip.mov", "day2/take.mp4", "day3/take.mp4"])
+    assert near.hint("clip.mp4") == "did you mean 'clip.mov' (another extension)?"
+    assert near.hint("take.mp4") == "did you mean 'day2/take.mp4' or 'day3/take.mp4' (in another folder)?"
+    assert near.hint("absent.mp4") is None

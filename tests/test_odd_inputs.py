@@ -1,4 +1,4 @@
-"""Inputs real recordings bring: other containers, variable frame rate, no video, one frame, a photo, odd names.
+"""Inputs real recordings bring: other containers, variable frame rate, no video, one frame, pictures, odd names.
 
 One run over a dataset holding every variant, made here with ffmpeg from a real clip
 (SOUP.mp4: 41 frames, 320x240, H.264). Each either works or lands in a report with a
@@ -27,6 +27,21 @@ CONTAINERS = {
 }
 
 
+# Pictures saved under video names, made by ffmpeg from SOUP.mp4 (one frame; ten for the animated GIF,
+# an icon's size for the ICO) → their format.
+PICTURES = {
+    "picture_png.mp4": dict(made="frame.png", format="PNG"),
+    "picture_gif.mov": dict(made="frame.gif", format="GIF"),
+    "animated_gif.mp4": dict(made="animated.gif", format="GIF", args=["-frames:v", "10"]),
+    "picture_bmp.mp4": dict(made="frame.bmp", format="BMP"),
+    "picture_webp.mkv": dict(made="frame.webp", format="WebP"),
+    "picture_tiff.mp4": dict(made="frame.tiff", format="TIFF"),
+    "picture_ico.mp4": dict(made="frame.ico", format="ICO", args=["-frames:v", "1", "-s", "32x32"]),
+    "drawing_svg.mp4": dict(made=None, format="SVG"),
+}
+SVG = b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>\n'
+
+
 @pytest.fixture(scope="module")
 def odd_run(tmp_path_factory, sign_clips):
     root = tmp_path_factory.mktemp("odd")
@@ -38,9 +53,15 @@ def odd_run(tmp_path_factory, sign_clips):
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", videos / "audio_only.mp4")
     ffmpeg("-i", soup, "-frames:v", "1", root / "frame.jpg")
     shutil.copy(root / "frame.jpg", videos / "photo.mp4")
+    for name, picture in PICTURES.items():
+        if picture["made"] is None:
+            (videos / name).write_bytes(SVG)
+            continue
+        ffmpeg("-i", soup, *picture.get("args", ["-frames:v", "1"]), root / picture["made"])
+        shutil.copy(root / picture["made"], videos / name)
     for name in ODD_NAMES:
         shutil.copy(soup, videos / name)
-    files = [*CONTAINERS, "audio_only.mp4", "photo.mp4", *ODD_NAMES]
+    files = [*CONTAINERS, "audio_only.mp4", "photo.mp4", *PICTURES, *ODD_NAMES]
     metadata = write_metadata(root / "metadata.csv", [
         dict(video_file=name, sentence_id=str(i), sentence=f"Sentence {i}", category="odd")
         for i, name in enumerate(files, start=1)])
@@ -91,6 +112,17 @@ def test_a_photo_renamed_mp4_fails_as_a_still_image(odd_run):
     _, _, _, status = odd_run
     report, error, _ = status["photo.mp4"]
     assert report == "failed_videos.csv" and error.startswith("A still image (JPEG), not a video")
+
+
+@pytest.mark.parametrize("name", PICTURES)
+def test_a_picture_under_a_video_name_fails_as_a_still_image_whatever_its_format(odd_run, name):
+    """Told by the file's first bytes: OpenCV opens a PNG, BMP or TIFF as a one-frame stream and a GIF
+    with a frame count (and cannot open an SVG), so neither the name nor what OpenCV reports can tell."""
+    _, out, _, status = odd_run
+    report, error, _ = status[name]
+    assert report == "failed_videos.csv"
+    assert error.startswith(f"A still image ({PICTURES[name]['format']}), not a video")
+    assert not (out / "landmarks" / (name.rsplit(".", 1)[0] + ".pose")).exists()
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)

@@ -338,24 +338,53 @@ def remove_temporary_files(folder: str) -> int:
 def list_objects(folder: str) -> Dict[str, ObjectInfo]:
     """Every file under `folder`, recursively, by its path relative to it ('/' separators).
 
-    Empty when the folder does not exist. Locally, write_bytes' temporary files are left out.
+    Empty when the folder does not exist. Locally, write_bytes' temporary files are left out, and
+    a symlinked folder is listed as a folder (_walk_local).
     """
     if is_local(folder):
         found = {}
-        for parent, _, names in os.walk(folder):
+        for parent, names in _walk_local(folder):
             for name in names:
                 if _TEMPORARY.match(name):
                     continue
                 full = os.path.join(parent, name)
                 try:
                     found[os.path.relpath(full, folder).replace(os.sep, "/")] = _info_of_stat(os.stat(full))
-                except FileNotFoundError:  # removed while we listed
+                except FileNotFoundError:  # removed while we listed, or a link to nothing
                     continue
         return found
     bucket, prefix = _split(folder.rstrip("/") + "/")
     blobs = gcs_client().list_blobs(bucket, prefix=prefix, retry=_retry(),
                                     fields="items(name,size,updated,crc32c,generation),nextPageToken")
     return {blob.name[len(prefix):]: _info_of_blob(blob) for blob in blobs}
+
+
+def _walk_local(folder: str) -> Iterator[Tuple[str, List[str]]]:
+    """(folder, its file names) for `folder` and every folder under it, symlinked folders included.
+
+    A dataset is often assembled from links (a signer's day linked in from another disk); on
+    GCS the same tree is plain objects, so a link is followed to list the files a reader
+    sees through it. A link back to a folder it sits in would be walked forever: a folder
+    whose real path is already on the way down from `folder` is not entered again.
+    """
+    folder = os.path.normpath(folder)
+    real = {folder: os.path.realpath(folder)}
+    for parent, dirs, names in os.walk(folder, followlinks=True):
+        above = set()
+        step = parent
+        while step in real:
+            above.add(real[step])
+            if step == folder:
+                break
+            step = os.path.dirname(step)
+        entered = []
+        for name in dirs:
+            path = os.path.join(parent, name)
+            real[path] = os.path.realpath(path)
+            if real[path] not in above:
+                entered.append(name)
+        dirs[:] = entered
+        yield parent, names
 
 
 def list_files(folder: str) -> List[str]:

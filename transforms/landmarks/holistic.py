@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Optional
 
 import numpy as np
 
@@ -85,10 +86,63 @@ def check_complete(decoded: int, declared: int) -> None:
             f"the file is probably an incomplete upload or copy. Upload it again.")
 
 
+# The first bytes of the picture formats a phone, a camera or an editor saves, by format. FFmpeg opens
+# most of them as a one-frame "video" (a PNG has codec MPNG, a BMP none, a GIF a frame count), so their
+# name and what OpenCV reports cannot tell them from a clip; their content can.
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"8BPS", "Photoshop"),
+)
+# HEIF/AVIF pictures are ISO media files like MP4: told apart by the brand of their ftyp box.
+_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF",
+                 b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+# Enough for every signature above, an ftyp box's major brand, and an SVG's XML declaration and comments.
+IMAGE_PROBE_BYTES = 512
+
+
+def image_format(head: bytes) -> Optional[str]:
+    """The picture format the first bytes of a file announce (JPEG, PNG, GIF…), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS:
+        return _IMAGE_BRANDS[head[8:12]]
+    if head[:2] == b"BM" and head[6:10] == b"\x00\x00\x00\x00":  # "BM", the file size, four reserved zeros
+        return "BMP"
+    # An icon: type 1, 1 to 255 pictures, the first one's reserved byte 0 (an MPEG stream starts 00 00 01 Bx).
+    if head[:4] == b"\x00\x00\x01\x00" and 0 < int.from_bytes(head[4:6], "little") < 256 and head[9:10] == b"\x00":
+        return "ICO"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<svg") or (text.startswith((b"<?xml", b"<!--", b"<!DOCTYPE svg")) and b"<svg" in text):
+        return "SVG"
+    for signature, name in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return None
+
+
+def check_not_an_image(path: str) -> None:
+    """Raise VideoDecodeError for a picture saved under a video name, whatever its extension."""
+    with open(path, "rb") as handle:
+        found = image_format(handle.read(IMAGE_PROBE_BYTES))
+    if found is not None:
+        raise VideoDecodeError(
+            f"A still image ({found}), not a video: the file holds a picture saved under a video name. "
+            f"Upload the recording itself.")
+
+
 def check_not_a_photo(decoded: int, declared: int, codec: str) -> None:
-    """Raise VideoDecodeError for a still image saved under a video name (FFmpeg opens a JPEG
-    as a one-frame stream with no frame count)."""
-    if decoded <= 1 and declared <= 0 and codec in ("MJPG", "png "):
+    """Raise VideoDecodeError for a still image saved under a video name that check_not_an_image did not
+    know (FFmpeg opens a JPEG as a one-frame stream with no frame count)."""
+    if decoded <= 1 and declared <= 0 and codec in ("MJPG", "png ", "MPNG"):
         raise VideoDecodeError(
             f"A still image ({'JPEG' if codec == 'MJPG' else 'PNG'}), not a video: it has one frame and no "
             f"frame count. Upload the recording itself.")
@@ -131,6 +185,7 @@ class HolisticExtractor:
         size = os.path.getsize(video_path)
         if size == 0:
             raise VideoDecodeError("Empty file (0 bytes): not a video")
+        check_not_an_image(video_path)
         capture = cv2.VideoCapture(video_path)
         try:
             if not capture.isOpened():

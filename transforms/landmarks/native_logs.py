@@ -1,4 +1,4 @@
-"""Silence MediaPipe/TFLite start-up noise on this process's stderr.
+"""Silence MediaPipe/TFLite start-up noise and FFmpeg's decoder messages on this process's stderr.
 
 MediaPipe 0.10.21 logs through absl from C++ before absl::InitializeLog() runs,
 so GLOG_minloglevel and TF_CPP_MIN_LOG_LEVEL do not reach it: every Holistic
@@ -7,6 +7,13 @@ prints a dozen INFO/WARNING lines ("Created TensorFlow Lite XNNPACK delegate",
 written straight to file descriptor 2, so the only place to drop them is the
 descriptor itself: fd 2 becomes a pipe whose reader forwards every other line,
 errors included, to the real stderr.
+
+FFmpeg, inside OpenCV, writes there too: one line per damaged frame of a broken
+video (`[h264 @ 0x55…] error while decoding MB 0 7`, `[mov,mp4,m4a,3gp,3g2,mj2 @
+0x55…] moov atom not found`), hundreds for one file. What went wrong with a video
+is its reason in the reports, so OpenCV is asked to keep FFmpeg quiet
+(OPENCV_FFMPEG_LOGLEVEL, read when OpenCV first opens a video) and the filter
+drops the lines of a build that ignores it. GHSL_NATIVE_LOGS=1 turns both off.
 """
 from __future__ import annotations
 
@@ -22,8 +29,13 @@ _NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite .*"
     rb"|WARNING: All log messages before absl::InitializeLog\(\).*"
     rb"|AttributeError: 'MessageFactory' object has no attribute 'GetPrototype'"
+    rb"|\[[^\]\n]* @ (?:0x)?[0-9a-fA-F]+\] ?.*"                 # FFmpeg: [h264 @ 0x55d5…] message
+    rb"|\s*Last message repeated \d+ times"                     # FFmpeg folding repeats
+    rb"|\[ ?(?:WARN|ERROR|INFO|DEBUG):\d+(?:@[\d.]+)?\] global (?:cap|videoio).*"  # OpenCV's video reader
     rb")\r?\n?$"
 )
+# AV_LOG_QUIET: FFmpeg (inside OpenCV) prints nothing.
+_FFMPEG_QUIET = "-8"
 
 _lock = threading.Lock()
 _installed = False
@@ -50,6 +62,7 @@ def quiet_native_logs() -> None:
     patch_protobuf_for_mediapipe()
     if os.environ.get("GHSL_NATIVE_LOGS") == "1":
         return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_QUIET)
     with _lock:
         if _installed:
             return

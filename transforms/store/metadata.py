@@ -23,6 +23,7 @@ import io
 import logging
 import posixpath
 import re
+import unicodedata
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from transforms.common import storage
@@ -225,10 +226,16 @@ def check_columns(sheet: Sheet, required: Iterable[str], what: str) -> None:
             f"--metadata_columns (e.g. {_COLUMNS_EXAMPLE}).")
 
 
-def judge(sheet: Sheet) -> Tuple[List[str], List[ClipRow]]:
-    """A per-video file: checks its header and turns every data line into a ClipRow."""
+def judge(sheet: Sheet, listing: Optional[Iterable[str]] = None) -> Tuple[List[str], List[ClipRow]]:
+    """A per-video file: checks its header and turns every data line into a ClipRow.
+
+    listing: the files under --video_dir (relative paths); given, a video_file that names one of
+    them in another Unicode normalization is read as that file's name (match_normalization).
+    """
     check_columns(sheet, REQUIRED_COLUMNS, "")
     rows = [_row(sheet.header, values, line) for line, values in sheet.lines]
+    if listing is not None:
+        match_normalization(rows, listing, sheet.source)
     mark_duplicates(rows)
     return sheet.header, rows
 
@@ -251,6 +258,7 @@ def _row(header: List[str], values: List[str], line: int) -> ClipRow:
         row.error = sentence_id_error(row.sentence_id)
     else:
         row.sentence_id = normal_sentence_id(row.sentence_id)
+        row.error = sentence_error(row.sentence)
     if not row.error:
         # Normalized here, once: a local folder forgives "./a.mp4" and "a//b.mp4", a bucket
         # does not (its object is "a.mp4"), and every output path derives from this name.
@@ -265,6 +273,23 @@ def field_count_error(values: List[str], header: List[str]) -> str:
 
 def sentence_id_error(sentence_id: str) -> Optional[str]:
     return None if _INTEGER.match(sentence_id) else f"sentence_id {sentence_id!r} is not an integer"
+
+
+def sentence_error(sentence: str) -> Optional[str]:
+    """Why a row's sentence cannot be used, or None: a clip without its text is no training pair, and
+    would be released as one with an empty target."""
+    if not sentence:
+        return "sentence is empty: the row has no sentence text; fill it in"
+    if is_blank(sentence):
+        return (f"sentence is empty: it holds only spaces or invisible characters ({sentence!r}); "
+                f"fill it in")
+    return None
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: whitespace (no-break spaces included) and format characters
+    (zero-width spaces and joiners, a stray BOM)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def normal_sentence_id(sentence_id: str) -> str:
@@ -387,3 +412,124 @@ def mark_duplicates(rows: List[ClipRow]) -> None:
         else:
             first_by_file[key] = row.line
             first_by_stem[stem] = (row.line, row.video_file)
+
+
+# --- names of videos and the files under --video_dir ----------------------------------------------
+
+def match_normalization(rows: List[ClipRow], listing: Iterable[str], source: str) -> None:
+    """Point a video_file at the listed file whose name it spells in another Unicode normalization.
+
+    "é" can be stored as one character (NFC, what most editors write) or as "e" and a combining
+    accent (NFD, what macOS writes into a file name, and keeps when it uploads). The two look the
+    same, and a person cannot tell which one a file or a CSV holds; a name that differs only so is
+    the same name. The row then carries the file's own name (its reports and outputs are named
+    after the file read), and the log says which rows were matched so.
+    """
+    listed = set(listing)
+    unmatched = [row for row in rows if not row.error and row.video_file not in listed]
+    if not unmatched:
+        return
+    by_form: Dict[str, List[str]] = {}
+    for name in listed:
+        by_form.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    matched = []
+    for row in unmatched:
+        found = by_form.get(unicodedata.normalize("NFC", row.video_file), [])
+        if len(found) == 1:
+            matched.append((row.line, row.video_file, found[0]))
+            row.video_file = found[0]
+    if matched:
+        line, written, stored = matched[0]
+        LOG.warning(
+            "%d video_file name(s) of the %s differ from their file's name only in Unicode normalization (how "
+            "accented letters are encoded; macOS stores file names decomposed): matched, and the reports and "
+            "outputs use the file's name. E.g. line %s: %r, written %s, stored %s.",
+            len(matched), source, line, written, _form(written), _form(stored))
+
+
+def _form(name: str) -> str:
+    for form in ("NFC", "NFD"):
+        if unicodedata.is_normalized(form, name):
+            return form
+    return "in neither NFC nor NFD"
+
+
+class NearNames:
+    """For a video_file the listing lacks, the listed files a person probably meant.
+
+    A name that differs only in letter case, in spaces (at the ends of its parts or of its stem,
+    or repeated), in invisible characters, or in compatibility characters (full-width letters,
+    ligatures) is a near match;
+    failing that, the same name with another extension, or in another folder. None of these is
+    taken for the file (on GCS, and on most local disks, they are other names); the reason
+    names them so the row or the file can be fixed.
+    """
+
+    def __init__(self, listing: Iterable[str]):
+        self._loose: Dict[str, List[str]] = {}
+        self._stem: Dict[str, List[str]] = {}
+        self._base: Dict[str, List[str]] = {}
+        for name in sorted(listing):
+            key = _loose(name)
+            self._loose.setdefault(key, []).append(name)
+            self._stem.setdefault(posixpath.splitext(key)[0], []).append(name)
+            self._base.setdefault(posixpath.basename(key), []).append(name)
+
+    def hint(self, video_file: str) -> Optional[str]:
+        """"did you mean 'Clip.MP4' (letter case differs)?", or None when nothing is near."""
+        key = _loose(video_file)
+        found = self._loose.get(key)
+        if found:
+            return _did_you_mean(found, _differences(video_file, found[0]))
+        found = [n for n in self._stem.get(posixpath.splitext(key)[0], []) if n != video_file]
+        if found:
+            return _did_you_mean(found, "another extension")
+        found = [n for n in self._base.get(posixpath.basename(key), []) if n != video_file]
+        if found:
+            return _did_you_mean(found, "in another folder")
+        return None
+
+
+# What a person does not see, or does not mean, in a name: each forgiven when names are compared
+# loosely (NearNames), and named when a near match differs by it.
+_LOOSE_STEPS = (
+    ("spaces at the start or end of a name differ", lambda part: _around_extension(part, str.strip)),
+    ("repeated spaces inside a name differ", lambda part: _around_extension(part, lambda t: re.sub(r"\s+", " ", t))),
+    ("invisible characters (zero-width spaces…) differ",
+     lambda part: "".join(c for c in part if unicodedata.category(c) != "Cf")),
+    ("full-width or other compatibility characters differ", lambda part: unicodedata.normalize("NFKC", part)),
+    ("letter case differs", str.casefold),
+)
+
+
+def _around_extension(part: str, change) -> str:
+    """`change` applied to a name's stem and to its extension apart: "clip .mp4 " is "clip" and ".mp4"."""
+    stem, extension = posixpath.splitext(part)
+    return change(stem) + change(extension)
+
+
+def _loose(name: str, keep: Optional[str] = None) -> str:
+    """A name as a person reads it: every part in NFC with each difference of _LOOSE_STEPS (but `keep`)
+    forgiven."""
+    parts = []
+    for part in name.split("/"):
+        for what, step in _LOOSE_STEPS:
+            if what != keep:
+                part = step(part)
+        parts.append(unicodedata.normalize("NFC", part).strip() if keep is None else
+                     unicodedata.normalize("NFC", part))
+    return "/".join(parts)
+
+
+def _differences(written: str, stored: str) -> str:
+    """In words, the differences without which two names that match loosely would not match."""
+    found = [what for what, _ in _LOOSE_STEPS if _loose(written, keep=what) != _loose(stored, keep=what)]
+    return "; ".join(found) or "several files have this name in different Unicode normalizations"
+
+
+def _did_you_mean(names: List[str], what: str) -> str:
+    forms = [unicodedata.normalize("NFC", n) for n in names]
+    # Names that differ only in normalization print the same: say which is which.
+    shown = [f"{n!r} ({_form(n)})" if forms.count(f) > 1 else repr(n) for n, f in zip(names, forms)]
+    more = f" (or {len(names) - 3} more)" if len(names) > 3 else ""
+    return f"did you mean {' or '.join(shown[:3])}{more} ({what})?"

@@ -29,7 +29,7 @@ from transforms.common.moments import Moments
 from transforms.common.progress import LOG
 from transforms.common.storage import ObjectInfo
 from transforms.store import record_index, records
-from transforms.store.metadata import ClipRow
+from transforms.store.metadata import ClipRow, NearNames
 from transforms.store.paths import (FEATURES_SUBDIR, LANDMARK_SUFFIX, LANDMARKS_SUBDIR, PROC_SUBDIR, RECORDS_SUBDIR,
                                     feature_path, landmark_path, record_path)
 from transforms.store.results import (FAILED, FILE_NOT_FOUND, MISSING, NEW, CHANGED, REUSED, ClipResult, Outputs,
@@ -147,6 +147,7 @@ def make(rows: List[ClipRow], videos: Dict[str, ObjectInfo], output_dir: str, ma
     trusted, stale = index.trusted(listing.records)
 
     work, done = [], []
+    near: Optional[NearNames] = None  # built for the first missing video only
     for row in rows:
         if row.error:
             done.append(settled(row, MISSING if row.missing else FAILED, row.error))
@@ -154,7 +155,9 @@ def make(rows: List[ClipRow], videos: Dict[str, ObjectInfo], output_dir: str, ma
         stem, outputs = row.feature_stem, listing.outputs(row.feature_stem)
         video = videos.get(row.video_file)
         if video is None:
-            done.append(settled(row, MISSING, FILE_NOT_FOUND, outputs))
+            near = near or NearNames(videos)
+            hint = near.hint(row.video_file)
+            done.append(settled(row, MISSING, f"{FILE_NOT_FOUND}; {hint}" if hint else FILE_NOT_FOUND, outputs))
             continue
         source = records.source_identity(video)
         if reprocess_all:

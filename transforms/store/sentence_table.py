@@ -15,13 +15,15 @@ built here from the one listing of --video_dir the launcher makes:
 * the rows, in an order that does not depend on the listing's: for each table line,
   in order, one row per video of its sentence by path, each with the sentence's line,
   or for a sentence with no video one `missing` row (video_file empty) at its line;
-  a line that cannot be used (an id that is not an integer, a wrong field count) is
-  one failed row at its line, and its videos fail at that line too; then one failed
-  row per video that belongs to no line (its name does not match, or its sentence id
-  has no row), by path, with line None: empty in the reports, sorted after the table.
+  a line that cannot be used (an id that is not an integer, an empty sentence, a
+  wrong field count) is one failed row at its line, and its videos fail at that line
+  too; then one failed row per video that belongs to no line (its name does not
+  match, or its sentence id has no row), by path, with line None: empty in the
+  reports, sorted after the table.
 
 So every video and every sentence is in exactly one row. Two lines with the same
-sentence id, or a table that no listed video pairs with, stop the run (MetadataError).
+sentence id, or a table that no listed video pairs with, stop the run (MetadataError),
+as does a table with no line (NoSentences).
 """
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ SENTENCE_ID_GROUP = "sentence_id"
 _PATTERN_EXAMPLE = r"(?P<sentence_id>\d+)(?P<take>[A-Z]) for 1000A.mp4"
 
 
+class NoSentences(MetadataError):
+    """A sentence table with a header and no line: no video can be paired, and the run has nothing to do."""
+
+
 def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
                   pattern: str) -> Tuple[List[str], List[ClipRow]]:
     """Header and rows of --metadata_csv, whichever its layout.
@@ -52,7 +58,7 @@ def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
     compiled = compile_pattern(pattern)
     sheet = metadata.load(path, mapping)
     if not sheet.is_sentence_table:
-        return metadata.judge(sheet)
+        return metadata.judge(sheet, listing)
     return pair(sheet, listing, compiled)
 
 
@@ -106,6 +112,9 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
                             f"the group(s).")
     table_extra = [c for c in sheet.header if c not in REQUIRED_COLUMNS]
     header = list(REQUIRED_COLUMNS) + table_extra + groups
+    if not sheet.lines:
+        raise NoSentences(f"The {sheet.source} has no rows, so none of the videos under --video_dir can be paired "
+                          f"with a sentence.")
 
     sentences = [_sentence(sheet, line, values, table_extra, groups) for line, values in sheet.lines]
     by_id = _by_sentence_id(sheet, sentences)
@@ -149,7 +158,7 @@ def _sentence(sheet: Sheet, line: int, values: List[str], table_extra: List[str]
     if len(values) != len(sheet.header):
         row.error = metadata.field_count_error(values, sheet.header)
     else:
-        row.error = metadata.sentence_id_error(row.sentence_id)
+        row.error = metadata.sentence_id_error(row.sentence_id) or metadata.sentence_error(row.sentence)
     if not metadata.sentence_id_error(row.sentence_id):
         # Kept even on a line with the wrong field count: its videos then fail naming it.
         row.sentence_id = metadata.normal_sentence_id(row.sentence_id)
