@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import preflight
 from pipeline import run as run_job
 from tests.conftest import REPO, ffmpeg, write_metadata
 from transforms.common import storage
@@ -438,7 +439,7 @@ def test_a_worker_count_beyond_the_machine_stops_before_any_work(extra, names, t
     assert run_job.main([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}",
                          "--model_complexity=1", *extra]) == 2
     err = capsys.readouterr().err
-    limit, _ = run_job.most_at_once("--direct_running_mode=multi_processing" in extra)
+    limit, _ = preflight.most_at_once("--direct_running_mode=multi_processing" in extra)
     assert "more than this machine can hold" in err and f"at most {limit} fit here" in err
     assert "Use --direct_num_workers=0" in err
     assert not out.exists()
@@ -447,8 +448,8 @@ def test_a_worker_count_beyond_the_machine_stops_before_any_work(extra, names, t
 def test_the_default_worker_count_fits_the_machine():
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    limit, _ = run_job.most_at_once(False)
-    assert 1 <= run_job.extraction_threads(PipelineOptions([]), []) <= limit
+    limit, _ = preflight.most_at_once(False)
+    assert 1 <= preflight.extraction_threads(PipelineOptions([]), []) <= limit
 
 
 # --- FFmpeg's lines --------------------------------------------------------------------------------

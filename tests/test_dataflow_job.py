@@ -30,7 +30,7 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 from apache_beam.runners.dataflow.internal import apiclient
 from google.cloud.dataflow_v1beta3 import types as dataflow_types
 
-from pipeline import flex_template, graph, release, run
+from pipeline import flex_template, graph, preflight, release, run
 from pipeline.options import GhslOptions
 from transforms.common import storage
 from transforms.store import metadata
@@ -114,7 +114,7 @@ def _direct_runner_labels(metadata_csv) -> set:
     """
     options = PipelineOptions(["--runner=DirectRunner", f"--metadata_csv={metadata_csv}"] + GHSL_ARGS)
     header, rows = metadata.read(metadata_csv)
-    checked = run.Preflight(header, rows, storage.list_objects("gs://ghsl-test/sample_dataset/videos"),
+    checked = preflight.Preflight(header, rows, storage.list_objects("gs://ghsl-test/sample_dataset/videos"),
                             release.release_settings(options.view_as(GhslOptions), header))
     pipeline = graph.build(options, run.make_job(options, checked, "test"))
     labels = set()

@@ -136,10 +136,10 @@ def test_threads_must_be_positive():
 
 
 def _resolved(*argv):
-    from pipeline import run as run_job
+    from pipeline import preflight
 
     options = PipelineOptions(list(argv))
-    threads = run_job.extraction_threads(options, list(argv))
+    threads = preflight.extraction_threads(options, list(argv))
     direct = options.view_as(DirectOptions)
     return threads, direct.direct_running_mode, direct.direct_num_workers
 
@@ -153,7 +153,7 @@ def test_a_local_run_decodes_one_video_per_core_on_threads_of_an_in_memory_runne
 
 
 def test_a_negative_worker_count_stops_the_run_with_how_to_fix_it():
-    from pipeline.run import ConfigError
+    from pipeline.preflight import ConfigError
 
     with pytest.raises(ConfigError, match=r"--direct_num_workers=-2: use 0 \(one video per core\) or a positive"):
         _resolved("--direct_num_workers=-2")

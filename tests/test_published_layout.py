@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import preflight
 from pipeline import run as run_job
 from pipeline.options import GhslOptions
 from tests.conftest import write_metadata
@@ -288,7 +289,7 @@ def test_the_launcher_lists_the_bucket_once_and_reads_no_video(bucket_layout, gc
     options = PipelineOptions([f"--metadata_csv={bucket_layout}/Metadata.xlsx", f"--video_dir={bucket_layout}/Videos",
                                f"--output_dir={gcs_emulator}/published_preflight", *OPTIONS])
     gcs_proxy.take()
-    checked = run_job.preflight(options)
+    checked = preflight.preflight(options)
     requests = list(gcs_proxy.requests)
     layout = bucket_layout[len(gcs_emulator) + 1:]
     assert [kind for kind, _, _ in requests].count("list") == 1
