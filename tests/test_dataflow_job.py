@@ -152,6 +152,15 @@ def _dofn(job, label: str):
     raise AssertionError(f"no {label} transform in the job")
 
 
+def _step_args(job, label: str) -> tuple:
+    """The extra arguments a Map step was given, as the workers unpickle them."""
+    for transform in job.proto_pipeline.components.transforms.values():
+        if transform.unique_name == label:
+            payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+            return tuple(pickler.loads(payload.do_fn.payload)[1])
+    raise AssertionError(f"no {label} transform in the job")
+
+
 def _video_dofn(job) -> ProcessVideos:
     return _dofn(job, "Landmarks, features, records")
 
@@ -313,6 +322,35 @@ def test_boolean_parameters_parse_as_the_launcher_passes_them(value, expected):
 
 def test_the_main_jobs_options_are_all_in_the_template():
     assert GhslOptions in flex_template.option_classes()
+
+
+def test_a_template_launch_with_signers_held_out_builds_a_two_axis_release(tmp_path, gcs_emulator):
+    """The held-out options as the Flex Template launcher passes them (--name=value) reach the release step."""
+    metadata = tmp_path / "signers.csv"
+    metadata.write_text("video_file,sentence_id,sentence,category,signer\n"
+                        "FOOTBALL.mp4,1,I play football,sport,A\nSOUP.mp4,2,The soup is hot,food,B\n", encoding="utf-8")
+    for name in ("FOOTBALL.mp4", "SOUP.mp4"):
+        storage.write_bytes(f"{gcs_emulator}/heldout_dataset/videos/{name}", b"video")
+    params = {p["name"]: p for p in flex_template.parameters()}
+    assert {"heldout_by", "heldout_size", "heldout_fold"} <= set(params)
+    results = []
+    submit = DataflowRunner.run_pipeline
+
+    def keep_result(self, pipeline, options, *args, **kwargs):
+        results.append(submit(self, pipeline, options, *args, **kwargs))
+        return results[-1]
+
+    args = [a for a in DATAFLOW_ARGS if not a.startswith("--machine_type")] + [
+        f"--metadata_csv={metadata}", f"--video_dir={gcs_emulator}/heldout_dataset/videos",
+        f"--output_dir={gcs_emulator}/heldout_dataset/out", "--model_complexity=1", "--heldout_by=signer",
+        "--heldout_size=1"]
+    with mock.patch.object(DataflowRunner, "run_pipeline", keep_result):
+        assert run.main(args) == 0
+    [settings, _] = _step_args(results[0].job, "Build the release/Plan the release")
+    assert (settings.heldout_by, settings.heldout_count) == ("signer", 1)
+    assert settings.splits == ("train", "validation", "test", "test_unseen_signers", "test_unseen_both")
+    options = _worker_environment(results[0].job)["sdkPipelineOptions"]["options"]
+    assert options["heldout_by"] == "signer" and options["heldout_size"] == "1"
 
 
 def test_flex_template_writes_the_spec_to_output(tmp_path):
