@@ -27,9 +27,12 @@ class ConfigError(Exception):
 
 
 # What decoding costs in memory (bench.worker_memory, docs/benchmarks.md): a process running the DoFn
-# with one Holistic peaks near 700 MiB, and each more thread decoding in it adds up to about 310.
+# with one Holistic peaks near 700 MiB (Beam's multi_processing workers, a Dataflow SDK process). A local
+# run's own process (Beam, no Holistic) peaks near 340 MiB, and each video it decodes at once has an
+# extraction process (transforms/landmarks/extractor_process.py) that peaks near 470 MiB on 1080p clips.
 PROCESS_MIB = 700
-THREAD_MIB = 320
+RUN_PROCESS_MIB = 350
+EXTRACTION_PROCESS_MIB = 480
 # MediaPipe runs more than one thread per video: past a few videos per core they only wait for each
 # other, each holding its memory meanwhile.
 VIDEOS_PER_CORE = 4
@@ -42,13 +45,13 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
 
     Locally, by default, the DirectRunner runs in memory, in this process, one bundle at
     a time, and ProcessVideos decodes one video per core (or --direct_num_workers) on
-    threads fed from one queue: MediaPipe releases the GIL while it works, nothing is
-    imported twice, no worker is started or stopped, and a thread takes the next video
-    as soon as it is free. Beam's own workers (multi_threading, multi_processing) are each
-    given a fixed share of a stage's input up front, so with clips of unequal length one
-    would idle while the other still had a queue; they are used only when
-    --direct_running_mode asks for them, one video at a time each. On Dataflow: 1 (the
-    service runs one SDK process per vCPU).
+    threads fed from one queue, each thread driving a MediaPipe in an extraction process
+    of its own that imports no Beam (transforms/landmarks/extractor_process.py); a thread
+    takes the next video as soon as it is free. Beam's own workers (multi_threading,
+    multi_processing) are each given a fixed share of a stage's input up front, so with
+    clips of unequal length one would idle while the other still had a queue; they are
+    used only when --direct_running_mode asks for them, one video at a time each. On
+    Dataflow: 1 (the service runs one SDK process per vCPU).
 
     A local count beyond what the machine can hold (most_at_once) stops the run before any
     work: a thousand videos decoded at once would exhaust its memory long before finishing.
@@ -64,7 +67,7 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
     limit, why = most_at_once(processes)
     if threads > limit:
         each = f"{PROCESS_MIB} MiB per worker process" if processes else \
-            f"about {THREAD_MIB} MiB each, beside the {PROCESS_MIB} MiB of the first"
+            f"an extraction process of about {EXTRACTION_PROCESS_MIB} MiB each, beside the run's {RUN_PROCESS_MIB} MiB"
         raise ConfigError(
             f"--direct_num_workers={threads} would decode {threads} videos at once, more than this machine can "
             f"hold: each video being decoded holds a MediaPipe Holistic ({each}) and shares the cores with the "
@@ -80,14 +83,15 @@ def extraction_threads(options: PipelineOptions, argv: List[str]) -> int:
 def most_at_once(processes: bool) -> Tuple[int, str]:
     """How many videos this machine can decode at once, and why no more, in words.
 
-    processes: each video in its own worker process (multi_processing), else threads of one.
+    processes: each video in a Beam worker process of its own (multi_processing), else in an
+    extraction process beside the run's own.
     """
     cores = os.cpu_count() or 1
     limits = [(VIDEOS_PER_CORE * cores, f"{VIDEOS_PER_CORE} per core, on {cores} core(s)")]
     memory = machine_memory_mib()
     if memory is not None:
         usable = memory * MEMORY_SHARE
-        fit = int(usable // PROCESS_MIB) if processes else 1 + int((usable - PROCESS_MIB) // THREAD_MIB)
+        fit = int(usable // PROCESS_MIB) if processes else int((usable - RUN_PROCESS_MIB) // EXTRACTION_PROCESS_MIB)
         limits.append((max(1, fit), f"what {MEMORY_SHARE:.0%} of its {memory / 1024:.1f} GiB of memory holds"))
     return min(limits)
 

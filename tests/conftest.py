@@ -31,8 +31,8 @@ LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_
 
 # Modules about extraction itself run the real Holistic on every decode; every other module replays the
 # landmarks of a video already decoded in this session (tests/landmark_replay.py).
-REAL_EXTRACTION = {"test_extract", "test_extraction_threads", "test_landmarks", "test_rotation",
-                   "test_sign_aware_clips", "test_pipeline", "test_odd_inputs"}
+REAL_EXTRACTION = {"test_extract", "test_extraction_threads", "test_extractor_process", "test_landmarks",
+                   "test_rotation", "test_sign_aware_clips", "test_pipeline", "test_odd_inputs"}
 
 
 @pytest.fixture(autouse=True, scope="module")

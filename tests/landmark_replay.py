@@ -3,7 +3,8 @@
 MediaPipe is deterministic (../shared/NOTES.md: the same video gives bit-identical
 landmarks run to run), so a test that is not about extraction loses nothing when
 the .pose bytes of a video it decodes come from an earlier real decode of the same
-bytes with the same options. `HolisticExtractor.extract` is wrapped: the first
+bytes with the same options. `HolisticExtractor.extract` is wrapped (and
+`ExtractorProcess`, which runs it in a child process, is replaced by the same in-process replay): the first
 call for a (video sha256, options) key runs the real Holistic and stores its
 output (or the VideoDecodeError it raised) in a folder every pytest-xdist worker
 shares, under a file lock; later calls read it back. Holistic itself is built
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from transforms.landmarks import holistic
+from transforms.landmarks import extractor_process, holistic
 
 _real_init = holistic.HolisticExtractor.__init__
 _real_extract = holistic.HolisticExtractor.extract
@@ -66,15 +67,15 @@ def replaying(folder: Path):
         if self._real is not None:
             _real_close(self._real)
 
-    originals = (holistic.HolisticExtractor.__init__, holistic.HolisticExtractor.extract,
-                 holistic.HolisticExtractor.close)
-    holistic.HolisticExtractor.__init__, holistic.HolisticExtractor.extract, holistic.HolisticExtractor.close = (
-        init, extract, close)
+    classes = (holistic.HolisticExtractor, extractor_process.ExtractorProcess)
+    originals = [(cls, cls.__init__, cls.extract, cls.close) for cls in classes]
+    for cls in classes:
+        cls.__init__, cls.extract, cls.close = init, extract, close
     try:
         yield
     finally:
-        (holistic.HolisticExtractor.__init__, holistic.HolisticExtractor.extract,
-         holistic.HolisticExtractor.close) = originals
+        for cls, *methods in originals:
+            cls.__init__, cls.extract, cls.close = methods
 
 
 def _decode(replayer, video_path: str) -> bytes:

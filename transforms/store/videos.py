@@ -15,14 +15,15 @@ which path produced it), then the .npy and the record are published
 becomes a `failed` or `missing` result with a reason, so one broken file cannot
 fail a bundle (and, on Dataflow, be retried until the job dies).
 
-Parallelism. With `threads` > 1 one instance decodes that many videos at once,
-each thread with its own Holistic, and a thread takes the next video of the
-bundle as soon as it is free: the local run's parallelism (pipeline/run.py).
-Beam's own local workers are each handed a fixed share of a stage's input up
-front, so with slow and quick videos one would idle while another still had a
-queue; here nobody owns a queue. MediaPipe releases the GIL while it works, so
-threads keep the cores busy. On Dataflow `threads` is 1 and videos are decoded
-inline: the service runs one SDK process per vCPU and rebalances work itself.
+Parallelism. With `threads` > 1 one instance decodes that many videos at once:
+each thread drives its own Holistic in a process of its own
+(transforms/landmarks/extractor_process.py says why not in this one), and takes
+the next video of the bundle as soon as it is free: the local run's parallelism
+(pipeline/run.py). Beam's own local workers are each handed a fixed share of a
+stage's input up front, so with slow and quick videos one would idle while
+another still had a queue; here nobody owns a queue. On Dataflow `threads` is 1
+and videos are decoded inline: the service runs one SDK process per vCPU and
+rebalances work itself.
 Records and stored landmarks are read on READ_THREADS threads everywhere: a read
 is a round trip to the bucket, not work for a core. Results are counted and
 emitted on the bundle's thread (Beam's metrics belong to it).
@@ -46,6 +47,7 @@ from transforms.common import storage
 from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
 from transforms.features import definitions
 from transforms.landmarks import pose_file
+from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
 from transforms.store import records
 from transforms.store.paths import landmark_path, record_path
@@ -56,6 +58,7 @@ from transforms.store.reuse import Fingerprints, decide
 
 READ_THREADS = 16
 Work = Union[ToDecode, ToRecompute, ToLookUp]
+Extractor = Union[HolisticExtractor, ExtractorProcess]
 
 
 class LandmarkWorkerMismatch(RuntimeError):
@@ -126,10 +129,10 @@ class ProcessVideos(beam.DoFn):
                 f"launcher planned re-use for, so its results would never be reused. Launch from the worker "
                 f"image (the Flex Template) or from a checkout installed from the same requirements.lock.")
         self.progress = ProgressCounter(self.run_id, self.total)
-        # Holistics not in use. One is built when a video finds none idle, so there are never more
+        # Extractors not in use. One is started when a video finds none idle, so there are never more
         # than `threads`, and none when nothing is decoded (loading one takes about a second).
-        self._idle: "queue.SimpleQueue[HolisticExtractor]" = queue.SimpleQueue()
-        self._built: List[HolisticExtractor] = []
+        self._idle: "queue.SimpleQueue[Extractor]" = queue.SimpleQueue()
+        self._built: List[Extractor] = []
         self._built_lock = threading.Lock()
         self._decoders = (concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="decode")
                           if self.threads > 1 else None)
@@ -253,6 +256,9 @@ class ProcessVideos(beam.DoFn):
             published = publish(failed, None, item.source, {"fingerprint": self.fingerprint, "sha256": None},
                                 self.output_dir, self.feature_options)
             return _Done(published, item)
+        except ExtractorProcessDied as exc:  # that video's process, not this run: not recorded, retried next run
+            return _Done(ClipResult(row, FAILED, str(exc), origin=item.origin, retryable=True, outputs=item.outputs,
+                                    seconds=time.monotonic() - started), item)
         except Exception as exc:  # a reason in the report beats a dead bundle
             logging.getLogger(__name__).exception("Unexpected error on %s", row.video_file)
             return _Done(ClipResult(row, FAILED, f"Could not read or decode the video: {type(exc).__name__}: {exc}",
@@ -277,11 +283,11 @@ class ProcessVideos(beam.DoFn):
         result = ClipResult(item.row, seconds=time.monotonic() - started, **fields)
         return publish(result, features, item.source, landmarks, self.output_dir, self.feature_options)
 
-    def _borrow_extractor(self) -> HolisticExtractor:
+    def _borrow_extractor(self) -> "Extractor":
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            extractor = HolisticExtractor(**self.landmark_options)
+            extractor = (ExtractorProcess if self.threads > 1 else HolisticExtractor)(**self.landmark_options)
             with self._built_lock:
                 self._built.append(extractor)
             return extractor
