@@ -5,7 +5,7 @@
 All three start a fresh interpreter, run MediaPipe Holistic with the same settings
 (bench.timing.LANDMARKS: model complexity 1) on the same HD clips (bench.hd_dataset:
 the real clips upscaled to 1080p, looped to 6 s), two videos at a time on two cores:
-  - the pipeline with its local defaults (two extraction threads);
+  - the pipeline with its local defaults (two videos at once, each in an extraction process);
   - bench.pool_loop, the old notebook's multiprocessing.Pool(2) over the pipeline's
     extraction code (.pose and features v1 per clip);
   - pose-format's own CLI, `videos_to_poses --num-workers 2`, with the same Holistic

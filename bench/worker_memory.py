@@ -17,6 +17,11 @@ loaded is counted in the next. Figures are resident set sizes in MiB, read from
 
 The per-thread cost is the difference between the worker peaks for N and N-1
 threads; it is what each extra harness thread adds on a Dataflow worker.
+
+- local run: the job as `python -m pipeline.run` runs it here (one video per core, each in
+  an extraction process, transforms/landmarks/extractor_process.py) over two copies of the
+  clips: the peak of the run's own process and of its largest extraction process (read from
+  getrusage once they have ended). pipeline/preflight.py's local limit rests on these two.
 """
 from __future__ import annotations
 
@@ -97,6 +102,35 @@ def measure_worker(threads: int, clips: list) -> dict:
             "videos": len(clips) * threads, "frames": summary["frames_decoded"]}
 
 
+def measure_local(clips: list) -> dict:
+    """Runs in a child process: the job with the local defaults; this process's peak and its children's."""
+    import resource
+    import shutil
+    import tempfile
+
+    from pipeline import run
+
+    with tempfile.TemporaryDirectory(prefix="ghsl-local-memory-") as scratch:
+        videos = os.path.join(scratch, "videos")
+        os.mkdir(videos)
+        metadata = os.path.join(scratch, "metadata.csv")
+        with open(metadata, "w", encoding="utf-8") as handle:
+            handle.write("video_file,sentence_id,sentence,category\n")
+            for copy in range(2):
+                for i, clip in enumerate(clips):
+                    name = f"{copy}_{os.path.basename(clip)}"
+                    shutil.copyfile(clip, os.path.join(videos, name))
+                    handle.write(f"{name},{copy * len(clips) + i},clip {i},bench\n")
+        run.configure_logging()
+        summary = run.run([f"--metadata_csv={metadata}", f"--video_dir={videos}",
+                           f"--output_dir={os.path.join(scratch, 'out')}",
+                           f"--model_complexity={MODEL_COMPLEXITY}", "--reprocess=all"])
+    # ru_maxrss is in KiB on Linux: the largest of the ended children, the extraction processes.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"run_peak": _rss_mib()["VmHWM"], "extraction_peak": children, "videos": 2 * len(clips),
+            "frames": summary["frames_decoded"]}
+
+
 def _child(kind: str, args: list) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.worker_memory", "--child", kind, *args],
                          check=True, capture_output=True, text=True)
@@ -108,7 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", default=CLIPS, help="Glob of real clips to run over.")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4],
                         help="Harness thread counts to measure the worker process at.")
-    parser.add_argument("--child", choices=("holistic", "worker"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("holistic", "worker", "local"), help=argparse.SUPPRESS)
     parser.add_argument("--child_threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     clips = sorted(glob.glob(args.clips))
@@ -121,6 +155,9 @@ def main(argv=None) -> int:
         return 0
     if args.child == "worker":
         print(json.dumps(measure_worker(args.child_threads, clips)))
+        return 0
+    if args.child == "local":
+        print(json.dumps(measure_local(clips)))
         return 0
 
     one = _child("holistic", ["--clips", args.clips])
@@ -140,6 +177,11 @@ def main(argv=None) -> int:
         print(f"  {threads} thread(s): before the job {w['before']:6.0f}, after {w['videos']} videos "
               f"({w['frames']} frames) {w['after_clips']:6.0f}, peak {w['peak']:6.0f}{extra}")
         previous = w
+    local = _child("local", ["--clips", args.clips])
+    print(f"Local run (the defaults: one video per core, each in an extraction process), {local['videos']} videos "
+          f"({local['frames']} frames)")
+    print(f"  the run's own process: peak {local['run_peak']:6.0f}; largest extraction process: peak "
+          f"{local['extraction_peak']:6.0f}")
     return 0
 
 
