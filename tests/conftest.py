@@ -9,9 +9,16 @@ import csv
 import importlib.util
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# The Ctrl-C tests send SIGINT to runs they start, as a terminal would. A shell that starts a command in the
+# background (`make test &` in a script) has it ignore SIGINT, and every process it starts inherits that: the
+# runs would then rightly ignore the tests' Ctrl-C. The session's runs start as from a terminal instead.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # No test may look for Google credentials on the network: google-auth would probe
 # the GCE metadata server (a link-local address) and wait for it. Set before any

@@ -114,6 +114,17 @@ def test_a_bad_file_raises_what_this_process_raises(extractor, in_this_process, 
         extractor.extract(str(tmp_path / "gone.mp4"))
 
 
+def test_a_process_that_cannot_start_mediapipe_says_why_for_every_video(sign_clips):
+    extractor = ExtractorProcess(**{**LANDMARKS, "model_complexity": 7})
+    try:
+        for _ in range(2):  # the process stays, answering each video with the reason
+            with pytest.raises(RuntimeError, match=r"could not start MediaPipe: ModelNotAvailable: "
+                                                   r"--model_complexity=7 is not valid; use 0 \(lite\), 1"):
+                extractor.extract(str(sign_clips / "SOUP.mp4"))
+    finally:
+        extractor.close()
+
+
 def test_a_killed_process_fails_its_video_and_the_next_video_gets_a_new_one(extractor, in_this_process, long_video,
                                                                           sign_clips):
     killer = kill_when_busy(os.getpid())
@@ -205,3 +216,28 @@ def test_no_extraction_process_outlives_the_run(how, long_video, tmp_path):
     if not how.startswith("SIGKILL"):
         assert run.returncode == 130
         assert "Traceback" not in run.stderr.read()  # the child ended without a word
+
+
+def test_where_ctrl_c_is_ignored_the_extraction_process_ignores_it_too(long_video, tmp_path):
+    """A run started in the background by a script ignores SIGINT; its extraction process must not die of it."""
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does for a background job
+        from transforms.landmarks.extractor_process import ExtractorProcess
+        extractor = ExtractorProcess(**{LANDMARKS!r})
+        print("started", flush=True)
+        print(len(extractor.extract({str(long_video)!r})) > 0, flush=True)
+        extractor.close()
+    """))
+    run = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    assert run.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    while not any(cpu >= 1.0 for cpu in extraction_processes(run.pid).values()):  # mid-video
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert out.strip() == "True"

@@ -125,13 +125,21 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def serve(connection: Connection, extractor: HolisticExtractor) -> None:
+def serve(connection: Connection, options: dict) -> None:
     """Answer video paths until the connection closes."""
+    try:
+        extractor = HolisticExtractor(**options)
+    except Exception as exc:  # every video then says why, rather than "the process ended"
+        traceback.print_exc()
+        extractor, failure = None, f"The extraction process could not start MediaPipe: {type(exc).__name__}: {exc}"
     while True:
         try:
             video_path = connection.recv()
         except (EOFError, OSError):
             return
+        if extractor is None:
+            connection.send((_ERROR, failure))
+            continue
         try:
             answer = (_POSE, extractor.extract(video_path))
         except VideoDecodeError as exc:
@@ -153,13 +161,14 @@ def _without_matplotlib() -> None:
 
 
 def main(argv) -> int:
-    # Ctrl-C reaches the whole process group: this process just ends, the run reports the interruption.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Ctrl-C reaches the whole process group: this process just ends, the run reports the interruption. Where
+    # SIGINT is ignored (the run started in the background by a script), it is ignored here too, as by the run.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     _exit_with_parent(os.getppid())
     _without_matplotlib()
-    connection = Connection(int(argv[0]))
-    # Not closed at the end: the process exits at once and the run's teardown waits for that.
-    serve(connection, HolisticExtractor(**json.loads(argv[1])))
+    # The Holistic is not closed at the end: the process exits at once and the run's teardown waits for that.
+    serve(Connection(int(argv[0])), json.loads(argv[1]))
     return 0
 
 
