@@ -1,6 +1,6 @@
-"""The per-video step (ProcessVideos) with two threads, on the DirectRunner in memory (the local default):
-a free thread takes the next video, results go downstream as each video finishes,
-and the landmarks are exactly those of one thread decoding alone."""
+"""The per-video step (ProcessVideos) with two threads, each driving an extraction process, on the
+DirectRunner in memory (the local default): a free thread takes the next video, results go downstream
+as each video finishes, and the landmarks are exactly those of one thread decoding inline."""
 import threading
 import time
 import uuid
