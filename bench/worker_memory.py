@@ -70,10 +70,26 @@ def measure_holistic(clip: str) -> dict:
     return figures
 
 
+def _copies(scratch: str, clips: list, copies: int):
+    """(metadata path, video folder) of `copies` copies of every clip under distinct names, in `scratch`."""
+    import shutil
+
+    videos = os.path.join(scratch, "videos")
+    os.mkdir(videos)
+    metadata = os.path.join(scratch, "metadata.csv")
+    with open(metadata, "w", encoding="utf-8") as handle:
+        handle.write("video_file,sentence_id,sentence,category\n")
+        for copy in range(copies):
+            for i, clip in enumerate(clips):
+                name = f"{copy}_{os.path.basename(clip)}"
+                shutil.copyfile(clip, os.path.join(videos, name))
+                handle.write(f"{name},{copy * len(clips) + i},clip {i},bench\n")
+    return metadata, videos
+
+
 def measure_worker(threads: int, clips: list) -> dict:
     """Runs in a child process: the whole job on the DirectRunner in this one process, with
     `threads` worker threads (one ProcessVideos instance each, as on a Dataflow SDK worker)."""
-    import shutil
     import tempfile
 
     from pipeline import run
@@ -81,16 +97,7 @@ def measure_worker(threads: int, clips: list) -> dict:
     with tempfile.TemporaryDirectory(prefix="ghsl-worker-memory-") as scratch:
         # Every clip once per thread, under distinct names, so that every thread
         # builds its Holistic and works (Holistic is built on a DoFn's first video).
-        videos = os.path.join(scratch, "videos")
-        os.mkdir(videos)
-        metadata = os.path.join(scratch, "metadata.csv")
-        with open(metadata, "w", encoding="utf-8") as handle:
-            handle.write("video_file,sentence_id,sentence,category\n")
-            for copy in range(threads):
-                for i, clip in enumerate(clips):
-                    name = f"{copy}_{os.path.basename(clip)}"
-                    shutil.copyfile(clip, os.path.join(videos, name))
-                    handle.write(f"{name},{copy * len(clips) + i},clip {i},bench\n")
+        metadata, videos = _copies(scratch, clips, threads)
         before = _rss_mib()["VmRSS"]
         run.configure_logging()
         summary = run.run([f"--metadata_csv={metadata}", f"--video_dir={videos}",
@@ -105,22 +112,12 @@ def measure_worker(threads: int, clips: list) -> dict:
 def measure_local(clips: list) -> dict:
     """Runs in a child process: the job with the local defaults; this process's peak and its children's."""
     import resource
-    import shutil
     import tempfile
 
     from pipeline import run
 
     with tempfile.TemporaryDirectory(prefix="ghsl-local-memory-") as scratch:
-        videos = os.path.join(scratch, "videos")
-        os.mkdir(videos)
-        metadata = os.path.join(scratch, "metadata.csv")
-        with open(metadata, "w", encoding="utf-8") as handle:
-            handle.write("video_file,sentence_id,sentence,category\n")
-            for copy in range(2):
-                for i, clip in enumerate(clips):
-                    name = f"{copy}_{os.path.basename(clip)}"
-                    shutil.copyfile(clip, os.path.join(videos, name))
-                    handle.write(f"{name},{copy * len(clips) + i},clip {i},bench\n")
+        metadata, videos = _copies(scratch, clips, 2)
         run.configure_logging()
         summary = run.run([f"--metadata_csv={metadata}", f"--video_dir={videos}",
                            f"--output_dir={os.path.join(scratch, 'out')}",

@@ -168,6 +168,19 @@ def _found(result):
     FOUND.append(result)
 
 
+def started_mid_video(script) -> subprocess.Popen:
+    """`python script` in a session of its own, once its extraction process is at work on a video (the
+    script prints "started" just before it sends one)."""
+    run = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    assert run.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    while not any(cpu >= 1.0 for cpu in extraction_processes(run.pid).values()):
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    return run
+
+
 def _running(pid: int) -> bool:
     """Whether `pid` is still an extraction process at work (not ended, not a zombie)."""
     try:
@@ -193,13 +206,7 @@ def test_no_extraction_process_outlives_the_run(how, long_video, tmp_path):
         except KeyboardInterrupt:
             sys.exit(130)
     """))
-    run = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
-    assert run.stdout.readline().strip() == "started"
-    deadline = time.monotonic() + 60
-    while not any(cpu >= 1.0 for cpu in extraction_processes(run.pid).values()):  # mid-video
-        assert time.monotonic() < deadline and run.poll() is None
-        time.sleep(0.05)
+    run = started_mid_video(script)
     children = list(extraction_processes(run.pid))
     if how.startswith("SIGKILL"):
         run.kill()
@@ -227,13 +234,7 @@ def test_where_ctrl_c_is_ignored_the_extraction_process_ignores_it_too(sign_clip
         print(len(extractor.extract({str(sign_clips / "FOOTBALL.mp4")!r})) > 0, flush=True)
         extractor.close()
     """))
-    run = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
-    assert run.stdout.readline().strip() == "started"
-    deadline = time.monotonic() + 60
-    while not any(cpu >= 1.0 for cpu in extraction_processes(run.pid).values()):  # mid-video
-        assert time.monotonic() < deadline and run.poll() is None
-        time.sleep(0.05)
+    run = started_mid_video(script)
     os.killpg(run.pid, signal.SIGINT)
     out, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
