@@ -146,7 +146,9 @@ def test_process_videos_fails_only_the_video_whose_process_died(long_video, sign
     options.view_as(DirectOptions).direct_running_mode = "in_memory"
     options.view_as(DirectOptions).direct_num_workers = 1
     FOUND.clear()
-    killer = kill_when_busy(os.getpid(), after_cpu_seconds=3.0)  # SOUP's process is done by then
+    # SOUP's whole process (start and 41 frames) takes about 3 s of CPU, the long clip's about 11: only the long
+    # clip's process gets this far, well before its end.
+    killer = kill_when_busy(os.getpid(), after_cpu_seconds=6.0)
     with beam.Pipeline(options=options) as p:
         _ = (p
              | beam.Create(items)
