@@ -34,6 +34,10 @@ SIGN_CLIP_NAMES = ("FOOTBALL.mp4", "SOUP.mp4", "sample_video.mp4", "test_video.m
 # The landmark options the tests extract with: the shipped pose model (complexity 1) and Holistic's own settings.
 LANDMARKS = dict(model_complexity=1, min_detection_confidence=0.5, min_tracking_confidence=0.5,
                  refine_face_landmarks=False, smooth_landmarks=True)
+# Features v1 with the quality rules loosened to keep the short real clips, for tests that drive ProcessVideos.
+FEATURES_V1 = dict(feature_version="v1", face_downsample=5, min_frames=5, min_valid_ratio=0.45,
+                   visibility_threshold=0.55, motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4,
+                   ema_alpha=0.2, keep_low_quality=False)
 
 
 # Modules about extraction itself run the real Holistic on every decode; every other module replays the
@@ -66,6 +70,20 @@ def sign_clips() -> Path:
     if not all((SIGN_CLIPS / n).is_file() for n in SIGN_CLIP_NAMES):
         pytest.skip(f"real signing clips not found in {SIGN_CLIPS} (the shared data folder is absent)")
     return SIGN_CLIPS
+
+
+def looped_clip(src: Path, dst: Path, times: int) -> Path:
+    """The real clip `src` played `times` times over, written to `dst`: a long video with real content."""
+    import cv2
+
+    frames = video_frames(src)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
+    for _ in range(times):
+        for frame in frames:
+            writer.write(frame)
+    writer.release()
+    return dst
 
 
 def write_metadata(path: Path, rows, extra_columns=()):

@@ -3,8 +3,8 @@
 MediaPipe is deterministic (../shared/NOTES.md: the same video gives bit-identical
 landmarks run to run), so a test that is not about extraction loses nothing when
 the .pose bytes of a video it decodes come from an earlier real decode of the same
-bytes with the same options. `HolisticExtractor.extract` is wrapped (and
-`ExtractorProcess`, which runs it in a child process, is replaced by the same in-process replay): the first
+bytes with the same options. `HolisticExtractor.extract` is wrapped (and so is
+`ExtractorProcess`, with the same in-process replay instead of a child): the first
 call for a (video sha256, options) key runs the real Holistic and stores its
 output (or the VideoDecodeError it raised) in a folder every pytest-xdist worker
 shares, under a file lock; later calls read it back. Holistic itself is built

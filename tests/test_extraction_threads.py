@@ -6,11 +6,11 @@ import time
 import uuid
 
 import apache_beam as beam
-import cv2
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from tests.conftest import LANDMARKS, SIGN_CLIP_NAMES, video_frames
+from tests.conftest import FEATURES_V1 as FEATURES
+from tests.conftest import LANDMARKS, SIGN_CLIP_NAMES, looped_clip
 from transforms.common import storage
 from transforms.common.storage import object_info
 from transforms.store.metadata import ClipRow
@@ -20,8 +20,6 @@ from transforms.store.results import ClipResult, ToDecode
 from transforms.store.reuse import fingerprints
 from transforms.store.videos import ProcessVideos
 
-FEATURES = dict(feature_version="v1", face_downsample=5, min_frames=5, min_valid_ratio=0.45, visibility_threshold=0.55,
-                motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
 LONG = "long.mp4"
 
 # What the instrumented DoFn and the step after it saw, by video: the DirectRunner in
@@ -42,23 +40,12 @@ def _seen_downstream(result: ClipResult, out: str):
     EVENTS.append(("downstream", result.video_file, threading.current_thread().name, pose, time.monotonic()))
 
 
-def _looped(src, dst, times):
-    """The real clip played `times` times over: a long video with real content."""
-    frames = video_frames(src)
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
-    for _ in range(times):
-        for frame in frames:
-            writer.write(frame)
-    writer.release()
-
-
 @pytest.fixture(scope="module")
 def videos(sign_clips, tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
     # About three times the frames of the four real clips together (170 frames): while one thread
     # decodes it, the other has time for all of them.
-    _looped(sign_clips / "test_video.mp4", folder / LONG, 9)
+    looped_clip(sign_clips / "test_video.mp4", folder / LONG, 9)
     for name in SIGN_CLIP_NAMES:
         (folder / name).symlink_to(sign_clips / name)
     return folder

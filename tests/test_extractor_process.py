@@ -14,13 +14,13 @@ import textwrap
 import threading
 import time
 import uuid
+from typing import Optional, Tuple
 
 import apache_beam as beam
-import cv2
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from tests.conftest import LANDMARKS, REPO, video_frames
+from tests.conftest import FEATURES_V1, LANDMARKS, REPO, looped_clip
 from transforms.common.storage import object_info
 from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError
@@ -34,24 +34,27 @@ from transforms.store.videos import ProcessVideos
 MODULE = "transforms.landmarks.extractor_process"
 # What reached the step after ProcessVideos: the DirectRunner in memory runs it in this process.
 FOUND = []
-FEATURES = dict(feature_version="v1", face_downsample=5, min_frames=5, min_valid_ratio=0.45, visibility_threshold=0.55,
-                motion_keep_threshold=1e-3, motion_rejection_threshold=7.5e-4, ema_alpha=0.2, keep_low_quality=False)
+
+
+def _extraction_process(pid) -> Optional[Tuple[int, float]]:
+    """(parent pid, CPU seconds so far) of `pid` if it is an extraction process at work (not ended, not a
+    zombie), read from /proc; else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read().split(b"\0")
+    except OSError:  # ended meanwhile
+        return None
+    if MODULE.encode() not in command or fields[0] == "Z":
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def extraction_processes(parent: int):
-    """{pid: CPU seconds so far} of the extraction processes `parent` started, read from /proc."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                command = handle.read().split(b"\0")
-        except OSError:  # ended meanwhile
-            continue
-        if int(fields[1]) == parent and MODULE.encode() in command and fields[0] != "Z":
-            found[int(pid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+    """{pid: CPU seconds so far} of the extraction processes `parent` started."""
+    found = {int(pid): _extraction_process(pid) for pid in filter(str.isdigit, os.listdir("/proc"))}
+    return {pid: info[1] for pid, info in found.items() if info is not None and info[0] == parent}
 
 
 def kill_when_busy(parent: int, after_cpu_seconds: float = 1.0, timeout: float = 60.0) -> threading.Thread:
@@ -74,15 +77,7 @@ def kill_when_busy(parent: int, after_cpu_seconds: float = 1.0, timeout: float =
 @pytest.fixture(scope="module")
 def long_video(sign_clips, tmp_path_factory):
     """The real clip played 4 times over (232 frames): long enough to be killed in the middle of."""
-    path = tmp_path_factory.mktemp("long") / "long.mp4"
-    frames = video_frames(sign_clips / "test_video.mp4")
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
-    for _ in range(4):
-        for frame in frames:
-            writer.write(frame)
-    writer.release()
-    return path
+    return looped_clip(sign_clips / "test_video.mp4", tmp_path_factory.mktemp("long") / "long.mp4", 4)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +147,9 @@ def test_process_videos_fails_only_the_video_whose_process_died(long_video, sign
     with beam.Pipeline(options=options) as p:
         _ = (p
              | beam.Create(items)
-             | beam.ParDo(ProcessVideos(str(folder), str(out), LANDMARKS, FEATURES, fingerprints(LANDMARKS, FEATURES),
-                                        run_id=uuid.uuid4().hex, total=2, threads=2))
+             | beam.ParDo(ProcessVideos(str(folder), str(out), LANDMARKS, FEATURES_V1,
+                                        fingerprints(LANDMARKS, FEATURES_V1), run_id=uuid.uuid4().hex, total=2,
+                                        threads=2))
              | beam.Map(_found))
     killer.join()
     results = {r.video_file: r for r in FOUND}
@@ -184,14 +180,7 @@ def started_mid_video(script) -> subprocess.Popen:
 
 
 def _running(pid: int) -> bool:
-    """Whether `pid` is still an extraction process at work (not ended, not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            running = MODULE.encode() in handle.read().split(b"\0")
-        with open(f"/proc/{pid}/stat") as handle:
-            return running and handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return _extraction_process(pid) is not None
 
 
 @pytest.mark.parametrize("how", ["SIGKILL to the run", "Ctrl-C to the run's process group"])

@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import types
 from multiprocessing import Pipe
@@ -119,7 +120,7 @@ def _exit_with_parent(parent: int) -> None:
     """Mid-video the child is not reading its connection, so a killed run would leave it decoding on."""
     def watch():
         while os.getppid() == parent:
-            threading.Event().wait(PARENT_CHECK_SECONDS)
+            time.sleep(PARENT_CHECK_SECONDS)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()

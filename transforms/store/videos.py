@@ -283,7 +283,7 @@ class ProcessVideos(beam.DoFn):
         result = ClipResult(item.row, seconds=time.monotonic() - started, **fields)
         return publish(result, features, item.source, landmarks, self.output_dir, self.feature_options)
 
-    def _borrow_extractor(self) -> "Extractor":
+    def _borrow_extractor(self) -> Extractor:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
