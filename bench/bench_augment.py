@@ -2,7 +2,7 @@
 
 Runs pipeline.augment_text twice over a processed_metadata.csv holding
 `--sentences` distinct sentences (each signed twice), against
-tests/gemini_server.py answering well, through the real SDK and RunInference.
+bench/gemini_server.py answering well, through the real SDK and RunInference.
 The server counts what reaches it. Budget: at most ceil(sentences / per
 request) + 5 requests on the first run (the issue: 25 for 200 at 10), none on
 the second (everything comes from the cache). The last line is requests per
@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.logs import configure_logging
 from pipeline import augment_text
-from tests.gemini_server import GeminiServer
+from bench.gemini_server import GeminiServer
 
 KEY = "bench-key"
 

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.hd_dataset import source_clips
-from tests.gcs_proxy import CountingProxy
+from bench import gcs_emulator
+from bench.gcs_proxy import CountingProxy
 
 BUCKET = "ghsl-bench"
 NO_OP_REQUESTS_PER_ROW = 0.1
@@ -36,40 +35,10 @@ NO_OP_WALL_SHARE = 0.15
 FULL_REQUESTS_PER_VIDEO = 6
 
 
-def start_emulator(log_path: Path) -> tuple:
-    """(process, http://127.0.0.1:PORT) of a fresh in-memory gcp-storage-emulator."""
-    port = free_port()
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1",
-                             f"--port={port}", "--in-memory", f"--default-bucket={BUCKET}"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/storage/v1/b/{BUCKET}", timeout=1)
-            return proc, f"http://127.0.0.1:{port}"
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"gcp-storage-emulator did not start; see {log_path}")
-            time.sleep(0.2)
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def emulator_env(host: str, workdir: Path) -> dict:
-    """What tests/conftest.py's gcs_emulator sets: the emulator, and a credential found at once."""
-    credentials = workdir / "adc.json"
-    credentials.write_text(json.dumps({"type": "authorized_user", "client_id": "bench", "client_secret": "bench",
-                                       "refresh_token": "bench", "token": "emulator-token",
-                                       "expiry": "2099-01-01T00:00:00Z"}))
-    return {"STORAGE_EMULATOR_HOST": host, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials),
-            "GOOGLE_CLOUD_PROJECT": "ghsl-bench", "NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9",
-            "GCE_METADATA_IP": "127.0.0.1:9"}
+    """The emulator, a credential found at once, and no probe of a metadata server (as tests/conftest.py)."""
+    return {**gcs_emulator.environment(host, workdir / "adc.json", "ghsl-bench"), "NO_GCE_CHECK": "true",
+            "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"}
 
 
 def upload_dataset(rows: int, env: dict) -> None:
@@ -120,7 +89,7 @@ def main(argv=None) -> int:
     parser.add_argument("--show", action="store_true", help="List every request of the re-runs.")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ghsl-bucket-bench-"))
-    emulator, host = start_emulator(workdir / "emulator.log")
+    emulator, host = gcs_emulator.start(BUCKET, workdir / "emulator.log")
     proxy = CountingProxy(host, latency=args.latency).start()
     try:
         upload_dataset(args.rows, emulator_env(host, workdir))

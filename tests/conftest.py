@@ -7,7 +7,6 @@ more real clips: carphone (a person talking, no hands) and bikes (street).
 """
 import csv
 import importlib.util
-import json
 import os
 import signal
 from pathlib import Path
@@ -139,19 +138,12 @@ def read_csv(path: Path):
         return list(csv.DictReader(handle))
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 GCS_BUCKET = "ghsl-test"
 
 
 @pytest.fixture(scope="session")
 def gcs_proxy(gcs_emulator):
-    """The counting proxy every request to the GCS emulator goes through (tests/gcs_proxy.py)."""
+    """The counting proxy every request to the GCS emulator goes through (bench/gcs_proxy.py)."""
     return _EMULATOR["proxy"]
 
 
@@ -160,45 +152,23 @@ _EMULATOR = {}
 
 @pytest.fixture(scope="session")
 def gcs_emulator():
-    """A real GCS emulator (gcp-storage-emulator) on a free loopback port; yields the bucket URI.
+    """A real GCS emulator (bench/gcs_emulator.py) on a free loopback port; yields the bucket URI.
 
-    Beam's GCS filesystem and the google-cloud-storage client follow
-    STORAGE_EMULATOR_HOST and connect anonymously; worker processes inherit it.
-    Every request passes through a counting proxy (fixture gcs_proxy), so tests can bound them.
+    Every request passes through a counting proxy (fixture gcs_proxy), so tests can bound them;
+    worker processes inherit the variables that point them at it.
     """
-    from tests.gcs_proxy import CountingProxy
+    from bench import gcs_emulator as emulator
+    from bench.gcs_proxy import CountingProxy
 
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    port = _free_port()
-    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"gcs-emulator-{port}.log"), "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1", f"--port={port}",
-         "--in-memory", f"--default-bucket={GCS_BUCKET}"], stdout=log, stderr=subprocess.STDOUT)
-    host = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{host}/storage/v1/b/{GCS_BUCKET}", timeout=1)
-            break
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"gcp-storage-emulator did not start; see {log.name}")
-            time.sleep(0.2)
-    # Without credentials Beam retries google.auth.default() with backoff for ~23 s in
-    # every process before connecting anonymously. A user credential holding a token
-    # valid far into the future is found at once and never refreshed (no network).
-    credentials = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"gcs-emulator-{port}-adc.json")
-    with open(credentials, "w") as handle:
-        json.dump({"type": "authorized_user", "client_id": "test", "client_secret": "test",
-                   "refresh_token": "test", "token": "emulator-token", "expiry": "2099-01-01T00:00:00Z"}, handle)
+    workdir = os.environ.get("TMPDIR", "/tmp")
+    try:
+        proc, host = emulator.start(GCS_BUCKET, Path(workdir) / f"gcs-emulator-{os.getpid()}.log")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    credentials = Path(workdir) / f"gcs-emulator-{os.getpid()}-adc.json"
+    variables = emulator.environment(host, credentials, "ghsl-test")
     proxy = _EMULATOR["proxy"] = CountingProxy(host).start()
-    overrides = {"STORAGE_EMULATOR_HOST": proxy.url, "GOOGLE_APPLICATION_CREDENTIALS": credentials,
-                 "GOOGLE_CLOUD_PROJECT": "ghsl-test"}
+    overrides = {**variables, "STORAGE_EMULATOR_HOST": proxy.url}
     previous = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     try:
@@ -213,4 +183,3 @@ def gcs_emulator():
         proxy.stop()
         proc.terminate()
         proc.wait(timeout=10)
-        log.close()

@@ -1,5 +1,5 @@
 """Sentence variations: the real google-genai SDK and Beam's RunInference on the DirectRunner,
-against tests/gemini_server.py (the Gemini REST shape on 127.0.0.1)."""
+against bench/gemini_server.py (the Gemini REST shape on 127.0.0.1)."""
 import csv
 import json
 import logging
@@ -18,7 +18,7 @@ from google.genai import errors
 from pipeline import augment_text
 from pipeline.augment_options import AugmentConfigError
 from pipeline.options import GhslOptions
-from tests.gemini_server import GeminiServer
+from bench.gemini_server import GeminiServer
 from transforms.text import sentence_variations as sv
 from transforms.text.gemini_handler import GeminiUnavailable, RequestsPerMinute, retry_filter
 

@@ -1,7 +1,7 @@
-"""tests/gcs_proxy.py behaves as GCS where gcp-storage-emulator does not: preconditions and listing pages."""
+"""bench/gcs_proxy.py behaves as GCS where gcp-storage-emulator does not: preconditions and listing pages."""
 import pytest
 
-from tests import gcs_proxy as proxy_module
+from bench import gcs_proxy as proxy_module
 from transforms.common import storage
 
 

