@@ -35,7 +35,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -390,19 +390,6 @@ def _walk_local(folder: str) -> Iterator[Tuple[str, List[str]]]:
 def list_files(folder: str) -> List[str]:
     """Full paths of every file under `folder`, recursively; empty when the folder does not exist."""
     return [join(folder, name) for name in sorted(list_objects(folder))]
-
-
-def list_relative(folder: str) -> Set[str]:
-    """Paths of every file under `folder`, relative to it with '/' separators."""
-    return set(list_objects(folder))
-
-
-def folder_exists(folder: str) -> bool:
-    """A local directory, or a bucket prefix holding at least one object."""
-    if is_local(folder):
-        return os.path.isdir(folder)
-    bucket, prefix = _split(folder.rstrip("/") + "/")
-    return any(True for _ in gcs_client().list_blobs(bucket, prefix=prefix, max_results=1, retry=_retry()))
 
 
 # --- arrays --------------------------------------------------------------------------------------

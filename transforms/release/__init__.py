@@ -5,7 +5,7 @@ splits      which split each clip goes to: group-disjoint, stable, duplicate-saf
 schema      the fields of a release row: Parquet schema, card lines and feature_schema.json from one list
 inputs      what a release is built from: the run's reports and the clips' records
 plan        the release id, every clip's split and shard, decided before any feature file is read
-shards      the Parquet sink Beam's fileio writes each shard with
+shards      one shard's Parquet file, written straight into the release by the worker that reads its clips
 stats       the train split's statistics (stats.npz)
 card        the dataset card (README.md, Hugging Face format)
 manifest    the release id's inputs and the manifest (every file's size and sha256)

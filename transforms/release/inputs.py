@@ -16,7 +16,7 @@ from typing import Dict, List
 from transforms.reports.run_reports import PROCESSED_CSV, ReportsMissing, RunOutputs, read_run
 from transforms.store.paths import proc_path
 from transforms.store.record_index import read_records
-from transforms.store.results import SUCCESS, ClipResult
+from transforms.store.results import SUCCESS
 
 
 class ReleaseError(Exception):
@@ -63,6 +63,3 @@ def clip_records(outputs: RunOutputs) -> Dict[str, dict]:
                            f"those of one finished run. Run pipeline.run again on {outputs.output_dir}.")
     return found
 
-
-def saved_by_video(outputs: RunOutputs) -> Dict[str, ClipResult]:
-    return {r.video_file: r for r in outputs.saved}

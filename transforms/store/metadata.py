@@ -122,11 +122,6 @@ def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[Clip
     return judge(sheet_of_csv(text, source))
 
 
-def parse_workbook(raw: bytes, source: str = "metadata workbook") -> Tuple[List[str], List[ClipRow]]:
-    """Header and rows of the first sheet of an .xlsx workbook, judged like a CSV's."""
-    return judge(sheet_of_workbook(raw, source))
-
-
 def sheet_of_csv(text: str, source: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
     if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
         text = text[1:]
