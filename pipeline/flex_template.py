@@ -28,14 +28,16 @@ from typing import List, Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import options as options_module
+from transforms.features import registry
 
 ENTRY_POINT = "pipeline.run"  # what the Dockerfile's FLEX_TEMPLATE_PYTHON_PY_FILE runs
 LAUNCHER_FILE = "main.py"     # the Dockerfile's FLEX_TEMPLATE_PYTHON_PY_FILE, relative to its WORKDIR
 PROJECT_PACKAGES = ("pipeline", "transforms")
 
 TEMPLATE_NAME = "GhSL preprocessing"
-TEMPLATE_DESCRIPTION = ("MediaPipe Holistic landmarks and features v1 for Ghanaian Sign Language clips: "
-                        "metadata CSV and videos in, features/pose_data/ and proc/ reports out.")
+TEMPLATE_DESCRIPTION = (f"MediaPipe Holistic landmarks and features ({registry.DEFAULT} unless --feature_version "
+                        f"says otherwise) for Ghanaian Sign Language clips: metadata CSV and videos in, "
+                        f"features/pose_data/ and proc/ reports out.")
 
 _INTEGER = r"^[+-]?[0-9]+$"
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"

@@ -1,8 +1,8 @@
 """Every option of the GhSL preprocessing job, with its default and a line of help (`--help` shows both).
 
-Defaults are written once: here, except the feature definitions' thresholds, which
-are the defaults of their config dataclasses (transforms/features/v1.QualityConfig,
-v2.V2Config: the numbers the specs document) and are read from there.
+Defaults are written once: here, except the feature options, which each feature version
+declares with its default and help (transforms/features/version.py; the numbers the specs
+document) and are read from there.
 """
 from __future__ import annotations
 
@@ -13,31 +13,17 @@ from typing import List, Optional, Sequence, Type
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions, _BeamArgumentParser
 
-from transforms.features import definitions
-from transforms.features.v1 import QualityConfig as _V1
-from transforms.features.v2 import V2Config as _V2
+from transforms.features import registry
+from transforms.features.version import flag
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
 from transforms.release import settings as release_settings
 
 # LANDMARK_OPTIONS (transforms/landmarks/holistic.py) change a video's landmarks: a change
 # decodes every video again. Recorded in run_summary.json and fingerprinted (with the
 # MediaPipe version) in every result record.
-# Feature options (transforms/features/definitions.option_names, per --feature_version)
-# change features or verdicts computed from stored landmarks: a change recomputes them
-# from the .pose files, and decodes no video.
-
-
-def flag(value: str) -> bool:
-    """A boolean option that works bare (--keep_low_quality) and with a value (--keep_low_quality=true).
-
-    Flex Template launchers pass every parameter as --name=value.
-    """
-    lowered = str(value).strip().lower()
-    if lowered in ("1", "true", "yes", "y", "on"):
-        return True
-    if lowered in ("0", "false", "no", "n", "off", ""):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
+# Feature options (each feature version's own, transforms/features/registry.py) change
+# features or verdicts computed from stored landmarks: a change of an option the run's
+# version reads recomputes them from the .pose files, and decodes no video.
 
 
 class GhslOptions(PipelineOptions):
@@ -172,35 +158,21 @@ class GhslOptions(PipelineOptions):
                         help="Holistic's own smoothing of landmarks across frames (its default, and v1's).")
 
         q = parser.add_argument_group("features and quality rules (computed from the stored landmarks)")
-        q.add_argument("--feature_version", choices=definitions.VERSIONS, default=definitions.DEFAULT,
-                       help="v1: the team's exact definition (540 columns, frames dropped, absent parts as "
-                            "-centre/scale). v2: time kept, absent parts 0 plus 4 presence columns (544), "
-                            "clips with no hands or a tiny signer rejected; see docs/features-v2.md.")
-        q.add_argument("--face_downsample", type=int, default=_V2.face_downsample,
-                       help="Keep every Nth of the 468 face landmarks (5 → 94, 540 values per frame).")
-        q.add_argument("--min_frames", type=int, default=_V1.min_frames, help="Fewer kept frames → 'Too few frames'.")
-        q.add_argument("--min_valid_ratio", type=float, default=_V1.min_valid_ratio,
-                       help="Lower share of frames with pose or a hand → low quality.")
-        q.add_argument("--visibility_threshold", type=float, default=_V1.visibility_threshold,
-                       help="A frame is kept if its mean pose visibility reaches this…")
-        q.add_argument("--motion_keep_threshold", type=float, default=_V1.motion_keep_threshold,
-                       help="…or its motion energy reaches this.")
-        q.add_argument("--motion_rejection_threshold", type=float, default=_V1.motion_rejection_threshold,
-                       help="Lower mean motion energy → 'Low motion'.")
-        q.add_argument("--ema_alpha", type=float, default=_V1.ema_alpha,
-                       help="Exponential smoothing weight of the new frame; 0 disables smoothing.")
-        q.add_argument("--keep_low_quality", type=flag, nargs="?", const=True, default=_V1.keep_low_quality,
-                       help="Save clips the quality rules reject, flagged kept_low.")
-        q.add_argument("--min_hand_ratio", type=float, default=_V2.min_hand_ratio,
-                       help="v2: a hand must be seen in at least this share of kept frames, else 'No hands'.")
-        q.add_argument("--fill_gaps", type=int, default=_V2.fill_gaps,
-                       help="v2: a part missing for at most this many frames between two frames where it was seen "
-                            "is filled by interpolation, and flagged in 4 filled_* columns; 0: off.")
-        q.add_argument("--canonical_hand", type=flag, nargs="?", const=True, default=_V2.canonical_hand,
-                       help="v2: mirror clips whose dominant hand is the left one, so the dominant hand is always "
-                            "in the right-hand columns (every left/right point exchanged, the face included).")
-        q.add_argument("--min_shoulder_width", type=float, default=_V2.min_shoulder_width,
-                       help="v2: median shoulder width as a share of the frame width; below → 'Signer too small'.")
+        q.add_argument("--feature_version", type=_feature_version, default=registry.DEFAULT,
+                       metavar="{" + ",".join(registry.names()) + ",package.module:NAME}", help=registry.help_text())
+        for option in registry.all_options():
+            if option.type is flag:
+                q.add_argument(f"--{option.name}", type=flag, nargs="?", const=True, default=option.default,
+                               help=option.help)
+            else:
+                q.add_argument(f"--{option.name}", type=option.type, default=option.default, help=option.help)
+
+
+def _feature_version(text: str) -> str:
+    try:
+        return registry.checked_name(text)
+    except registry.UnknownVersion as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 REQUIRED = {"--metadata_csv", "--video_dir", "--output_dir"}  # by pipeline.run; the others need fewer
@@ -243,20 +215,13 @@ def option_problems(opts: GhslOptions) -> list:
     for name in ("metadata_csv", "video_dir", "output_dir"):
         if not getattr(opts, name):
             problems.append(f"--{name} is required.")
-    if opts.face_downsample < 1:
-        problems.append("--face_downsample must be 1 or more.")
-    for name in ("min_detection_confidence", "min_tracking_confidence", "min_valid_ratio", "min_hand_ratio",
-                 "min_shoulder_width"):
+    for name in ("min_detection_confidence", "min_tracking_confidence"):
         if not 0.0 <= getattr(opts, name) <= 1.0:
             problems.append(f"--{name} must be between 0 and 1.")
-    if not 0.0 <= opts.ema_alpha <= 1.0:
-        problems.append("--ema_alpha must be between 0 and 1 (0 disables smoothing).")
     if not 0.0 <= opts.max_missing_fraction <= 1.0:
         problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
-    if opts.min_frames < 0:
-        problems.append("--min_frames must not be negative.")
-    problems += definitions.sign_aware_problems(opts.feature_version, opts.fill_gaps, opts.canonical_hand)
-    return problems
+    values = {option.name: getattr(opts, option.name) for option in registry.all_options()}
+    return problems + registry.option_problems(opts.feature_version, values)
 
 
 def landmark_config(opts: GhslOptions) -> dict:
@@ -265,8 +230,8 @@ def landmark_config(opts: GhslOptions) -> dict:
 
 def feature_config(opts: GhslOptions) -> dict:
     """The chosen feature version and its options: what the feature fingerprint hashes."""
-    version = opts.feature_version
-    return {"feature_version": version, **{name: getattr(opts, name) for name in definitions.option_names(version)}}
+    names = registry.get(opts.feature_version).option_names()
+    return {"feature_version": opts.feature_version, **{name: getattr(opts, name) for name in names}}
 
 
 class _HelpWithDefaults(argparse.HelpFormatter):
@@ -287,8 +252,11 @@ def exit_with_help(argv: Optional[List[str]], prog: str, description: str,
     """Print our options' help and exit when asked for it.
 
     Beam's PipelineOptions answers --help with an empty parser of its own, so
-    entry points call this before building their options.
+    entry points call this before building their options. It first imports a feature
+    version named by import path (--feature_version=package.module:NAME), so that its
+    options are options of this run too.
     """
+    registry.load_named_in(sys.argv[1:] if argv is None else argv)
     if not any(a in ("-h", "--help") for a in (sys.argv[1:] if argv is None else argv)):
         return
     parser = argparse.ArgumentParser(
@@ -326,12 +294,22 @@ def _every_option_parser() -> argparse.ArgumentParser:
 
 
 def exit_on_unknown_arguments(argv: Optional[Sequence[str]]) -> None:
-    """Stop with exit code 2, before any work, when an argument is not an option.
+    """Stop with exit code 2, before any work, when an argument is not an option (or --feature_version
+    names no feature version).
 
     Beam only logs such arguments and runs on the defaults: on Dataflow, hours of
     workers producing the wrong dataset because of one typo.
     """
-    unknown = unknown_arguments(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    version = registry.named_in(argv)
+    if version:
+        try:
+            registry.get(version)
+        except registry.UnknownVersion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print("Nothing was run. Run with --help for every option.", file=sys.stderr)
+            sys.exit(2)
+    unknown = unknown_arguments(argv)
     if not unknown:
         return
     names = [name for action in _every_option_parser()._actions for name in action.option_strings

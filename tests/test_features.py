@@ -140,7 +140,7 @@ def test_no_valid_frame_fails():
     clip.valid[:] = False  # a face alone does not count
     result = F.clip_features(clip, F.QualityConfig())
     assert (result.status, result.reason) == ("failed", "No valid pose/hand frames")
-    assert result.total_frames == 10
+    assert result.frames_decoded == 10
 
 
 def test_good_clip_succeeds_with_smoothed_kept_frames():

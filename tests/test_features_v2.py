@@ -84,7 +84,7 @@ def test_features_are_float32_one_row_per_frame_with_presence_flags():
     assert (result.status, result.reason) == ("success", "")
     assert result.features.shape == (60, 544) and result.features.dtype == np.float32
     assert (result.features[:, 540:] == 1.0).all()
-    assert (result.total_frames, result.num_frames, result.trimmed_start, result.trimmed_end) == (60, 60, 0, 0)
+    assert (result.frames_decoded, result.num_frames, result.trimmed_start, result.trimmed_end) == (60, 60, 0, 0)
 
 
 def test_leading_and_trailing_frames_without_signer_are_trimmed_and_counted():
@@ -93,7 +93,7 @@ def test_leading_and_trailing_frames_without_signer_are_trimmed_and_counted():
         hide(clip, part, slice(0, 5))
         hide(clip, part, slice(57, 60))
     result = run(clip, ema_alpha=0)
-    assert (result.total_frames, result.num_frames, result.trimmed_start, result.trimmed_end) == (60, 52, 5, 3)
+    assert (result.frames_decoded, result.num_frames, result.trimmed_start, result.trimmed_end) == (60, 52, 5, 3)
     untrimmed = run(signer_clip(60), ema_alpha=0).features
     np.testing.assert_array_equal(result.features, untrimmed[5:57])
 

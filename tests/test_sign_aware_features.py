@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.test_features_v2 import LEFT_HAND, PRESENT, RIGHT_HAND, hide, run, signer_clip
-from transforms.features import definitions, gaps, hands, mirror, v2
+from transforms.features import gaps, hands, mirror, registry, v2
 from transforms.features.landmarks import ClipPoints
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +37,14 @@ def base_v2():
     return module
 
 
+# Verdict fields renamed since the base commit: the frames decoded are named as the records name them.
+RENAMED = {"total_frames": "frames_decoded"}
+
+
 def assert_same_verdict(new, old):
     """Every field the old verdict has is equal, the features byte for byte."""
     for field in dataclasses.fields(old):
-        mine, theirs = getattr(new, field.name), getattr(old, field.name)
+        mine, theirs = getattr(new, RENAMED.get(field.name, field.name)), getattr(old, field.name)
         if field.name == "features":
             assert (mine is None) == (theirs is None)
             if theirs is not None:
@@ -75,7 +79,8 @@ def test_defaults_keep_the_layout_functions_as_they_were():
     old = base_v2()
     assert v2.column_names() == old.column_names() and v2.feature_dim() == old.feature_dim() == 544
     assert v2.column_names(1) == old.column_names(1)
-    assert definitions.dim("v2", 5) == 544 and definitions.column_names("v2", 5) == old.column_names()
+    options = {"feature_version": "v2", "face_downsample": 5}
+    assert registry.get("v2").dim(options) == 544 and registry.get("v2").columns(options) == old.column_names()
 
 
 # Short-gap filling: which frames
@@ -172,15 +177,18 @@ def test_with_fill_gaps_the_layout_gains_four_named_filled_columns_after_the_pre
     assert names[544:] == ["filled_pose", "filled_left_hand", "filled_right_hand", "filled_face"]
     assert v2.presence_columns().tolist() == [540, 541, 542, 543]
     assert v2.filled_columns().tolist() == [544, 545, 546, 547]
-    assert definitions.dim("v2", 5, filled=True) == 548 and definitions.column_names("v2", 5, filled=True) == names
+    options = {"feature_version": "v2", "face_downsample": 5, "fill_gaps": 3}
+    assert registry.get("v2").dim(options) == 548 and registry.get("v2").columns(options) == names
     assert len(v2.column_names(1, filled=True)) == v2.feature_dim(1, filled=True)
 
 
-def test_has_filled_columns_follows_the_version_and_fill_gaps():
-    assert definitions.has_filled_columns({"feature_version": "v2", "fill_gaps": 3})
-    assert not definitions.has_filled_columns({"feature_version": "v2", "fill_gaps": 0})
-    assert not definitions.has_filled_columns({"feature_version": "v2"})
-    assert not definitions.has_filled_columns({"feature_version": "v1", "fill_gaps": 3})
+def test_filled_columns_follow_the_version_and_fill_gaps():
+    def width(version, **options):
+        return registry.get(version).dim({"feature_version": version, "face_downsample": 5, **options})
+
+    assert width("v2", fill_gaps=3) == 548
+    assert width("v2", fill_gaps=0) == width("v2") == 544
+    assert width("v1", fill_gaps=3) == 540
 
 
 def test_filled_values_do_not_count_in_the_statistics():
@@ -208,10 +216,11 @@ def test_present_moments_tell_the_layout_from_the_arrays_width():
 
 def test_presence_rates_count_seen_frames_only():
     features = run(hide(signer_clip(40), "left_hand", slice(10, 13)), fill_gaps=3).features
-    merged = definitions.moments("v2", features, 5, filled=True)
-    rates = definitions.presence_rates("v2", merged, filled=True)
+    options, version = {"feature_version": "v2", "face_downsample": 5, "fill_gaps": 3}, registry.get("v2")
+    merged = version.moments(features, options)
+    rates = version.presence_rates(merged, options)
     assert rates == {"pose": 1.0, "left_hand": pytest.approx(37 / 40), "right_hand": 1.0, "face": 1.0}
-    mean, _ = definitions.mean_std("v2", merged, 548)
+    mean = version.statistics(merged, options)["feature_mean"]
     assert mean[FILLED["left_hand"]] == pytest.approx(3 / 40)
 
 
@@ -227,19 +236,19 @@ def test_the_moments_of_two_filled_clips_add_up_to_those_of_both():
 
 @pytest.mark.parametrize("version, fill_gaps, canonical_hand, words", [
     ("v2", -1, False, "--fill_gaps=-1"),
-    ("v2", definitions.MAX_FILL_GAPS + 1, False, f"--fill_gaps={definitions.MAX_FILL_GAPS + 1}"),
+    ("v2", v2.MAX_FILL_GAPS + 1, False, f"--fill_gaps={v2.MAX_FILL_GAPS + 1}"),
     ("v1", 0, True, "--canonical_hand needs --feature_version=v2"),
     ("v1", 3, False, "--fill_gaps needs --feature_version=v2"),
 ])
 def test_bad_sign_aware_options_are_problems_that_say_how_to_fix_them(version, fill_gaps, canonical_hand, words):
-    problems = definitions.sign_aware_problems(version, fill_gaps, canonical_hand)
+    problems = registry.option_problems(version, dict(fill_gaps=fill_gaps, canonical_hand=canonical_hand))
     assert len(problems) == 1 and words in problems[0]
 
 
 @pytest.mark.parametrize("version, fill_gaps, canonical_hand", [
-    ("v2", 0, False), ("v2", 3, True), ("v2", definitions.MAX_FILL_GAPS, False), ("v1", 0, False)])
+    ("v2", 0, False), ("v2", 3, True), ("v2", v2.MAX_FILL_GAPS, False), ("v1", 0, False)])
 def test_usable_sign_aware_options_are_no_problem(version, fill_gaps, canonical_hand):
-    assert definitions.sign_aware_problems(version, fill_gaps, canonical_hand) == []
+    assert registry.option_problems(version, dict(fill_gaps=fill_gaps, canonical_hand=canonical_hand)) == []
 
 
 # Dominant hand
@@ -314,7 +323,10 @@ def test_no_pose_means_no_scale_and_unknown():
 
 def test_dominant_hand_is_the_same_for_every_feature_version():
     clip = one_hand_signs("left")
-    assert definitions.dominant_hand(clip) == hands.dominant_hand(clip) == ("left", "")
+    for name in registry.names():
+        options = {"feature_version": name, **{o.name: o.default for o in registry.all_options()}, "min_frames": 1}
+        verdict = registry.get(name).judge(clip, options)
+        assert (verdict.dominant_hand, verdict.dominant_hand_reason) == hands.dominant_hand(clip) == ("left", "")
 
 
 def test_every_v2_verdict_carries_the_dominant_hand_failed_and_rejected_ones_too():

@@ -11,12 +11,25 @@ detected in a frame is all zeros there and its `*_present` flag is False.
 from __future__ import annotations
 
 import dataclasses
+from typing import List
 
 import numpy as np
 
 POSE_POINTS = 33
 HAND_POINTS = 21
 FACE_POINTS = 468  # the first 468 face points; a refined face mesh adds 10 iris points after them
+
+# The frame vector layout: one frame's landmarks as one row, the layout of v1's columns (and of v2's
+# first ones) and of the report's skeleton drawings. With face_downsample = 5, 540 values:
+#     [0:132)    pose, 33 landmarks × (x, y, z, visibility)
+#     [132:195)  left hand, 21 × (x, y, z)
+#     [195:258)  right hand, 21 × (x, y, z)
+#     [258:540)  face landmarks 0, 5, …, 465 × (x, y, z)
+POSE_DIM = POSE_POINTS * 4
+HAND_DIM = HAND_POINTS * 3
+LEFT_HAND = slice(POSE_DIM, POSE_DIM + HAND_DIM)
+RIGHT_HAND = slice(POSE_DIM + HAND_DIM, POSE_DIM + 2 * HAND_DIM)
+FACE_START = POSE_DIM + 2 * HAND_DIM
 
 
 @dataclasses.dataclass
@@ -43,3 +56,32 @@ class ClipPoints:
         return cls(np.zeros((0, POSE_POINTS, 4), np.float32), np.zeros((0, HAND_POINTS, 3), np.float32),
                    np.zeros((0, HAND_POINTS, 3), np.float32), np.zeros((0, face_points, 3), np.float32),
                    none, none.copy(), none.copy(), none.copy(), width, height, fps)
+
+
+def face_indices(face_downsample: int) -> np.ndarray:
+    """The face points a frame vector keeps: every face_downsample-th of the first 468."""
+    return np.arange(0, FACE_POINTS, face_downsample)
+
+
+def frame_dim(face_downsample: int) -> int:
+    return FACE_START + 3 * len(face_indices(face_downsample))
+
+
+def frame_column_names(face_downsample: int) -> List[str]:
+    """Names of the frame vector's columns, e.g. pose_11_x, left_hand_4_z, face_5_y."""
+    names = [f"pose_{i}_{axis}" for i in range(POSE_POINTS) for axis in ("x", "y", "z", "visibility")]
+    for hand in ("left_hand", "right_hand"):
+        names += [f"{hand}_{i}_{axis}" for i in range(HAND_POINTS) for axis in ("x", "y", "z")]
+    names += [f"face_{i}_{axis}" for i in face_indices(face_downsample) for axis in ("x", "y", "z")]
+    return names
+
+
+def frame_vectors(points: ClipPoints, face_downsample: int) -> np.ndarray:
+    """Every frame of a clip as a frame vector (T, frame_dim) float32; a part not detected is zeros."""
+    frames = len(points)
+    return np.concatenate([
+        points.pose.reshape(frames, POSE_DIM),
+        points.left_hand.reshape(frames, HAND_DIM),
+        points.right_hand.reshape(frames, HAND_DIM),
+        points.face[:, face_indices(face_downsample)].reshape(frames, -1),
+    ], axis=1).astype(np.float32)

@@ -16,22 +16,17 @@ A part that was not detected is all zeros.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Dict, List
 
 import numpy as np
 
-from transforms.features.landmarks import ClipPoints
+from transforms.features import version
+from transforms.features.landmarks import (FACE_START, LEFT_HAND, POSE_DIM,
+                                           POSE_POINTS, RIGHT_HAND, ClipPoints, face_indices, frame_column_names,
+                                           frame_dim, frame_vectors)
+from transforms.features.verdict import FAILED, SUCCESS, ClipVerdict, gated
 
 FEATURE_VERSION = "v1"
-
-POSE_POINTS = 33
-HAND_POINTS = 21
-FACE_POINTS = 468
-POSE_DIM = POSE_POINTS * 4
-HAND_DIM = HAND_POINTS * 3
-LEFT_HAND = slice(POSE_DIM, POSE_DIM + HAND_DIM)
-RIGHT_HAND = slice(POSE_DIM + HAND_DIM, POSE_DIM + 2 * HAND_DIM)
-FACE_START = POSE_DIM + 2 * HAND_DIM
 
 # Shoulders and hips anchor the torso frame of reference.
 L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
@@ -42,14 +37,6 @@ TOO_FEW_FRAMES = "Too few frames"
 LOW_DETECTION = "Below preprocessing quality threshold"
 NO_FRAMES = "No frames read"
 NO_VALID_FRAMES = "No valid pose/hand frames"
-
-
-def face_indices(face_downsample: int) -> np.ndarray:
-    return np.arange(0, FACE_POINTS, face_downsample)
-
-
-def frame_dim(face_downsample: int) -> int:
-    return FACE_START + 3 * len(face_indices(face_downsample))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,22 +61,9 @@ class ClipLandmarks:
     visibility: np.ndarray  # (total,) float32: mean pose visibility, 0 without pose
 
 
-@dataclasses.dataclass
-class ClipFeatures:
-    """The verdict on one clip and, unless it failed, its features."""
-
-    status: str                        # "success" | "low_quality" | "failed"
-    reason: str = ""                   # why it is low_quality or failed ("" for a clean success)
-    features: Optional[np.ndarray] = None  # (kept, D) float32, smoothed; None when failed or rejected
-    total_frames: int = 0
-    num_frames: int = 0                # kept frames
-    detection_ratio: float = 0.0
-    mean_visibility: float = 0.0
-    motion_mean: float = 0.0
-    motion_p50: float = 0.0
-    motion_p95: float = 0.0
-    motion_max: float = 0.0
-    kept_low: bool = False             # rejected by §8 but saved because of keep_low_quality
+# The verdict on one clip: v1 fills frames_decoded, num_frames (kept frames), detection_ratio,
+# mean_visibility, the motion numbers and kept_low (rejected by §8 but saved because of keep_low_quality).
+ClipFeatures = ClipVerdict
 
 
 def frame_vector(pose, left_hand, right_hand, face, face_downsample: int = 5):
@@ -119,13 +93,7 @@ def from_points(points: ClipPoints, face_downsample: int = 5) -> ClipLandmarks:
     The same vectors frame_vector builds one frame at a time; absent parts are zeros in
     ClipPoints already, as the spec wants them.
     """
-    frames = len(points)
-    vectors = np.concatenate([
-        points.pose.reshape(frames, POSE_DIM),
-        points.left_hand.reshape(frames, HAND_DIM),
-        points.right_hand.reshape(frames, HAND_DIM),
-        points.face[:, face_indices(face_downsample)].reshape(frames, -1),
-    ], axis=1).astype(np.float32)
+    vectors = frame_vectors(points, face_downsample)
     valid = points.pose_present | points.left_hand_present | points.right_hand_present
     visibility = np.where(points.pose_present, points.pose[:, :, 3].mean(axis=1, dtype=np.float32), np.float32(0))
     return ClipLandmarks(frames=vectors, valid=np.asarray(valid, bool), visibility=visibility.astype(np.float32))
@@ -215,14 +183,14 @@ def clip_features(clip: ClipLandmarks, cfg: QualityConfig) -> ClipFeatures:
     """Apply §Per video steps 1–10 to one clip's raw landmarks."""
     total = len(clip.frames)
     if total == 0:
-        return ClipFeatures(status="failed", reason=NO_FRAMES)
+        return ClipFeatures(status=FAILED, reason=NO_FRAMES)
 
     normalized = normalize_frames(clip.frames)
     energy = motion_energy(normalized)
     valid = np.asarray(clip.valid, dtype=bool)
     n_valid = int(valid.sum())
     if n_valid == 0:
-        return ClipFeatures(status="failed", reason=NO_VALID_FRAMES, total_frames=total)
+        return ClipFeatures(status=FAILED, reason=NO_VALID_FRAMES, frames_decoded=total)
     detection_ratio = n_valid / total
 
     frames = normalized[valid]
@@ -235,8 +203,8 @@ def clip_features(clip: ClipLandmarks, cfg: QualityConfig) -> ClipFeatures:
     frames, visibility, energy = frames[keep], visibility[keep], energy[keep]
 
     result = ClipFeatures(
-        status="success",
-        total_frames=total,
+        status=SUCCESS,
+        frames_decoded=total,
         num_frames=len(frames),
         detection_ratio=float(detection_ratio),
         mean_visibility=float(np.mean(visibility)),
@@ -245,20 +213,13 @@ def clip_features(clip: ClipLandmarks, cfg: QualityConfig) -> ClipFeatures:
         motion_p95=float(np.percentile(energy, 95)),
         motion_max=float(np.max(energy)),
     )
-
-    reason = _low_quality_reason(result, cfg)
-    if reason:
-        result.reason = reason
-        if not cfg.keep_low_quality:
-            result.status = "low_quality"
-            return result
-        result.kept_low = True
-
-    result.features = ema_smooth(frames, cfg.ema_alpha)
-    return result
+    result = gated(result, _low_quality_reason(result, cfg), cfg.keep_low_quality)
+    if result.status != SUCCESS:
+        return result
+    return dataclasses.replace(result, features=ema_smooth(frames, cfg.ema_alpha))
 
 
-def _low_quality_reason(result: ClipFeatures, cfg: QualityConfig) -> str:
+def _low_quality_reason(result: ClipVerdict, cfg: QualityConfig) -> str:
     if result.motion_mean < cfg.motion_rejection_threshold:
         return LOW_MOTION
     if result.num_frames < cfg.min_frames:
@@ -266,3 +227,60 @@ def _low_quality_reason(result: ClipFeatures, cfg: QualityConfig) -> str:
     if result.detection_ratio < cfg.min_valid_ratio:
         return LOW_DETECTION
     return ""
+
+
+class FeaturesV1(version.FeatureVersion):
+    """v1 as a feature version (transforms/features/version.py): the options above, this module's verdict."""
+
+    name = FEATURE_VERSION
+    help = "the team's exact definition (540 columns, frames dropped, absent parts as -centre/scale)."
+    options = (
+        version.Option("face_downsample", int, 5, "Keep every Nth of the 468 face landmarks (5 → 94, 540 values "
+                                                   "per frame).", bounds=(1, float("inf"))),
+        version.Option("min_frames", int, QualityConfig.min_frames, "Fewer kept frames → 'Too few frames'.",
+                       bounds=(0, float("inf"))),
+        version.Option("min_valid_ratio", float, QualityConfig.min_valid_ratio,
+                       "Lower share of frames with pose or a hand → low quality.", bounds=(0.0, 1.0)),
+        version.Option("visibility_threshold", float, QualityConfig.visibility_threshold,
+                       "A frame is kept if its mean pose visibility reaches this…"),
+        version.Option("motion_keep_threshold", float, QualityConfig.motion_keep_threshold,
+                       "…or its motion energy reaches this."),
+        version.Option("motion_rejection_threshold", float, QualityConfig.motion_rejection_threshold,
+                       "Lower mean motion energy → 'Low motion'."),
+        version.Option("ema_alpha", float, QualityConfig.ema_alpha,
+                       "Exponential smoothing weight of the new frame; 0 disables smoothing.", bounds=(0.0, 1.0)),
+        version.Option("keep_low_quality", version.flag, QualityConfig.keep_low_quality,
+                       "Save clips the quality rules reject, flagged kept_low."),
+    )
+    frames_text = "the frames v1 kept (it drops frames without a pose or hand, and still frames with low visibility)"
+    card = version.CardText(
+        definition="v1, the team's original definition (`shared/spec/features-v1.md`)",
+        standardize='x = (x - stats["feature_mean"]) / stats["feature_std"]',
+        standardize_note="",
+        stats_words="every train frame",
+        limits=("Features v1: a part not detected is stored as zeros *before* normalization, so it appears at "
+                "-centre/scale (a phantom hand that moves with the torso), and frames are dropped, so time jumps. "
+                "Prefer a v2 release for new models.",))
+
+    def option_problems(self, values: Dict[str, object]) -> List[str]:
+        problems = []
+        if values.get("canonical_hand"):
+            problems.append("--canonical_hand needs --feature_version=v2: v1 is the team's fixed definition and "
+                            "never mirrors. Add --feature_version=v2, or drop --canonical_hand.")
+        if values.get("fill_gaps"):
+            problems.append("--fill_gaps needs --feature_version=v2: v1 is the team's fixed definition and fills "
+                            "nothing. Add --feature_version=v2, or drop --fill_gaps.")
+        return problems
+
+    def compute(self, points: ClipPoints, options: Dict[str, object]) -> ClipFeatures:
+        quality = QualityConfig(**{f.name: options[f.name] for f in dataclasses.fields(QualityConfig)})
+        return clip_features(from_points(points, int(options["face_downsample"])), quality)
+
+    def columns(self, options: Dict[str, object]) -> List[str]:
+        return frame_column_names(int(options["face_downsample"]))
+
+    def columns_text(self, options: Dict[str, object]) -> str:
+        return "x, y, z (and visibility for the pose) of every point, normalized around the torso."
+
+
+VERSION = FeaturesV1()

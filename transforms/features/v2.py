@@ -29,8 +29,11 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from transforms.features import gaps, hands, mirror, v1
-from transforms.features.landmarks import ClipPoints, HAND_POINTS, POSE_POINTS
+from transforms.common.moments import Moments, frame_count
+from transforms.common.moments import mean_std as moments_mean_std
+from transforms.features import gaps, hands, mirror, v1, version
+from transforms.features.landmarks import ClipPoints, HAND_POINTS, POSE_POINTS, frame_column_names
+from transforms.features.verdict import FAILED, SUCCESS, ClipVerdict, gated
 
 FEATURE_VERSION = "v2"
 
@@ -69,30 +72,15 @@ class V2Config:
     canonical_hand: bool = False    # mirror clips whose dominant hand is the left one
 
 
-@dataclasses.dataclass
-class ClipFeaturesV2:
-    """The verdict on one clip and, unless it failed or was rejected, its features."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClipFeaturesV2(ClipVerdict):
+    """The verdict on one clip (verdict.ClipVerdict: num_frames are the kept frames, frames decoded minus
+    trimmed_start and trimmed_end; detection_ratio and mean_visibility over the kept frames) and what v2
+    measured besides, for its tests and docs."""
 
-    status: str                        # "success" | "low_quality" | "failed"
-    reason: str = ""                   # "<label>: <details>"; "" for a clean success
-    features: Optional[np.ndarray] = None  # (num_frames, 544) float32; None when failed or rejected
-    total_frames: int = 0              # frames decoded
-    num_frames: int = 0                # kept frames: total minus the trimmed ones
-    detection_ratio: float = 0.0       # share of kept frames with a pose or a hand
-    mean_visibility: float = 0.0       # mean pose visibility over kept frames with a pose
-    motion_mean: float = 0.0
-    motion_p50: float = 0.0
-    motion_p95: float = 0.0
-    motion_max: float = 0.0
-    kept_low: bool = False             # rejected by a gate but saved because of keep_low_quality
-    trimmed_start: int = 0             # leading frames with no signer, not kept
-    trimmed_end: int = 0               # trailing frames with no signer, not kept
     presence: Dict[str, float] = dataclasses.field(default_factory=dict)  # part → rate over kept frames
     hand_ratio: float = 0.0            # share of kept frames with at least one hand
     shoulder_width: float = 0.0        # median shoulder span as a fraction of the frame width
-    dominant_hand: str = hands.UNKNOWN  # "left" | "right" | "unknown", of the clip as filmed (hands.py)
-    dominant_hand_reason: str = ""     # "<label>: <details>" when unknown, else ""
-    mirrored: bool = False             # canonical_hand mirrored this clip (its dominant hand was the left)
     filled_frames: Dict[str, int] = dataclasses.field(default_factory=dict)  # part → frames filled (fill_gaps > 0)
 
 
@@ -103,11 +91,7 @@ def feature_dim(face_downsample: int = 5, filled: bool = False) -> int:
 
 def v1_column_names(face_downsample: int = 5) -> List[str]:
     """Names of v1's columns, in v1's layout (540 with the default face_downsample)."""
-    names = [f"pose_{i}_{axis}" for i in range(POSE_POINTS) for axis in (*AXES, "visibility")]
-    for hand in ("left_hand", "right_hand"):
-        names += [f"{hand}_{i}_{axis}" for i in range(HAND_POINTS) for axis in AXES]
-    names += [f"face_{i}_{axis}" for i in v1.face_indices(face_downsample) for axis in AXES]
-    return names
+    return frame_column_names(face_downsample)
 
 
 def column_names(face_downsample: int = 5, filled: bool = False) -> List[str]:
@@ -184,32 +168,31 @@ def clip_features(points: ClipPoints, cfg: V2Config) -> ClipFeaturesV2:
     hand, why = hands.dominant_hand(points)
     mirrored = cfg.canonical_hand and hand == hands.LEFT
     result = _judge(mirror.swap_sides(points) if mirrored else points, cfg, reflect=mirrored)
-    result.dominant_hand, result.dominant_hand_reason, result.mirrored = hand, why, mirrored
-    return result
+    return dataclasses.replace(result, dominant_hand=hand, dominant_hand_reason=why, mirrored=mirrored)
 
 
 def _judge(points: ClipPoints, cfg: V2Config, reflect: bool = False) -> ClipFeaturesV2:
     """reflect: points are swap_sides of the clip, and x is reflected about the torso centre after normalization."""
     total = len(points)
     if total == 0:
-        return ClipFeaturesV2(status="failed", reason=f"{NO_FRAMES}: the video gave no frame to decode")
+        return ClipFeaturesV2(status=FAILED, reason=f"{NO_FRAMES}: the video gave no frame to decode")
 
     signer = _signer_frames(_presence(points))
     if not signer.any():
         return ClipFeaturesV2(
-            status="failed", total_frames=total,
+            status=FAILED, frames_decoded=total,
             reason=f"{NO_SIGNER}: no pose or hand was seen in any of the {total} frames (a face alone "
                    f"does not count); check that the clip shows a signer")
 
     first, last = np.flatnonzero(signer)[[0, -1]]
     clip = _frames(points, slice(first, last + 1))
-    counts = dict(total_frames=total, num_frames=len(clip),
+    counts = dict(frames_decoded=total, num_frames=len(clip),
                   trimmed_start=int(first), trimmed_end=int(total - 1 - last))
     presence = _presence(clip)
     has_torso = _has_torso(clip.pose, presence[:, POSE])
     if not has_torso.any():
         return ClipFeaturesV2(
-            status="failed", **counts,
+            status=FAILED, **counts,
             reason=f"{NO_TORSO}: none of the {len(clip)} frames has a pose with shoulders and hips, "
                    f"so hands and face cannot be placed relative to the body; film the signer's upper body")
 
@@ -220,30 +203,25 @@ def _judge(points: ClipPoints, cfg: V2Config, reflect: bool = False) -> ClipFeat
         x = _x_columns(cfg.face_downsample)
         frames[:, x] = np.float32(0.0) - frames[:, x]
     present_columns = presence[:, column_parts(cfg.face_downsample)]
-    result = ClipFeaturesV2(status="success", **counts, **_measures(clip, presence, has_torso),
+    result = ClipFeaturesV2(status=SUCCESS, **counts, **_measures(clip, presence, has_torso),
                             **_motion_summary(_motion_energy(frames, present_columns)))
 
-    reason = _low_quality_reason(result, int(has_torso.sum()), cfg)
-    if reason:
-        result.reason = reason
-        if not cfg.keep_low_quality:
-            result.status = "low_quality"
-            return result
-        result.kept_low = True
+    result = gated(result, _low_quality_reason(result, int(has_torso.sum()), cfg), cfg.keep_low_quality)
+    if result.status != SUCCESS:
+        return result
 
     if cfg.fill_gaps <= 0:
         smoothed = _smooth_within_runs(frames, present_columns, cfg.ema_alpha)
-        result.features = np.concatenate([smoothed, presence.astype(np.float32)], axis=1)
-        return result
+        return dataclasses.replace(result, features=np.concatenate([smoothed, presence.astype(np.float32)], axis=1))
 
     # Filled after the gates, which judge what MediaPipe saw; the EMA then runs
     # through a filled gap as through seen frames (the line continues the track).
     frames, filled = gaps.fill_short_gaps(frames, presence, column_parts(cfg.face_downsample), cfg.fill_gaps)
     shown = presence | filled
     smoothed = _smooth_within_runs(frames, shown[:, column_parts(cfg.face_downsample)], cfg.ema_alpha)
-    result.features = np.concatenate([smoothed, shown.astype(np.float32), filled.astype(np.float32)], axis=1)
-    result.filled_frames = {part: int(filled[:, i].sum()) for i, part in enumerate(PARTS)}
-    return result
+    return dataclasses.replace(
+        result, features=np.concatenate([smoothed, shown.astype(np.float32), filled.astype(np.float32)], axis=1),
+        filled_frames={part: int(filled[:, i].sum()) for i, part in enumerate(PARTS)})
 
 
 def _frames(points: ClipPoints, kept: slice) -> ClipPoints:
@@ -431,3 +409,126 @@ def _low_quality_reason(result: ClipFeaturesV2, torso_frames: int, cfg: V2Config
         return (f"{LOW_MOTION}: the landmarks move {result.motion_mean:.2g} torso units per frame on average "
                 f"(needs {cfg.motion_rejection_threshold:g}); the signer hardly moves")
     return ""
+
+
+# The longest gap fill_gaps may fill: one second at 30 fps. Past that a hand has left
+# the view or stopped being tracked, and a straight line would invent its movement.
+MAX_FILL_GAPS = 30
+
+
+def _v1_option(name: str) -> version.Option:
+    """The options v2 shares with v1 are v1's (one number, one line of help, for one option)."""
+    return next(o for o in v1.VERSION.options if o.name == name)
+
+
+class FeaturesV2(version.FeatureVersion):
+    """v2 as a feature version (transforms/features/version.py)."""
+
+    name = FEATURE_VERSION
+    help = ("time kept, absent parts 0 plus 4 presence columns (544), clips with no hands or a tiny signer rejected; "
+            "see docs/features-v2.md.")
+    options = tuple(_v1_option(name) for name in (
+        "face_downsample", "min_frames", "min_valid_ratio", "motion_rejection_threshold", "ema_alpha",
+        "keep_low_quality")) + (
+        version.Option("min_hand_ratio", float, V2Config.min_hand_ratio,
+                       "v2: a hand must be seen in at least this share of kept frames, else 'No hands'.",
+                       bounds=(0.0, 1.0)),
+        version.Option("fill_gaps", int, V2Config.fill_gaps,
+                       "v2: a part missing for at most this many frames between two frames where it was seen is "
+                       "filled by interpolation, and flagged in 4 filled_* columns; 0: off."),
+        version.Option("canonical_hand", version.flag, V2Config.canonical_hand,
+                       "v2: mirror clips whose dominant hand is the left one, so the dominant hand is always in the "
+                       "right-hand columns (every left/right point exchanged, the face included)."),
+        version.Option("min_shoulder_width", float, V2Config.min_shoulder_width,
+                       "v2: median shoulder width as a share of the frame width; below → 'Signer too small'.",
+                       bounds=(0.0, 1.0)),
+    )
+    report_columns = ("source_fps", "trimmed_start", "trimmed_end", "mirrored")
+    frames_text = "every frame from the first to the last with a signer, in order (v2 keeps time)"
+    card = version.CardText(
+        definition="v2 (`docs/features-v2.md` in the pipeline repository): time kept, absent parts 0 with presence "
+                   "columns, statistics over what was seen",
+        standardize='present = x[:, schema["column_presence"]]       # 1 where the column\'s part was seen\n'
+                    'keep = np.array(schema["column_presence"]) < 0   # the presence columns stay as they are\n'
+                    'x = np.where(keep, x, present * (x - stats["feature_mean"]) / stats["feature_std"])',
+        standardize_note="; absent parts stay 0",
+        stats_words="the train frames where each column's part was seen",
+        limits=("Features v2: a part not seen is 0 in its columns; use the presence columns as a mask (see How to "
+                "load), or the zeros read as a point at the torso centre.",))
+
+    def option_names(self):
+        # In V2Config's order: the order of feature_schema.json's options.
+        return tuple(f.name for f in dataclasses.fields(V2Config))
+
+    def option_problems(self, values: Dict[str, object]) -> List[str]:
+        fill = values["fill_gaps"]
+        if not 0 <= fill <= MAX_FILL_GAPS:
+            return [f"--fill_gaps={fill} is not a gap length: give 0 (off) to {MAX_FILL_GAPS} frames (a part "
+                    f"missing longer than that is gone, not lost for a moment); 3 to 5 fills MediaPipe's "
+                    f"dropouts in fast signing."]
+        return []
+
+    def compute(self, points: ClipPoints, options: Dict[str, object]) -> ClipFeaturesV2:
+        return clip_features(points, V2Config(**{name: options[name] for name in self.option_names()}))
+
+    def columns(self, options: Dict[str, object]) -> List[str]:
+        return column_names(int(options["face_downsample"]), _filled(options))
+
+    def columns_text(self, options: Dict[str, object]) -> str:
+        text = ("x, y, z (and visibility for the pose) of every point, normalized around the torso and exactly 0 "
+                "where the part was not seen; then 4 columns (present_pose, present_left_hand, "
+                "present_right_hand, present_face) are 1.0 where that part was seen, else 0.0.")
+        if _filled(options):
+            text += (" The last 4 (filled_pose, filled_left_hand, filled_right_hand, filled_face) are 1.0 where "
+                     "the part was missing for at most --fill_gaps frames and its values were interpolated (its "
+                     "present column is 1.0 there too), else 0.0.")
+        return text
+
+    def column_presence(self, options: Dict[str, object]) -> List[int]:
+        face_downsample = int(options["face_downsample"])
+        presence = presence_columns(face_downsample)
+        landmarks = [int(presence[p]) for p in column_parts(face_downsample)]
+        return landmarks + [-1] * (self.dim(options) - len(landmarks))
+
+    def moments(self, features: np.ndarray, options: Dict[str, object]):
+        return Moments(*present_moments(features, int(options["face_downsample"]), _filled(options)))
+
+    def statistics(self, merged: Optional[Moments], options: Dict[str, object]) -> Dict[str, np.ndarray]:
+        # Mean/std are over the frames where each column's part was seen (filled frames not counted);
+        # standardize with present * (x - mean) / std so absent zeros stay zeros.
+        if merged is None:
+            mean, std = moments_mean_std(merged, self.dim(options))
+        else:
+            mean, std = stats_from_moments(*merged)
+        rates = self.presence_rates(merged, options)
+        return dict(feature_mean=mean, feature_std=std, frame_count=np.int64(frame_count(merged)),
+                    present_count=(np.asarray(merged.count, np.int64) if merged is not None
+                                   else np.zeros(len(mean), np.int64)),
+                    presence_parts=np.array(list(rates) or list(PARTS)),
+                    presence_rate=np.array([rates.get(p, 0.0) for p in PARTS], dtype=np.float32))
+
+    def statistics_names(self):
+        return ("present_count", "presence_rate")
+
+    def presence_rates(self, merged: Optional[Moments], options: Dict[str, object]) -> Dict[str, float]:
+        """Share of saved frames in which each part was seen.
+
+        Seen, not filled: with filled columns a presence column's sum counts filled
+        frames too, so the filled column's sum is taken off.
+        """
+        if merged is None:
+            return {}
+        count, total, _ = merged
+        frames = max(int(count[-1]), 1)
+        parts, filled = len(PARTS), _filled(options)
+        present = np.asarray(total[-2 * parts:-parts] if filled else total[-parts:], np.float64)
+        seen = present - np.asarray(total[-parts:], np.float64) if filled else present
+        return {part: float(seen[i] / frames) for i, part in enumerate(PARTS)}
+
+
+def _filled(options: Dict[str, object]) -> bool:
+    """The layout of fill_gaps > 0, with the four filled columns."""
+    return int(options.get("fill_gaps") or 0) > 0
+
+
+VERSION = FeaturesV2()

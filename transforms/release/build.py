@@ -26,7 +26,7 @@ from apache_beam.metrics import Metrics
 from transforms.common import moments as stats
 from transforms.common import storage
 from transforms.common.progress import NAMESPACE, ensure_log_handler
-from transforms.features import definitions
+from transforms.features import registry
 from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError
 from transforms.release.plan import BUILD, EXISTS, ClipEntry, ReleasePlan, plan_release
@@ -61,7 +61,7 @@ class ShardWork(NamedTuple):
     release_id: str
     name: str
     schema: ReleaseSchema
-    face_downsample: int         # the column layout behind v2's moments
+    feature_options: dict        # the run's feature version and options: how a clip's moments are taken
     clips: List[ClipEntry]       # in video_file order
 
 
@@ -117,8 +117,8 @@ def shard_work(planned: Planned) -> List[ShardWork]:
     by_shard = {}
     for clip in plan.clips:  # in video_file order
         by_shard.setdefault(clip.shard, []).append(clip)
-    face_downsample = plan.feature_schema["options"]["face_downsample"]
-    return [ShardWork(planned.outputs.output_dir, plan.release_id, name, plan.schema, face_downsample, clips)
+    return [ShardWork(planned.outputs.output_dir, plan.release_id, name, plan.schema, planned.outputs.feature_options,
+                      clips)
             for name, clips in by_shard.items()]
 
 
@@ -132,10 +132,10 @@ class WriteShard(beam.DoFn):
         with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
             arrays = list(pool.map(lambda clip: _array(work.output_dir, clip, work.schema), work.clips))
         self.read.inc(len(arrays))
-        train = None
+        train, version = None, registry.of(work.feature_options)
         for clip, array in zip(work.clips, arrays):
             if clip.split == "train":
-                train = stats.add(train, definitions.moments(work.schema.feature_version, array, work.face_downsample))
+                train = stats.add(train, version.moments(array, work.feature_options))
         shard = Shard(work.name, work.schema, [{**c.values, FEATURES: a} for c, a in zip(work.clips, arrays)])
         path = layout.shard_file(work.name)
         entry = write_shard(shard, storage.join(layout.release_dir(work.output_dir, work.release_id), path))

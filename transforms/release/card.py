@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Mapping
 
+from transforms.features import registry
+from transforms.features.version import FeatureVersion
 from transforms.release import layout
 from transforms.release.plan import ReleasePlan
 from transforms.release.conditions import conditions_markdown
@@ -55,6 +57,11 @@ def _version(plan: ReleasePlan) -> str:
     return plan.feature_schema["feature_version"]
 
 
+def _feature_version(plan: ReleasePlan) -> FeatureVersion:
+    """The version the release's features were made with: what the card says about them is its own words."""
+    return registry.get(_version(plan))
+
+
 def _summary(plan: ReleasePlan) -> str:
     counts, dim, dtype = plan.counts, plan.schema.dim, plan.schema.dtype
     sentences = len({c.values["sentence_id"] for c in plan.clips})
@@ -76,11 +83,7 @@ def _group_words(plan: ReleasePlan) -> str:
 
 
 def _loading(plan: ReleasePlan) -> str:
-    version, dim = _version(plan), plan.schema.dim
-    standardize = ("x = (x - stats[\"feature_mean\"]) / stats[\"feature_std\"]" if version == "v1" else
-                   "present = x[:, schema[\"column_presence\"]]       # 1 where the column's part was seen\n"
-                   "keep = np.array(schema[\"column_presence\"]) < 0   # the presence columns stay as they are\n"
-                   "x = np.where(keep, x, present * (x - stats[\"feature_mean\"]) / stats[\"feature_std\"])")
+    card, dim = _feature_version(plan).card, plan.schema.dim
     return f"""## How to load
 
 ```python
@@ -101,13 +104,13 @@ df = pd.read_parquet("path/to/releases/{plan.release_id}/data")       # every sp
 x = np.stack(df[df["split"] == "train"]["features"].iloc[0])        # (num_frames, {dim})
 ```
 
-Standardize with the train split's statistics (`{STATS_NPZ}`){"" if version == "v1" else "; absent parts stay 0"}:
+Standardize with the train split's statistics (`{STATS_NPZ}`){card.standardize_note}:
 
 ```python
 import json
 stats = np.load("path/to/releases/{plan.release_id}/{STATS_NPZ}")
 schema = json.load(open("path/to/releases/{plan.release_id}/{FEATURE_SCHEMA_JSON}"))
-{standardize}
+{card.standardize}
 ```
 
 The GhSL pipeline repository has fixed-length training batches (pad or centre-crop to 64 frames, a frame mask,
@@ -127,11 +130,12 @@ def _structure(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
         for name in names:
             path = layout.shard_file(name)
             lines.append(f"| `{path}` | {rows_per_shard[name]} rows, {_size(shards[path]['size'])} |")
+    presence = "column_presence" in plan.feature_schema
     lines += [f"| `{STATS_NPZ}` | mean and std per column over the train split only ({_stats_words(plan)}), "
-              f"frame_count, video_count{', present_count, presence_rate' if _version(plan) != 'v1' else ''} |",
+              f"frame_count, video_count{''.join(', ' + n for n in _feature_version(plan).statistics_names())} |",
               f"| `{FEATURE_SCHEMA_JSON}` | the {plan.schema.dim} column names of `features`, the feature "
               f"version and its options, `dtype`, "
-              f"{'`column_presence` (the presence column that masks each column), ' if _version(plan) != 'v1' else ''}"
+              f"{'`column_presence` (the presence column that masks each column), ' if presence else ''}"
               f"and every field above |",
               f"| `{SPLITS_CSV}` | {_splits_csv_words(plan)} |",
               f"| `{layout.MANIFEST}` | the size and sha256 of every file, and the inputs the release id is derived "
@@ -148,7 +152,7 @@ def _splits_csv_words(plan: ReleasePlan) -> str:
 
 
 def _stats_words(plan: ReleasePlan) -> str:
-    words = "every train frame" if _version(plan) == "v1" else "the train frames where each column's part was seen"
+    words = _feature_version(plan).card.stats_words
     return words + (", computed from the float16 values stored" if plan.schema.dtype == "float16" else "")
 
 
@@ -221,9 +225,7 @@ def _more(items: List) -> List[str]:
 def _creation(plan: ReleasePlan) -> str:
     summary, fs = plan.run_summary, plan.feature_schema
     config, versions = summary.get("config", {}), summary.get("versions", {})
-    definition = ("v1, the team's original definition (`shared/spec/features-v1.md`)" if _version(plan) == "v1" else
-                  "v2 (`docs/features-v2.md` in the pipeline repository): time kept, absent parts 0 with presence "
-                  "columns, statistics over what was seen")
+    definition = _feature_version(plan).card.definition
     landmark = {k: config[k] for k in ("model_complexity", "min_detection_confidence", "min_tracking_confidence",
                                        "refine_face_landmarks", "smooth_landmarks") if k in config}
     lines = ["## How the data was created", "",
@@ -244,13 +246,7 @@ def _creation(plan: ReleasePlan) -> str:
 
 def _limits(plan: ReleasePlan) -> str:
     lines = ["## Known limits", ""]
-    if _version(plan) == "v1":
-        lines += ["- Features v1: a part not detected is stored as zeros *before* normalization, so it appears at "
-                  "-centre/scale (a phantom hand that moves with the torso), and frames are dropped, so time jumps. "
-                  "Prefer a v2 release for new models."]
-    else:
-        lines += ["- Features v2: a part not seen is 0 in its columns; use the presence columns as a mask (see How to "
-                  "load), or the zeros read as a point at the torso centre."]
+    lines += [f"- {line}" for line in _feature_version(plan).card.limits]
     if plan.schema.dtype == "float16":
         lines += ["- The arrays are float16 (about 3 significant digits; relative rounding up to 5e-4)."]
     lines += ["- Splits come from a hash of each group: with few groups a split's share can be far from its ratio.",

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from transforms.common import storage
-from transforms.features import definitions, v2
+from transforms.features import registry
 from transforms.release import layout, manifest
 from transforms.release.conditions import broken_promises, overlaps
 from transforms.release.inputs import ReleaseError, clip_records, require_saved_clips
@@ -110,10 +110,9 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     records = clip_records(outputs)
 
     proc_schema = outputs.feature_schema
-    version, dim = proc_schema["feature_version"], int(proc_schema["dim"])
+    dim = int(proc_schema["dim"])
     columns = outputs.processed_columns
-    filled = definitions.has_filled_columns(outputs.feature_options)
-    schema = release_schema(columns, version, dim, settings.dtype, filled)
+    schema = release_schema(columns, outputs.feature_options, dim, settings.dtype)
     saved = {r.video_file: r for r in outputs.saved}
     texts = {v: outputs.processed_text(r) for v, r in saved.items()}
     heldout_by = settings.heldout_by
@@ -141,7 +140,7 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
                                      list(texts.values()), records)
     release_id = manifest.release_id(inputs)
     status = EXISTS if layout.is_release(output_dir, release_id) else BUILD
-    presence = _column_presence(version, dim, proc_schema["options"]["face_downsample"])
+    presence = registry.of(outputs.feature_options).column_presence(outputs.feature_options)
     return ReleasePlan(status, release_id, inputs, settings, schema,
                        release_feature_schema(proc_schema, schema, presence), outputs.summary, assignment,
                        counts, clips, shards)
@@ -167,12 +166,3 @@ def _shards(split_of: Dict[str, str], splits, frames: Dict[str, int], bytes_per_
         shards[split] = list(names.values())
     return shard_of, shards
 
-
-def _column_presence(version: str, dim: int, face_downsample: int) -> Optional[List[int]]:
-    """v2: for each column, the presence column saying whether its part was seen (-1: none, the presence and
-    filled columns themselves). v1 has no presence columns."""
-    if version == "v1":
-        return None
-    presence = v2.presence_columns(face_downsample)
-    landmarks = [int(presence[p]) for p in v2.column_parts(face_downsample)]
-    return landmarks + [-1] * (dim - len(landmarks))

@@ -18,7 +18,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pyarrow as pa
 
-from transforms.reports.run_reports import V2_PROCESSED_COLUMNS, value
+from transforms.features import registry
+from transforms.reports.run_reports import computed_columns, value
 from transforms.store.metadata import REQUIRED_COLUMNS
 from transforms.store.results import ClipResult
 
@@ -27,9 +28,6 @@ SPLIT = "split"
 ADDED = (SPLIT, FEATURES)
 DROPPED = ("feature_path", "frame_feature_dim")
 TEXT_VARIATIONS = "text_variations"
-
-_V1_FRAMES = "the frames v1 kept (it drops frames without a pose or hand, and still frames with low visibility)"
-_V2_FRAMES = "every frame from the first to the last with a signer, in order (v2 keeps time)"
 
 # name → (kind, meaning); the order of a row's fields is this order, then the other metadata columns.
 _KNOWN = {
@@ -41,7 +39,7 @@ _KNOWN = {
     "category": ("string", "The sentence's category in the metadata."),
     TEXT_VARIATIONS: ("strings", "The sentence, then natural rephrasings of it written by Gemini "
                                  "(pipeline.augment_text); only the sentence when none passed the checks."),
-    "num_frames": ("int32", "Frames in `features`: {frames}."),
+    "num_frames": ("int32", "Frames in `features`: {frames}."),   # the version's FeatureVersion.frames_text
     "source_fps": ("float64", "Frames per second of the source video: frame t of `features` is t / source_fps "
                               "seconds after its first frame."),
     FEATURES: ("frames", "The clip's features, one row per frame, {dim} columns named in feature_schema.json "
@@ -62,15 +60,6 @@ _KNOWN = {
     "mirrored": ("bool", "True when --canonical_hand mirrored the clip (its dominant hand was the left one), so that "
                          "the dominant hand is in the right-hand columns."),
 }
-_V1_COLUMNS = "x, y, z (and visibility for the pose) of every point, normalized around the torso."
-_V2_COLUMNS = ("x, y, z (and visibility for the pose) of every point, normalized around the torso and exactly 0 "
-               "where the part was not seen; then 4 columns (present_pose, present_left_hand, "
-               "present_right_hand, present_face) are 1.0 where that part was seen, else 0.0.")
-_FILLED_COLUMNS = (" The last 4 (filled_pose, filled_left_hand, filled_right_hand, filled_face) are 1.0 where the "
-                   "part was missing for at most --fill_gaps frames and its values were interpolated (its present "
-                   "column is 1.0 there too), else 0.0.")
-
-
 @dataclasses.dataclass(frozen=True)
 class Field:
     name: str
@@ -180,32 +169,32 @@ def _typed(f: Field, given: object, video_file: str):
     raise AssertionError(f.kind)
 
 
-def release_schema(csv_columns: Sequence[str], feature_version: str, dim: int, dtype: str,
-                   filled: bool = False) -> ReleaseSchema:
-    """The fields of a release built from a processed_metadata.csv with these columns; filled: the features
-    have v2's filled columns."""
+def release_schema(csv_columns: Sequence[str], feature_options: Mapping[str, object], dim: int,
+                   dtype: str) -> ReleaseSchema:
+    """The fields of a release built from a processed_metadata.csv with these columns, of features made with
+    these feature options (the version's own words for its frames and columns)."""
+    version = registry.of(feature_options)
     present = [n for n in _KNOWN if n in csv_columns or n in ADDED]
     others = [c for c in csv_columns if c not in _KNOWN and c not in DROPPED]
-    frames = _V1_FRAMES if feature_version == "v1" else _V2_FRAMES
-    columns = _V1_COLUMNS if feature_version == "v1" else _V2_COLUMNS + (_FILLED_COLUMNS if filled else "")
+    frames, columns = version.frames_text, version.columns_text(feature_options)
     fields = []
     for name in present:
         kind, text = _KNOWN[name]
         fields.append(Field(name, kind, text.format(frames=frames, dim=dim, columns=columns)))
     fields += [Field(c, "string", f"The metadata column `{c}`, as the metadata file wrote it.") for c in others]
-    return ReleaseSchema(fields, feature_version, dim, dtype)
+    return ReleaseSchema(fields, str(feature_options["feature_version"]), dim, dtype)
 
 
 def metadata_columns(csv_columns: Sequence[str]) -> List[str]:
     """The columns of processed_metadata.csv that came from the metadata file (those --split_by may name)."""
-    computed = set(V2_PROCESSED_COLUMNS) - set(REQUIRED_COLUMNS) | {TEXT_VARIATIONS}
+    computed = set(computed_columns()) - set(REQUIRED_COLUMNS) | {TEXT_VARIATIONS}
     return [c for c in csv_columns if c not in computed]
 
 
 def release_feature_schema(proc_schema: Mapping[str, object], schema: ReleaseSchema,
                            column_presence: Optional[List[int]]) -> dict:
     """The release's feature_schema.json: proc/feature_schema.json's columns and options, the array's dtype,
-    which presence column masks each column (v2), and every field of a row."""
+    which presence column masks each column (a version with presence columns), and every field of a row."""
     out = {"feature_version": proc_schema["feature_version"], "columns": list(proc_schema["columns"]),
            "dim": schema.dim, "dtype": schema.dtype, "options": proc_schema["options"]}
     if column_presence is not None:

@@ -4,13 +4,14 @@ Computed from the arrays as the release stores them (so, with
 --release_dtype=float16, from the float16 values), accumulated in float64 like
 proc/global_stats.npz and with the same keys and definitions:
 
-  feature_mean, feature_std   float32 (D): v1 over every train frame; v2 per column over the
-                              train frames where its part was seen (its presence column is 1),
-                              std = sqrt(max(E[x²] − mean², 1e-8)); a column never seen: 0 and 1
+  feature_mean, feature_std   float32 (D), as the feature version takes them (FeatureVersion.statistics):
+                              v1 over every train frame; v2 per column over the train frames where its
+                              part was seen (its presence column is 1), std = sqrt(max(E[x²] − mean²,
+                              1e-8)); a column never seen: 0 and 1
   frame_count                 train frames
   video_count                 train clips
-  present_count               v2: train frames behind each column's mean and std
-  presence_parts, presence_rate   v2: share of train frames in which each part was seen
+  then the version's own arrays: v2's present_count (train frames behind each column's mean and
+  std), presence_parts and presence_rate (share of train frames in which each part was seen)
 
 Validation and test never enter them, so evaluating on those splits does not leak.
 """

@@ -192,9 +192,9 @@ def _summary_section(summary: Mapping, numbers: Dict[str, Optional[float]]) -> s
     if "dominant_hands" in summary:
         rows.append(("Dominant hand of the saved clips (docs/features-v2.md)", " · ".join(
             f"{hand} {_summary_value(summary, 'dominant_hands.' + hand)}" for hand in summary["dominant_hands"])))
-    # Features v2 know which parts were seen; v1 does not (its summary has no rates).
+    # A feature version that knows which parts were seen says it (FeatureVersion.presence_rates).
     for part, rate in (summary.get("presence_rates") or {}).items():
-        rows.append((f"Saved frames with the {part.replace('_', ' ')} seen (v2)",
+        rows.append((f"Saved frames with the {part.replace('_', ' ')} seen",
                      f'<span data-presence="{_e(part)}">{rate:.1%}</span>'))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<h2>Summary</h2><div class="cards">{"".join(cards)}</div><h2>Numbers</h2><table>{table}</table>'

@@ -3,8 +3,8 @@
 Where the landmarks come from:
   * a saved clip (success or kept_low): its .npy under features/pose_data/;
   * a clip the quality rules rejected is not saved: its stored landmarks
-    (OUT/landmarks/<stem>.pose) go through features v1 with the run's settings
-    and keep_low_quality, which gives the frames the run would have saved. Only
+    (OUT/landmarks/<stem>.pose) go through the run's feature version with its
+    settings and keep_low_quality, which gives the frames the run would have saved. Only
     for outputs without a .pose (written before the landmark store) is the
     video decoded again, when a video folder is given; otherwise the preview is
     unavailable and says how to get it;
@@ -23,8 +23,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from transforms.common import storage
-from transforms.features import definitions
-from transforms.features import v1 as features
+from transforms.features import registry
+from transforms.features.landmarks import frame_vectors
 from transforms.landmarks import pose_file
 from transforms.landmarks.holistic import LANDMARK_OPTIONS, HolisticExtractor, ModelNotAvailable, upright
 from transforms.reports import preview_cache
@@ -61,9 +61,9 @@ class Preview:
 
 def feature_options(run_config: dict) -> dict:
     """The run's feature version and options, keeping what the gates reject (a preview wants the
-    frames, not the verdict). A summary from before --feature_version means v1."""
-    version = run_config.get("feature_version", definitions.DEFAULT)
-    values = {name: run_config[name] for name in definitions.option_names(version) if name in run_config}
+    frames, not the verdict). A summary from before --feature_version means the default version."""
+    version = run_config.get("feature_version", registry.DEFAULT)
+    values = {name: run_config[name] for name in registry.get(version).option_names() if name in run_config}
     return {**values, "feature_version": version, "keep_low_quality": True}
 
 
@@ -126,19 +126,21 @@ class PreviewDrawer:
                 return
             self._draw_overlay(clip, preview, run_config)
         elif clip.saved:
-            array = storage.load_npy(clip.feature_path)
+            options = feature_options(run_config)
+            array = registry.of(options).drawable(storage.load_npy(clip.feature_path), options)
             self._set_gif(preview, SAVED, array, skeleton_gif(array, PREVIEW_SIZE, self.max_frames))
         else:
             found = self._points(clip, preview, run_config)
             if found is None:
                 return
             points, source = found
-            verdict = definitions.compute(points, feature_options(run_config))
+            options = feature_options(run_config)
+            verdict = registry.of(options).compute(points, options)
             if verdict.features is None:
                 preview.unavailable = f"No landmarks to draw: {verdict.reason}."
                 return
-            self._set_gif(preview, source, verdict.features,
-                          skeleton_gif(verdict.features, PREVIEW_SIZE, self.max_frames))
+            frames = registry.of(options).drawable(verdict.features, options)
+            self._set_gif(preview, source, frames, skeleton_gif(frames, PREVIEW_SIZE, self.max_frames))
 
     def _points(self, clip, preview: Preview, run_config: dict):
         """(ClipPoints, where they came from), or None with preview.unavailable set."""
@@ -162,7 +164,8 @@ class PreviewDrawer:
         found = self._points(clip, preview, run_config)
         if found is None:
             return
-        raw = features.from_points(found[0], run_config["face_downsample"]).frames
+        # Raw landmarks, whatever the features kept: as many face points as the run's features (or 1 in 5).
+        raw = frame_vectors(found[0], run_config.get("face_downsample", 5))
         shown = frame_indices(len(raw), self.max_frames)
         with storage.local_copy(video) as local:
             images = read_frames(local, shown, OVERLAY_WIDTH)

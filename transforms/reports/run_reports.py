@@ -1,17 +1,16 @@
 """The run's reports under OUT/proc/, written from the run's typed results, and read back as the same values.
 
 Files (all written, header included, even when empty; rows in metadata order, see report_order):
-  processed_metadata.csv   one row per saved clip (status success); v2 adds source_fps,
-                           trimmed_start, trimmed_end
+  processed_metadata.csv   one row per saved clip (status success), with the feature version's
+                           own columns after ours (FeatureVersion.report_columns)
   low_quality_videos.csv   clips the quality rules rejected (kept=True: saved anyway)
   failed_videos.csv        rows that could not be processed, with the error
   missing_videos.csv       rows whose video file does not exist
   orphaned_outputs.csv     outputs of videos no longer in the metadata (transforms/store/orphans.py)
   global_stats.npz         feature_mean, feature_std (float32, D), seq_lengths (int32),
                            motion_means (float32) in processed_metadata.csv order,
-                           frame_count, video_count; for v2 also present_count (frames each
-                           column was seen in, over which its mean/std are taken),
-                           presence_parts and presence_rate
+                           frame_count, video_count, and the feature version's own
+                           (FeatureVersion.statistics: e.g. present_count, presence_rate)
   feature_schema.json      the name of every column of the saved arrays, the version, its options
   run_summary.json         counts per status; videos and frames decoded, changed, recomputed from
                            stored landmarks and reused; wall seconds, configuration, versions, the
@@ -42,7 +41,7 @@ import numpy as np
 
 from transforms.common import moments as stats
 from transforms.common import storage
-from transforms.features import definitions, v2
+from transforms.features import registry
 from transforms.store import record_index
 from transforms.store.metadata import ClipRow
 from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV, orphans as find_orphans
@@ -61,10 +60,10 @@ SCHEMA_JSON = "feature_schema.json"
 KEPT_LOW = "kept_low"
 
 METRIC_COLUMNS = ("detection_ratio", "mean_visibility", "motion_mean", "motion_p50", "motion_p95", "motion_max")
+# Every version's; a version adds its own after them (FeatureVersion.report_columns: a version that keeps
+# time says what the frames mean in seconds and how many were trimmed at each end).
 PROCESSED_COLUMNS = ("video_file", "feature_path", "num_frames", "frame_feature_dim", *METRIC_COLUMNS,
                      "sentence_id", "sentence", "category", "quality_flag", "dominant_hand", "dominant_hand_reason")
-# v2 keeps time (what the frames mean in seconds, how many were trimmed at each end) and may mirror.
-V2_PROCESSED_COLUMNS = PROCESSED_COLUMNS + ("source_fps", "trimmed_start", "trimmed_end", "mirrored")
 LOW_QUALITY_COLUMNS = ("video_file", "num_frames", *METRIC_COLUMNS, "kept",
                        "sentence_id", "sentence", "category", "error")
 PROBLEM_COLUMNS = ("video_file", "error", "sentence_id", "sentence", "category", "line")
@@ -79,13 +78,21 @@ COLUMN_TYPES = {
 REPORT_OF_STATUS = {SUCCESS: PROCESSED_CSV, LOW_QUALITY: LOW_QUALITY_CSV, FAILED: FAILED_CSV, MISSING: MISSING_CSV}
 
 
-def processed_columns(feature_version: str) -> Tuple[str, ...]:
-    return PROCESSED_COLUMNS if feature_version == "v1" else V2_PROCESSED_COLUMNS
+def processed_columns(feature_options: Dict[str, object]) -> Tuple[str, ...]:
+    """processed_metadata.csv's own columns for a run's feature version."""
+    return PROCESSED_COLUMNS + tuple(registry.of(feature_options).report_columns)
+
+
+def computed_columns() -> Tuple[str, ...]:
+    """Every column processed_metadata.csv has of its own, whatever the feature version."""
+    added = tuple(c for version in registry.versions() for c in version.report_columns)
+    return tuple(dict.fromkeys(PROCESSED_COLUMNS + added))
 
 
 def written_columns() -> Tuple[str, ...]:
-    """Every column a report writes: a metadata column of one of these names would be shadowed."""
-    return tuple(dict.fromkeys(V2_PROCESSED_COLUMNS + LOW_QUALITY_COLUMNS + PROBLEM_COLUMNS))
+    """Every column a report writes, whatever the version: a metadata column of one of these names would be
+    shadowed."""
+    return tuple(dict.fromkeys(computed_columns() + LOW_QUALITY_COLUMNS + PROBLEM_COLUMNS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +131,7 @@ class RunOutputs:
 
     @property
     def processed_columns(self) -> List[str]:
-        return list(processed_columns(self.feature_options["feature_version"])) + list(self.extra_columns)
+        return list(processed_columns(self.feature_options)) + list(self.extra_columns)
 
     def processed_text(self, result: ClipResult) -> Dict[str, str]:
         """A saved clip's processed_metadata.csv row, as the file holds it."""
@@ -174,21 +181,9 @@ def report_text(columns: Sequence[str], results: Iterable[ClipResult], output_di
 # --- statistics ----------------------------------------------------------------------------------
 
 def feature_statistics(moments: Optional[stats.Moments], feature_options: dict) -> Dict[str, np.ndarray]:
-    """feature_mean, feature_std and frame_count of merged moments; for v2 also present_count,
-    presence_parts and presence_rate (global_stats.npz, and a release's stats.npz)."""
-    version, filled = feature_options["feature_version"], definitions.has_filled_columns(feature_options)
-    mean, std = definitions.mean_std(version, moments,
-                                     definitions.dim(version, feature_options["face_downsample"], filled))
-    arrays = dict(feature_mean=mean, feature_std=std, frame_count=np.int64(stats.frame_count(moments)))
-    if version != "v1":
-        # Mean/std are over the frames where each column's part was seen (filled frames not counted);
-        # standardize with present * (x - mean) / std so absent zeros stay zeros.
-        rates = definitions.presence_rates(version, moments, filled)
-        arrays["present_count"] = (np.asarray(moments.count, np.int64) if moments is not None
-                                   else np.zeros(len(mean), np.int64))
-        arrays["presence_parts"] = np.array(list(rates) or list(v2.PARTS))
-        arrays["presence_rate"] = np.array([rates.get(p, 0.0) for p in v2.PARTS], dtype=np.float32)
-    return arrays
+    """feature_mean, feature_std, frame_count and the version's own arrays of merged moments
+    (global_stats.npz, and a release's stats.npz): FeatureVersion.statistics."""
+    return registry.of(feature_options).statistics(moments, feature_options)
 
 
 def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
@@ -208,10 +203,9 @@ def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], fea
 
 def feature_schema(feature_options: dict) -> dict:
     """proc/feature_schema.json: the name of every column of the saved arrays, the version and its options."""
-    version = feature_options["feature_version"]
-    names = definitions.column_names(version, feature_options["face_downsample"],
-                                     definitions.has_filled_columns(feature_options))
-    return {"feature_version": version, "columns": names, "dim": len(names), "options": dict(feature_options)}
+    names = registry.of(feature_options).columns(feature_options)
+    return {"feature_version": feature_options["feature_version"], "columns": names, "dim": len(names),
+            "options": dict(feature_options)}
 
 
 def versions(feature_version: str) -> Dict[str, str]:
@@ -256,8 +250,7 @@ def summary(results: List[ClipResult], moments: Optional[stats.Moments], config:
         "wall_seconds": round(time.time() - started_at, 3),
         "config": config,
         "versions": versions(feature_options["feature_version"]),
-        "presence_rates": definitions.presence_rates(feature_options["feature_version"], moments,
-                                                     definitions.has_filled_columns(feature_options)),
+        "presence_rates": registry.of(feature_options).presence_rates(moments, feature_options),
         "dominant_hands": {hand: sum(1 for r in results if r.status == SUCCESS and r.measures.dominant_hand == hand)
                            for hand in ("left", "right", "unknown")},
     }
@@ -278,9 +271,8 @@ def write_reports(results: List[ClipResult], ctx: RunContext) -> RunOutputs:
     processed = [r for r in results if r.status == SUCCESS]
     # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
     low_quality = [r for r in results if r.status == LOW_QUALITY or (r.status == SUCCESS and r.kept_low)]
-    version = options["feature_version"]
     files = {
-        PROCESSED_CSV: report_text(processed_columns(version) + tuple(ctx.extra_columns), processed, out),
+        PROCESSED_CSV: report_text(processed_columns(options) + tuple(ctx.extra_columns), processed, out),
         SCHEMA_JSON: json.dumps(feature_schema(options), indent=1) + "\n",
         LOW_QUALITY_CSV: report_text(LOW_QUALITY_COLUMNS, low_quality, out),
         FAILED_CSV: report_text(PROBLEM_COLUMNS, (r for r in results if r.status == FAILED), out),
@@ -361,7 +353,7 @@ def read_run(output_dir: str, statuses: Sequence[str] = STATUSES) -> RunOutputs:
                 results.append(_result(row, LOW_QUALITY, ()))
     if SUCCESS in texts:
         header, rows = _rows(texts[SUCCESS])
-        extra = [c for c in header if c not in V2_PROCESSED_COLUMNS]
+        extra = [c for c in header if c not in processed_columns(options)]
         results += [_result(row, SUCCESS, extra, kept_reasons.get(row["video_file"], "")) for row in rows]
     for status in (FAILED, MISSING):
         if status in texts:

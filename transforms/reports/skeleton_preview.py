@@ -1,8 +1,9 @@
 """Skeleton previews: a clip's landmarks drawn frame by frame into a small animated GIF.
 
 Pure NumPy, OpenCV drawing and Pillow (which comes with matplotlib) for the GIF;
-no Beam, no MediaPipe. Works on frame vectors in the features v1 layout
-(transforms/features/v1.py), either
+no Beam, no MediaPipe. Works on frame vectors in the landmark layout
+(transforms/features/landmarks.py; a feature version's `drawable` gives its saved
+features so), either
 
   * saved features: torso-normalized (centre ≈ 0, unit ≈ torso size), drawn on
     a dark canvas inside one view box per clip, taken from the data itself, or
@@ -11,7 +12,7 @@ no Beam, no MediaPipe. Works on frame vectors in the features v1 layout
 Both keep MediaPipe's image axes: x to the right, y pointing down.
 
 A part that MediaPipe did not detect is one point repeated: zeros in a raw
-vector, −centre/scale after normalization (features v1 keeps that). Such a part
+vector, −centre/scale after a normalization that keeps it (v1 does). Such a part
 is not drawn; neither are pose landmarks less visible than MIN_VISIBILITY
 (usually the legs, out of shot).
 """
@@ -23,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms.features.v1 import FACE_START, HAND_POINTS, LEFT_HAND, POSE_DIM, POSE_POINTS, RIGHT_HAND
+from transforms.features.landmarks import FACE_START, HAND_POINTS, LEFT_HAND, POSE_DIM, POSE_POINTS, RIGHT_HAND
 
 # mediapipe.solutions.pose.POSE_CONNECTIONS and mediapipe.solutions.hands.HAND_CONNECTIONS
 # (mediapipe 0.10.21), sorted; tests/test_report.py checks they still match.
@@ -77,7 +78,7 @@ class Skeleton:
 
 
 def skeleton(frames: np.ndarray) -> Skeleton:
-    """Split (T, D) frame vectors (raw or normalized, features v1 layout) into drawable parts."""
+    """Split (T, D) frame vectors (raw or normalized, landmark layout) into drawable parts."""
     frames = np.asarray(frames, dtype=np.float32)
     pose4 = frames[:, :POSE_DIM].reshape(len(frames), POSE_POINTS, 4)
     left = frames[:, LEFT_HAND].reshape(len(frames), HAND_POINTS, 3)

@@ -3,9 +3,10 @@
 The clip's .pose landmark file was published before (transforms/store/videos.py).
 
 Feature file format: `features/pose_data/<video_file without extension>.npy`,
-NumPy .npy (no pickle), float32, shape (kept frames, 540) for v1 and (kept
-frames, 544) for v2, one row per kept frame, columns as in transforms/features/v1.py
-and v2.py and named in proc/feature_schema.json. Record format: transforms/store/records.py.
+NumPy .npy (no pickle), float32, shape (kept frames, the feature version's
+columns), one row per kept frame, columns as the version defines them
+(transforms/features/) and named in proc/feature_schema.json. Record format:
+transforms/store/records.py.
 
 Order matters for retries (Beam and Dataflow retry bundles): the .npy is
 published whole (transforms/common/storage.py), then the record that vouches for
@@ -25,7 +26,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from transforms.common import storage
-from transforms.features import definitions
+from transforms.features import registry
 from transforms.store import records
 from transforms.store.paths import feature_path, record_path
 from transforms.store.results import FAILED, LOW_QUALITY, SUCCESS, ClipResult
@@ -46,8 +47,7 @@ def publish(result: ClipResult, features: Optional[np.ndarray], source: Dict[str
     if result.status == SUCCESS:
         written = storage.write_bytes(feature_path(output_dir, result.feature_stem), storage.npy_bytes(features),
                                       unless=outputs.npy)
-        version, face_downsample = feature_options["feature_version"], feature_options["face_downsample"]
-        result = dataclasses.replace(result, moments=definitions.moments(version, features, face_downsample))
+        result = dataclasses.replace(result, moments=registry.of(feature_options).moments(features, feature_options))
         outputs = outputs._replace(npy=written)
     elif outputs.npy is not None:
         storage.delete_if_present(feature_path(output_dir, result.feature_stem))

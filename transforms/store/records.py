@@ -13,7 +13,7 @@ One JSON file per video, next to the features:
                     "sha256": "of OUT/landmarks/<stem>.pose, or null when the video could not be decoded",
                     "size": 584215, "frames": 62},
       "fingerprint": "sha256 of the feature version (--feature_version), its options
-                      (transforms/features/definitions.py) and the landmark fingerprint",
+                      (transforms/features/registry.py) and the landmark fingerprint",
       "status": "success" | "low_quality" | "failed",
       "error": "", "frames_decoded": 62, "num_frames": 62, "frame_feature_dim": 540,
       "detection_ratio": 1.0, ..., "kept_low": false,

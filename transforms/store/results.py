@@ -12,11 +12,9 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 from transforms.common.moments import Moments
 from transforms.common.storage import ObjectInfo
+from transforms.features.verdict import FAILED, LOW_QUALITY, SUCCESS, Measures
 from transforms.store.metadata import ClipRow
 
-SUCCESS = "success"
-LOW_QUALITY = "low_quality"
-FAILED = "failed"
 MISSING = "missing"
 STATUSES = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
 
@@ -45,37 +43,6 @@ class Outputs(NamedTuple):
         """The kinds present, named as proc/orphaned_outputs.csv names them."""
         return tuple(kind for kind, info in (("landmarks", self.pose), ("features", self.npy),
                                              ("record", self.record)) if info is not None)
-
-
-@dataclasses.dataclass(frozen=True)
-class Measures:
-    """What the verdict on a clip measured: its record's numbers and the reports' columns."""
-
-    frames_decoded: int = 0
-    num_frames: int = 0
-    frame_feature_dim: int = 0
-    detection_ratio: float = 0.0
-    mean_visibility: float = 0.0
-    motion_mean: float = 0.0
-    motion_p50: float = 0.0
-    motion_p95: float = 0.0
-    motion_max: float = 0.0
-    kept_low: bool = False
-    source_fps: float = 0.0      # of the video, as stored in its .pose
-    trimmed_start: int = 0       # v2: leading frames with no signer, not kept
-    trimmed_end: int = 0         # v2: trailing frames with no signer, not kept
-    # left, right or unknown, of the clip as filmed, from its landmarks (transforms/features/hands.py);
-    # "" for a clip whose landmarks nobody saw (an undecodable video).
-    dominant_hand: str = ""
-    dominant_hand_reason: str = ""   # why unknown, "<label>: <details>"
-    mirrored: bool = False           # v2 --canonical_hand mirrored it (its dominant hand was the left one)
-
-    @classmethod
-    def names(cls) -> Tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    def as_dict(self) -> Dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,7 +45,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.common import storage
 from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
-from transforms.features import definitions
+from transforms.features import registry
 from transforms.landmarks import pose_file
 from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
@@ -53,7 +53,7 @@ from transforms.store import records
 from transforms.store.paths import landmark_path, record_path
 from transforms.store.publish import publish
 from transforms.store.results import (CHANGED, FAILED, FILE_NOT_FOUND, MISSING, RECOMPUTED, REUSED, ClipResult,
-                                      Measures, ToDecode, ToLookUp, ToRecompute)
+                                      ToDecode, ToLookUp, ToRecompute)
 from transforms.store.reuse import Fingerprints, decide
 
 READ_THREADS = 16
@@ -83,15 +83,8 @@ class _Pending(NamedTuple):
 
 def judge(pose: bytes, feature_options: dict, **values) -> tuple:
     """(ClipResult fields, features or None) from a clip's .pose bytes with the run's feature options."""
-    points = pose_file.read_points(pose)
-    verdict = definitions.compute(points, feature_options)
-    numbers = {name: getattr(verdict, name) for name in Measures.names() if hasattr(verdict, name)}
-    if not hasattr(verdict, "dominant_hand"):  # v1 does not judge it; every clip's report says it
-        numbers["dominant_hand"], numbers["dominant_hand_reason"] = definitions.dominant_hand(points)
-    features = verdict.features
-    measures = Measures(**{**numbers, "frames_decoded": len(points), "source_fps": round(points.fps, 3),
-                           "frame_feature_dim": features.shape[1] if features is not None else 0})
-    return dict(status=verdict.status, error=verdict.reason, measures=measures, **values), features
+    verdict = registry.of(feature_options).judge(pose_file.read_points(pose), feature_options)
+    return dict(status=verdict.status, error=verdict.reason, measures=verdict.measures, **values), verdict.features
 
 
 class ProcessVideos(beam.DoFn):
