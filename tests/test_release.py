@@ -444,6 +444,8 @@ def test_after_augment_text_the_release_has_the_variations_as_lists(first, datas
                  for r in read_csv(copy / "proc" / "processed_metadata.csv")}
     for row in ds["train"]:
         assert row["text_variations"] == processed[row["video_file"]] and row["text_variations"][0] == row["sentence"]
+    document = croissant_check.check_release(latest_folder(copy))  # a list of text per record, read back as such
+    assert any("Gemini" in tool for tool in document["rai:machineAnnotationTools"])
 
 
 # --- bad input -------------------------------------------------------------------------------------

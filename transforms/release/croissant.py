@@ -37,7 +37,7 @@ from urllib.parse import quote
 from transforms.common import storage
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
 from transforms.release import layout
-from transforms.release.card import CROISSANT_JSON, FEATURE_SCHEMA_JSON, README, SPLITS_CSV, title
+from transforms.release.card import FEATURE_SCHEMA_JSON, README, SPLITS_CSV, title
 from transforms.release.conditions import CONDITIONS, overlaps, summarize
 from transforms.release.plan import ReleasePlan
 from transforms.release.schema import ADDED, FEATURES, SPLIT, TEXT_VARIATIONS, Field, ReleaseSchema, metadata_columns
