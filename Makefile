@@ -12,12 +12,16 @@ install: $(STAMP) system-tools
 
 # --no-deps everywhere: the lock is complete, and MediaPipe's declared protobuf<5
 # would otherwise make pip backtrack for many minutes against Beam's protobuf>=5.
-$(STAMP): requirements.lock setup.py
+# requirements-test.lock (mlcroissant, which the tests read releases with) goes on top: it moves no pinned
+# version, and the worker image never installs it. --no-build-isolation: its jsonpath-rw is an sdist, built
+# with the lock's own setuptools and wheel.
+$(STAMP): requirements.lock requirements-test.lock setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -r requirements-test.lock
 	touch $(STAMP)
 
 # Optional tools some tests use (the report's browser check, shellcheck on run_dataflow.sh,
@@ -62,13 +66,19 @@ bench: install
 metadata: install
 	$(PY) -m pipeline.flex_template --output metadata.json
 
-# Re-resolve requirements.in into requirements.lock in a scratch virtualenv.
+# Re-resolve requirements.in into requirements.lock in a scratch virtualenv, then requirements-test.in on top of it
+# into requirements-test.lock (what it adds), failing if the test requirements would move a pinned version.
 lock:
 	rm -rf /tmp/ghsl-lock-venv && $(PYTHON) -m venv /tmp/ghsl-lock-venv
 	/tmp/ghsl-lock-venv/bin/pip install --quiet --upgrade pip==26.3
 	/tmp/ghsl-lock-venv/bin/pip install --quiet $$(grep -v '^#' requirements.in)
 	/tmp/ghsl-lock-venv/bin/pip install --quiet --no-deps mediapipe==0.10.21 absl-py flatbuffers scikit-video==1.1.11
 	/tmp/ghsl-lock-venv/bin/pip freeze --all | grep -v "^pip==" > requirements.lock
+	/tmp/ghsl-lock-venv/bin/pip install --quiet $$(grep -v '^#' requirements-test.in)
+	/tmp/ghsl-lock-venv/bin/pip freeze --all | grep -v "^pip==" > /tmp/ghsl-lock-venv/with-test.txt
+	@moved=$$(grep -vxFf /tmp/ghsl-lock-venv/with-test.txt requirements.lock || true); \
+	if [ -n "$$moved" ]; then echo "requirements-test.in moves pinned versions: $$moved" >&2; exit 1; fi
+	grep -vxFf requirements.lock /tmp/ghsl-lock-venv/with-test.txt > requirements-test.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

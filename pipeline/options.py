@@ -94,6 +94,12 @@ class GhslOptions(PipelineOptions):
         rel.add_argument("--release_shard_mb", type=float, default=256.0,
                          help="Size of one Parquet shard's feature arrays, in MB (a shard goes over it by at most "
                               "one clip).")
+        rel.add_argument("--release_license", default="",
+                         help="Licence of the release, an SPDX id (CC-BY-4.0) or a URL, stated in its card and "
+                              "croissant.json; empty: both say it is not set (the source videos' licence applies).")
+        rel.add_argument("--release_citation", default="",
+                         help="How to cite the release (BibTeX or a sentence), stated in its card and "
+                              "croissant.json; empty: both say it is not set.")
         rel.add_argument("--heldout_by", default="",
                          help="Metadata column whose values (signers, say) are held out of training, for the "
                               "unseen-signer test splits test_unseen_signers and test_unseen_both; empty: one axis "

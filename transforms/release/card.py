@@ -26,13 +26,19 @@ from transforms.release.stats import STATS_NPZ
 FEATURE_SCHEMA_JSON = "feature_schema.json"
 SPLITS_CSV = "splits.csv"
 README = "README.md"
+CROISSANT_JSON = "croissant.json"  # written by transforms/release/croissant.py, after this card
 MAX_LISTED = 50  # duplicates, moved or unpinned groups listed by name; beyond that, counted
 
 
 def dataset_card(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
     """shards: each shard file's manifest entry (size, sha256, data_bytes)."""
     return "\n".join([_yaml_header(plan, shards), _summary(plan), _loading(plan), _structure(plan, shards),
-                      _splits(plan), _creation(plan), _limits(plan), _licence()]).rstrip() + "\n"
+                      _splits(plan), _creation(plan), _limits(plan), _licence(plan)]).rstrip() + "\n"
+
+
+def title(plan: ReleasePlan) -> str:
+    """The release's name, in the card's header and croissant.json."""
+    return f"GhSL sign-language landmark features, release {plan.release_id}"
 
 
 def _yaml_header(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
@@ -43,7 +49,7 @@ def _yaml_header(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
     present = [s for s in plan.assignment.splits if plan.shards.get(s)]
     data_bytes = {s: sum(shards[layout.shard_file(n)]["data_bytes"] for n in plan.shards[s]) for s in present}
     header = {
-        "pretty_name": f"GhSL sign-language landmark features, release {plan.release_id}",
+        "pretty_name": title(plan),
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"} for s in present]}],
         "dataset_info": {"features": plan.schema.hf_features(),
@@ -113,6 +119,16 @@ schema = json.load(open("path/to/releases/{plan.release_id}/{FEATURE_SCHEMA_JSON
 {card.standardize}
 ```
 
+`{CROISSANT_JSON}` describes this release in Croissant 1.1 (MLCommons), with its Responsible-AI fields; MLCommons'
+`mlcroissant` reads it (one split, or every split without `filters`):
+
+```python
+import mlcroissant as mlc
+
+ds = mlc.Dataset(jsonld="path/to/releases/{plan.release_id}/{CROISSANT_JSON}")
+rows = ds.records(record_set="clips", filters={{"clips/split": "train"}})   # clips/features: (num_frames, {dim})
+```
+
 The GhSL pipeline repository has fixed-length training batches (pad or centre-crop to 64 frames, a frame mask,
 standardized as above) in `transforms/release/batches.py`.
 """
@@ -138,6 +154,8 @@ def _structure(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
               f"{'`column_presence` (the presence column that masks each column), ' if presence else ''}"
               f"and every field above |",
               f"| `{SPLITS_CSV}` | {_splits_csv_words(plan)} |",
+              f"| `{CROISSANT_JSON}` | this release in Croissant 1.1 (JSON-LD): every file with its sha256, the "
+              f"fields, the splits, and the Responsible-AI facts |",
               f"| `{layout.MANIFEST}` | the size and sha256 of every file, and the inputs the release id is derived "
               f"from |", ""]
     return "\n".join(lines)
@@ -257,7 +275,12 @@ def _limits(plan: ReleasePlan) -> str:
     return "\n".join(lines)
 
 
-def _licence() -> str:
-    return ("## Licence\n\n_To be completed by the dataset's owners: the licence of the videos these features were "
-            "made from applies._\n\n## Citation\n\n_To be completed by the dataset's owners._\n")
+def _licence(plan: ReleasePlan) -> str:
+    s = plan.settings
+    licence = (s.license + " (--release_license)" if s.license else
+               "_To be completed by the dataset's owners (--release_license): the licence of the videos these "
+               "features were made from applies._")
+    citation = (f"```\n{s.citation}\n```" if s.citation else
+                "_To be completed by the dataset's owners (--release_citation)._")
+    return f"## Licence\n\n{licence}\n\n## Citation\n\n{citation}\n"
 

@@ -3,6 +3,7 @@
     OUT/releases/<release id>/
         data/<split>-00000-of-00002.parquet   the rows, by split (written there by the workers)
         stats.npz, feature_schema.json, splits.csv, README.md
+        croissant.json                        the release in Croissant 1.1 (releases built before it have none)
         manifest.json                         written last: only a folder holding it is a release
     OUT/releases/latest.json                  {"release_id", "path", "clips"}: the release matching the last
                                               run's outputs; "path" relative to releases/, so a copied or

@@ -6,9 +6,12 @@ the same id, and a re-run with nothing changed finds its release already there:
     id = the first 16 hex digits of sha256(canonical JSON of `inputs`)
 
 where `inputs` (kept whole in manifest.json, so anyone can recompute the id) holds
-  format          FORMAT, bumped when the code changes what a release holds for the same inputs
-  options         the release options (settings.ReleaseSettings.as_dict) but the split file's
-                  path, and the sha256 of the pins read from it
+  format          FORMAT, bumped when the code changes the data a release holds for the same inputs (its
+                  rows, arrays, splits or statistics); not for a file that only describes them: the card's
+                  wording, or croissant.json, which releases built before it existed lack (their manifest
+                  lists their files), so that they keep their id and are never rebuilt for it
+  options         the release options (settings.ReleaseSettings.as_dict; the licence and citation
+                  when set) but the split file's path, and the sha256 of the pins read from it
   feature_schema  feature version, array width and feature options (proc/feature_schema.json)
   metadata        processed_metadata.csv's columns, row count and the sha256 of its rows in
                   sorted order (every column but feature_path, a path into the output folder)
@@ -62,8 +65,14 @@ def release_id(inputs: Mapping) -> str:
     return sha256(canonical(inputs))[:ID_DIGITS]
 
 
-def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping[str, object]]) -> str:
-    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now() -> str:
+    """A release's created_at (and croissant.json's datePublished): UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping[str, object]],
+                  created: Optional[str] = None) -> str:
+    created = created or now()
     return json.dumps({"format": FORMAT, "release_id": release_id_, "created_at": created, "inputs": inputs,
                        "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False) + "\n"
 

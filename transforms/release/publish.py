@@ -2,8 +2,9 @@
 
 Order, so that a run killed at any point leaves no folder that passes for a
 release (layout.py): the shards are in place first, then stats.npz,
-feature_schema.json, splits.csv and README.md are written, then manifest.json
-(every file's size and sha256), then latest.json names the release. A retried
+feature_schema.json, splits.csv and README.md are written, then croissant.json
+(which lists all of those with their sha256), then manifest.json (every file's
+size and sha256, croissant.json's too), then latest.json names the release. A retried
 publish finds a finished release and leaves it alone.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Dict, Mapping, Optional
 from transforms.common import storage
 from transforms.common.moments import Moments
 from transforms.release import layout, manifest
-from transforms.release.card import FEATURE_SCHEMA_JSON, README, SPLITS_CSV, dataset_card
+from transforms.release.card import CROISSANT_JSON, FEATURE_SCHEMA_JSON, README, SPLITS_CSV, dataset_card
+from transforms.release.croissant import croissant_json
 from transforms.release.plan import ReleasePlan
 from transforms.release.splits import splits_csv
 from transforms.release.stats import STATS_NPZ, train_stats_npz
@@ -81,7 +83,12 @@ def publish(plan: ReleasePlan, output_dir: str, shard_entries: Mapping[str, Mapp
     for name, data in _small_files(plan, shard_entries, train_moments).items():
         storage.write_bytes(storage.join(folder, name), data)
         files[name] = manifest.file_entry(data)
-    storage.write_text(storage.join(folder, layout.MANIFEST), manifest.manifest_json(plan.release_id, plan.inputs, files))
+    created = manifest.now()
+    data = croissant_json(plan, files, output_dir, created)
+    storage.write_bytes(storage.join(folder, CROISSANT_JSON), data)
+    files[CROISSANT_JSON] = manifest.file_entry(data)
+    storage.write_text(storage.join(folder, layout.MANIFEST),
+                       manifest.manifest_json(plan.release_id, plan.inputs, files, created))
     if names_latest:
         point_latest(output_dir, plan)
     LOG.info("Release %s: %s clips at %s", plan.release_id,

@@ -41,6 +41,8 @@ class ReleaseSettings:
     heldout_count: Optional[int] = None    # hold out this many values …
     heldout_share: Optional[float] = None  # … or max(1, round(share × values)), never all (exactly one is set)
     heldout_fold: Optional[int] = None     # hold out exactly value i of the documented order instead
+    license: Optional[str] = None          # the release's licence (an SPDX id or a URL); None: not set
+    citation: Optional[str] = None         # how to cite it (BibTeX or text); None: not set
 
     @property
     def splits(self) -> Tuple[str, ...]:
@@ -54,7 +56,8 @@ class ReleaseSettings:
     def as_dict(self) -> Dict[str, object]:
         """What the release id, the manifest and the card record about the options.
 
-        The held-out keys appear only when the axis is on, so a one-axis release keeps its id."""
+        The held-out keys appear only when the axis is on, and the licence and citation only when set, so a
+        release built without them keeps its id."""
         out: Dict[str, object] = {
             "split_by": list(self.split_by), "split_ratios": list(self.ratios), "split_seed": self.seed,
             "split_file": self.split_file, "release_dtype": self.dtype, "release_shard_bytes": self.shard_bytes}
@@ -64,6 +67,12 @@ class ReleaseSettings:
                 out["heldout_fold"] = self.heldout_fold
             else:
                 out["heldout_size"] = self.heldout_count if self.heldout_count is not None else self.heldout_share
+        # The card and croissant.json state them, and a release folder is never rewritten: another licence or
+        # citation is another release.
+        if self.license is not None:
+            out["release_license"] = self.license
+        if self.citation is not None:
+            out["release_citation"] = self.citation
         return out
 
 
@@ -196,7 +205,12 @@ def from_options(opts) -> ReleaseSettings:
     return ReleaseSettings(split_by=split_by, ratios=ratios, seed=opts.split_seed, split_file=opts.split_file or None,
                            dtype=opts.release_dtype, shard_bytes=int(opts.release_shard_mb * 1024 * 1024),
                            heldout_by=heldout_by, heldout_count=count if on else None,
-                           heldout_share=share if on else None, heldout_fold=fold if on else None)
+                           heldout_share=share if on else None, heldout_fold=fold if on else None,
+                           license=_text_or_none(opts.release_license), citation=_text_or_none(opts.release_citation))
+
+
+def _text_or_none(text) -> Optional[str]:
+    return None if _blank(text) else str(text).strip()
 
 
 def column_problems(split_by: Sequence[str], metadata_columns: Sequence[str], reserved: Sequence[str]) -> List[str]:
