@@ -68,6 +68,11 @@ class ClipRow:
         """video_file without its extension: where its outputs are saved."""
         return posixpath.splitext(self.video_file)[0]
 
+    def __reduce__(self):
+        # Positional: a job moves rows by the hundred thousand (see verdict.Measures.__reduce__).
+        return ClipRow, (self.line, self.video_file, self.sentence_id, self.sentence, self.category, self.extra,
+                         self.error, self.missing)
+
 
 def read_bytes(path: str) -> bytes:
     try:
@@ -93,7 +98,9 @@ class Sheet:
     source: str                          # "metadata CSV PATH" or "metadata workbook PATH", for messages
     layout: str                          # how the file is read, for messages
     header: List[str]
-    lines: List[Tuple[int, List[str]]]   # (line where the record starts, its fields), header excluded
+    # (line where the record starts, its fields), header and blank lines excluded: a list, or read as
+    # the file is (load(..., stream=True)), for a job that turns a million lines into rows one at a time.
+    lines: Iterable[Tuple[int, List[str]]]
 
     @property
     def is_sentence_table(self) -> bool:
@@ -105,16 +112,17 @@ def read(path: str, columns: Optional[Dict[str, str]] = None) -> Tuple[List[str]
     return judge(load(path, columns))
 
 
-def load(path: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
-    """The file's header and lines; `columns` (ours → theirs, see parse_columns) renames its headers."""
+def load(path: str, columns: Optional[Dict[str, str]] = None, stream: bool = False) -> Sheet:
+    """The file's header and lines; `columns` (ours → theirs, see parse_columns) renames its headers.
+    stream: its lines are read as they are iterated over, once, instead of all at once."""
     raw = read_bytes(path)
     if raw.startswith(_ZIP):
-        return sheet_of_workbook(raw, f"metadata workbook {path}", columns)
+        return sheet_of_workbook(raw, f"metadata workbook {path}", columns, stream)
     if raw.startswith(_OLE):
         raise MetadataError(
             f"The metadata file {path} is an old Excel .xls workbook, which cannot be read. In Excel, save it "
             f"as .xlsx (Excel Workbook) or as CSV UTF-8, and pass that as --metadata_csv.")
-    return sheet_of_csv(decode(raw, path), f"metadata CSV {path}", columns)
+    return sheet_of_csv(decode(raw, path), f"metadata CSV {path}", columns, stream)
 
 
 def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[ClipRow]]:
@@ -122,13 +130,14 @@ def parse(text: str, source: str = "metadata CSV") -> Tuple[List[str], List[Clip
     return judge(sheet_of_csv(text, source))
 
 
-def sheet_of_csv(text: str, source: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
+def sheet_of_csv(text: str, source: str, columns: Optional[Dict[str, str]] = None, stream: bool = False) -> Sheet:
     if text.startswith("\ufeff"):  # a BOM that survived decoding (e.g. text read elsewhere)
         text = text[1:]
-    return _sheet(_csv_lines(text, source), source, "the file must be comma-separated", columns)
+    return _sheet(_csv_lines(text, source), source, "the file must be comma-separated", columns, stream)
 
 
-def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]] = None) -> Sheet:
+def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]] = None,
+                      stream: bool = False) -> Sheet:
     """The first sheet of an .xlsx workbook, its rows cut to the header's width."""
     import openpyxl  # only metadata kept in Excel needs it
 
@@ -137,12 +146,15 @@ def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]]
     except Exception as exc:  # a zip that is not a workbook, a damaged file…
         raise MetadataError(f"The {source} cannot be opened as an Excel .xlsx workbook: {exc}. Save it again "
                             f"from Excel, or export the sheet as CSV UTF-8.") from exc
-    try:
-        lines = [(number, [_cell_text(v) for v in values])
-                 for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)]
-    finally:
-        book.close()
-    return _sheet(_to_header_width(lines), source, "the first sheet is read", columns)
+
+    def rows():
+        try:
+            for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
+                yield number, [_cell_text(v) for v in values]
+        finally:
+            book.close()
+
+    return _sheet(_to_header_width(rows()), source, "the first sheet is read", columns, stream)
 
 
 def _cell_text(value) -> str:
@@ -160,19 +172,21 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _to_header_width(lines: List[Tuple[int, List[str]]]) -> Iterator[Tuple[int, List[str]]]:
+def _to_header_width(lines: Iterable[Tuple[int, List[str]]]) -> Iterator[Tuple[int, List[str]]]:
     """Sheet rows cut or padded to the header's width; a non-empty cell past it is kept, to be reported.
 
     A sheet has no field separators: a row's empty trailing cells are simply empty values.
     """
-    if not lines:
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
         return
-    number, header = lines[0]
+    number, header = first
     while header and not header[-1].strip():
         header = header[:-1]
     width = len(header)
     yield number, header
-    for number, values in lines[1:]:
+    for number, values in lines:
         if any(v.strip() for v in values[width:]):
             yield number, values
         else:
@@ -193,7 +207,7 @@ def _csv_lines(text: str, source: str) -> Iterator[Tuple[int, List[str]]]:
 
 
 def _sheet(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str,
-           columns: Optional[Dict[str, str]]) -> Sheet:
+           columns: Optional[Dict[str, str]], stream: bool = False) -> Sheet:
     """The first line as the header, renamed by the mapping; the other non-blank lines as they are."""
     lines = iter(lines)
     try:
@@ -205,8 +219,8 @@ def _sheet(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str,
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise MetadataError(f"The {source} repeats the column(s) {', '.join(dupes)}; give each column one name.")
-    data = [(line, values) for line, values in lines if values and any(v.strip() for v in values)]
-    return Sheet(source=source, layout=layout, header=header, lines=data)
+    data = ((line, values) for line, values in lines if values and any(v.strip() for v in values))
+    return Sheet(source=source, layout=layout, header=header, lines=data if stream else list(data))
 
 
 def check_columns(sheet: Sheet, required: Iterable[str], what: str) -> None:
@@ -228,14 +242,16 @@ def judge(sheet: Sheet, listing: Optional[Iterable[str]] = None) -> Tuple[List[s
     them in another Unicode normalization is read as that file's name (match_normalization).
     """
     check_columns(sheet, REQUIRED_COLUMNS, "")
-    rows = [_row(sheet.header, values, line) for line, values in sheet.lines]
+    rows = [judge_line(sheet.header, values, line) for line, values in sheet.lines]
     if listing is not None:
         match_normalization(rows, listing, sheet.source)
     mark_duplicates(rows)
     return sheet.header, rows
 
 
-def _row(header: List[str], values: List[str], line: int) -> ClipRow:
+def judge_line(header: List[str], values: List[str], line: int) -> ClipRow:
+    """One line of a per-video file as a row, judged on its own (the checks that need other rows or the
+    listing come after: match_normalization, mark_duplicates, the plan)."""
     fields = dict(zip(header, values))
     row = ClipRow(
         line=line,
@@ -439,10 +455,11 @@ def match_normalization(rows: List[ClipRow], listing: Iterable[str], source: str
             "%d video_file name(s) of the %s differ from their file's name only in Unicode normalization (how "
             "accented letters are encoded; macOS stores file names decomposed): matched, and the reports and "
             "outputs use the file's name. E.g. line %s: %r, written %s, stored %s.",
-            len(matched), source, line, written, _form(written), _form(stored))
+            len(matched), source, line, written, form(written), form(stored))
 
 
-def _form(name: str) -> str:
+def form(name: str) -> str:
+    """The Unicode normalization a name is written in, in words."""
     for form in ("NFC", "NFD"):
         if unicodedata.is_normalized(form, name):
             return form
@@ -461,28 +478,37 @@ class NearNames:
     """
 
     def __init__(self, listing: Iterable[str]):
-        self._loose: Dict[str, List[str]] = {}
-        self._stem: Dict[str, List[str]] = {}
-        self._base: Dict[str, List[str]] = {}
+        self._by_key: Dict[Tuple[str, str], List[str]] = {}
         for name in sorted(listing):
-            key = _loose(name)
-            self._loose.setdefault(key, []).append(name)
-            self._stem.setdefault(posixpath.splitext(key)[0], []).append(name)
-            self._base.setdefault(posixpath.basename(key), []).append(name)
+            for key in near_keys(name):
+                self._by_key.setdefault(key, []).append(name)
 
     def hint(self, video_file: str) -> Optional[str]:
         """"did you mean 'Clip.MP4' (letter case differs)?", or None when nothing is near."""
-        key = _loose(video_file)
-        found = self._loose.get(key)
-        if found:
-            return _did_you_mean(found, _differences(video_file, found[0]))
-        found = [n for n in self._stem.get(posixpath.splitext(key)[0], []) if n != video_file]
-        if found:
-            return _did_you_mean(found, "another extension")
-        found = [n for n in self._base.get(posixpath.basename(key), []) if n != video_file]
-        if found:
-            return _did_you_mean(found, "in another folder")
-        return None
+        return near_hint(video_file, {kind: self._by_key[(kind, key)] for kind, key in near_keys(video_file)
+                                      if (kind, key) in self._by_key})
+
+
+def near_keys(name: str) -> List[Tuple[str, str]]:
+    """The keys under which a name is near another: the whole name read loosely, the same without its
+    extension, its file name alone."""
+    loose = _loose(name)
+    return [("same", loose), ("stem", posixpath.splitext(loose)[0]), ("base", posixpath.basename(loose))]
+
+
+def near_hint(video_file: str, candidates: Dict[str, List[str]]) -> Optional[str]:
+    """What NearNames.hint says, from the listed names that share each near_keys kind with video_file
+    (sorted): the same name read loosely first, then another extension, then another folder."""
+    found = candidates.get("same")
+    if found:
+        return _did_you_mean(found, _differences(video_file, found[0]))
+    found = [n for n in candidates.get("stem", []) if n != video_file]
+    if found:
+        return _did_you_mean(found, "another extension")
+    found = [n for n in candidates.get("base", []) if n != video_file]
+    if found:
+        return _did_you_mean(found, "in another folder")
+    return None
 
 
 # What a person does not see, or does not mean, in a name: each forgiven when names are compared
@@ -525,6 +551,6 @@ def _differences(written: str, stored: str) -> str:
 def _did_you_mean(names: List[str], what: str) -> str:
     forms = [unicodedata.normalize("NFC", n) for n in names]
     # Names that differ only in normalization print the same: say which is which.
-    shown = [f"{n!r} ({_form(n)})" if forms.count(f) > 1 else repr(n) for n, f in zip(names, forms)]
+    shown = [f"{n!r} ({form(n)})" if forms.count(f) > 1 else repr(n) for n, f in zip(names, forms)]
     more = f" (or {len(names) - 3} more)" if len(names) > 3 else ""
     return f"did you mean {' or '.join(shown[:3])}{more} ({what})?"

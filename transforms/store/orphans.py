@@ -5,7 +5,7 @@ video_file path without extension that produced it), reason, deleted (True
 when --prune_orphans removed it). An output is an orphan when
 
   * its video is no longer in the metadata (or its row failed before any work):
-    found by the plan, from the run's listings (transforms/store/plan.py), or
+    found by the job, from its listings (transforms/store/plan.py), or
   * its video is in the metadata but MISSING, or failed with an error that may be
     transient (a network error, say): the outputs are kept, never deleted by
     such a run, because a mistyped --video_dir or a flaky bucket must not wipe
@@ -16,7 +16,7 @@ run's results only.
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import List, Optional
 
 from transforms.common import storage
 from transforms.store.plan import output_paths
@@ -44,13 +44,8 @@ def kept_outputs(output_dir: str, result: ClipResult) -> List[dict]:
             for kind, path in output_paths(output_dir, result.feature_stem, result.outputs).items()]
 
 
-def orphans(output_dir: str, planned: List[dict], results: Iterable[ClipResult], prune: bool) -> List[dict]:
-    """Every orphan of the run, in (video, kind) order: those the plan found (videos no longer in the
-    metadata) and those its results leave; deleted (and flagged so) when `prune`."""
-    found = sorted([dict(o) for o in planned] + [o for r in results for o in kept_outputs(output_dir, r)],
-                   key=lambda o: (o["video"], o["kind"]))
-    if prune:
-        for orphan in found:
-            storage.delete_if_present(orphan["path"])
-            orphan["deleted"] = True
-    return found
+def prune(found: List[dict]) -> None:
+    """--prune_orphans: delete every orphan, and flag it so."""
+    for orphan in found:
+        storage.delete_if_present(orphan["path"])
+        orphan["deleted"] = True

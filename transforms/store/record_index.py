@@ -1,56 +1,54 @@
-"""The record index: every result record of an output folder, in two objects read in one go each.
+"""The record index: every result record of an output folder, in one object read in one go.
 
-    OUT/features/index/records.jsonl.gz   the records without their moments (what planning needs)
-    OUT/features/index/moments.npz        the moments of every saved clip (what the statistics need)
+    OUT/features/index/records.jsonl.gz   the records without their moments, and the exact total of the
+                                          saved clips' moments
 
-A re-run plans from the first (transforms/store/plan.py) instead of reading one
-record per video; only the job's statistics step reads the second, and not even
-that when the saved clips are exactly the ones the index already sums.
+A re-run decides from it (transforms/store/plan.py) instead of reading one record
+per video, and its statistics start from the stored total instead of summing
+every clip again (transforms/reports/statistics.py).
 
 records.jsonl.gz, gzip'd JSON lines. First line, the header:
 
-    {"format": "ghsl-record-index/1",
-     "saved": {"keys": "sha256 of the saved clips' (stem, record version)", "count": …, "sum": "<b64>",
-               "sum_sq": "<b64>"}}      # the moments of those clips, summed (null when none)
+    {"format": "ghsl-record-index/2",
+     "total": {"fingerprint": "<the feature fingerprint of every saved clip>",
+               "moments": {… common.moments.ExactMoments.to_json …}}}   # null when it has no saved clip
 
 then one line per record:
 
     {"stem": "signer1/clip", "size": 9132, "version": "<generation or mtime_ns>",
      "record": {… the record of transforms/store/records.py, without "moments" …}}
 
-moments.npz: `stems`, `versions` (str), `count` (N × 1 for v1, N × D for v2, int64),
-`sum`, `sum_sq` (N × D, float64), one row per saved clip.
+The total is the exact sum of the moments of exactly the entries whose status is
+success (ExactMoments: the same clips give the same bits in any order, and a
+clip's moments can be taken out again exactly). Format 1 (before exact totals)
+is read too: its entries are used, its float sum is not.
 
 The per-video records stay the truth. An entry is used only while the records
 listing shows its record file with the same size and version (GCS generation,
 local mtime_ns): a record rewritten since (a killed run, another version of the
 pipeline), missing from the index, or an index that is absent or damaged means
-those records are read themselves (in parallel). The job writes the index last,
-the moments first: a run killed in between leaves records the next run either
-finds indexed at their current version or reads again.
+those records are read themselves. The job reads it as it is decompressed, line
+by line, and writes it last.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import gzip
-import hashlib
 import io
 import json
 import logging
-from typing import Dict, Iterable, NamedTuple, Optional, Set, Tuple
-
-import numpy as np
+from typing import Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 from transforms.common import storage
-from transforms.common.moments import Moments
+from transforms.common.moments import ExactMoments
 from transforms.common.storage import ObjectInfo
 from transforms.store import records
 from transforms.store.paths import RECORDS_SUBDIR, index_path, record_path
 
 RECORDS_FILE = "records.jsonl.gz"
-MOMENTS_FILE = "moments.npz"
-FORMAT = "ghsl-record-index/1"
-READ_THREADS = 16
+FORMAT = "ghsl-record-index/2"
+READABLE = (FORMAT, "ghsl-record-index/1")
+READ_THREADS = 16  # a record read is a round trip to the bucket, not work for a core
 LOG = logging.getLogger("ghsl")
 
 
@@ -61,30 +59,19 @@ class Entry(NamedTuple):
     version: str       # of the record file (ObjectInfo.version)
     record: dict       # without moments
 
-
-class Index(NamedTuple):
-    entries: Dict[str, Entry]
-    saved_keys: Optional[str]          # saved_keys() of the saved clips it sums
-    saved: Optional[Moments]           # their moments, summed
-    problem: Optional[str] = None      # why an index that exists could not be used
-
-    def trusted(self, listed: Dict[str, ObjectInfo]) -> Tuple[Dict[str, dict], Set[str]]:
-        """(stem → record for entries whose record file is still the one indexed,
-        stems whose record file the index lacks or holds another version of)."""
-        found, stale = {}, set()
-        for stem, info in listed.items():
-            entry = self.entries.get(stem)
-            if entry is not None and entry.size == info.size and entry.version == info.version:
-                found[stem] = entry.record
-            else:
-                stale.add(stem)
-        return found, stale
+    def is_current(self, listed: Optional[ObjectInfo]) -> bool:
+        """The record file the records listing shows is still the one indexed."""
+        return listed is not None and listed.size == self.size and listed.version == self.version
 
 
-EMPTY = Index({}, None, None)
+class Total(NamedTuple):
+    """The stored exact sum of the saved clips' moments, and the feature fingerprint they share."""
+
+    fingerprint: str
+    moments: ExactMoments
 
 
-def path(output_dir: str, name: str) -> str:
+def path(output_dir: str, name: str = RECORDS_FILE) -> str:
     return index_path(output_dir, name)
 
 
@@ -94,119 +81,75 @@ def record_stems(listing: Dict[str, ObjectInfo]) -> Dict[str, ObjectInfo]:
             if name.endswith(".json") and not name.split("/")[-1].startswith(".")}
 
 
-def saved_keys(keys: Iterable[Tuple[str, str]]) -> str:
-    """A fingerprint of a set of saved clips, (stem, record version) each."""
-    digest = hashlib.sha256()
-    for stem, version in sorted(keys):
-        digest.update(f"{stem}\0{version}\n".encode())
-    return digest.hexdigest()
-
-
 # --- reading ---------------------------------------------------------------------------------------
 
-def read(output_dir: str) -> Index:
-    """The index of `output_dir` (EMPTY when there is none; EMPTY with a problem when it is damaged)."""
-    data = storage.read_if_present(path(output_dir, RECORDS_FILE))
-    if data is None:
-        return EMPTY
-    try:
-        lines = gzip.decompress(data).decode("utf-8").splitlines()
-        header = json.loads(lines[0])
-        if header.get("format") != FORMAT:
-            raise ValueError(f"format {header.get('format')!r}, not {FORMAT}")
-        entries = {}
-        for line in lines[1:]:
-            item = json.loads(line)
-            entries[item["stem"]] = Entry(int(item["size"]), str(item["version"]), item["record"])
-        saved = header.get("saved")
-        return Index(entries, saved["keys"] if saved else None,
-                     records.moments_from_json(saved) if saved and saved.get("sum") else None)
-    except Exception as exc:  # truncated, not gzip, not ours: the records themselves are read
-        return Index({}, None, None, f"{type(exc).__name__}: {exc}")
+class Unusable(Exception):
+    """The index exists but cannot be read; the records themselves are read instead."""
 
 
-def read_full_records(output_dir: str, stems: Iterable[str]) -> Dict[str, dict]:
-    """stem → its record read from its own file (moments included), in parallel; unusable ones left out."""
-    def one(stem: str):
-        return stem, records.read(record_path(output_dir, stem))
+def read(output_dir: str) -> Tuple[Optional[Total], Iterator[Tuple[str, Entry]]]:
+    """(its total or None, its entries as they are read); no index: (None, nothing).
 
-    stems = list(stems)
-    if not stems:
-        return {}
-    with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(stems))) as pool:
-        return {stem: record for stem, record in pool.map(one, stems) if record is not None}
-
-
-def read_moments(output_dir: str, wanted: Dict[str, str]) -> Dict[str, Moments]:
-    """stem → moments of the saved clips in `wanted` (stem → record version) that moments.npz holds at
-    that version; read from the records themselves for the others."""
-    found: Dict[str, Moments] = {}
-    data = storage.read_if_present(path(output_dir, MOMENTS_FILE))
-    if data is not None:
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-                stems, versions = arrays["stems"], arrays["versions"]
-                count, total, total_sq = arrays["count"], arrays["sum"], arrays["sum_sq"]
-                for i, (stem, version) in enumerate(zip(stems.tolist(), versions.tolist())):
-                    if wanted.get(stem) == version:
-                        c = count[i]
-                        found[stem] = Moments(int(c[0]) if len(c) == 1 else c.astype(np.int64), total[i], total_sq[i])
-        except Exception as exc:  # damaged: the records have them too
-            LOG.warning("The record index's %s is unreadable (%s); reading the records instead.", MOMENTS_FILE, exc)
-            found = {}
-    missing = [stem for stem in wanted if stem not in found]
-    for stem, record in read_full_records(output_dir, missing).items():
-        if record.get("moments") is not None:
-            found[stem] = records.moments_from_json(record["moments"])
-    return found
-
-
-def read_records(output_dir: str, stems: Optional[Iterable[str]] = None) -> Dict[str, dict]:
-    """stem → the current record of that video (without its moments), for `stems` (every record when None).
-
-    One listing of the records, one read of the index, and the records the index
-    lacks or holds an older version of read themselves. A stem with no usable record is left out.
+    Raises Unusable, saying why, for an index that is damaged or not ours: at once for its header,
+    while iterating for a line further down (what was read so far is then not to be trusted either).
     """
-    listed = record_stems(storage.list_objects(storage.join(output_dir, *RECORDS_SUBDIR)))
-    index = read(output_dir)
-    if stems is not None:
-        wanted = set(stems)
-        listed = {stem: info for stem, info in listed.items() if stem in wanted}
-    found, stale = index.trusted(listed)
-    for stem, record in read_full_records(output_dir, stale).items():
-        found[stem] = records.without_moments(record)
+    data = storage.read_if_present(path(output_dir))
+    if data is None:
+        return None, iter(())
+    try:
+        lines = io.TextIOWrapper(gzip.GzipFile(fileobj=io.BytesIO(data)), encoding="utf-8")
+        header = json.loads(next(lines))
+        if header.get("format") not in READABLE:
+            raise ValueError(f"format {header.get('format')!r}, not {FORMAT}")
+        total = header.get("total") if header.get("format") == FORMAT else None
+        found = Total(total["fingerprint"], ExactMoments.from_json(total["moments"])) if total else None
+    except Exception as exc:  # truncated, not gzip, not ours
+        raise Unusable(f"{type(exc).__name__}: {exc}") from None
+    return found, _entries(lines)
+
+
+def _entries(lines) -> Iterator[Tuple[str, Entry]]:
+    try:
+        for line in lines:
+            item = json.loads(line)
+            yield item["stem"], Entry(int(item["size"]), str(item["version"]), item["record"])
+    except Exception as exc:
+        raise Unusable(f"{type(exc).__name__}: {exc}") from None
+
+
+def read_records(output_dir: str, stems: Iterable[str]) -> Dict[str, dict]:
+    """stem → the current record of each of `stems` (without its moments), for the tools that read a
+    finished run (pipeline.release): one listing of the records, one read of the index, and the records
+    it lacks or holds an older version of read themselves. A stem with no usable record is left out."""
+    wanted = set(stems)
+    listed = {stem: info for stem, info in
+              record_stems(storage.list_objects(storage.join(output_dir, *RECORDS_SUBDIR))).items() if stem in wanted}
+    try:
+        entries = {stem: entry for stem, entry in read(output_dir)[1] if stem in wanted}
+    except Unusable as exc:
+        LOG.warning("The record index %s cannot be used (%s); the records are read instead.", path(output_dir), exc)
+        entries = {}
+    found = {stem: entries[stem].record for stem, info in listed.items()
+             if stem in entries and entries[stem].is_current(info)}
+    stale = [stem for stem in listed if stem not in found]
+    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
+        for stem, record in zip(stale, pool.map(lambda s: records.read(record_path(output_dir, s)), stale)):
+            if record is not None:
+                found[stem] = records.without_moments(record)
     return found
 
 
 # --- writing ---------------------------------------------------------------------------------------
 
-def write(output_dir: str, entries: Dict[str, Entry], moments: Dict[str, Tuple[str, Moments]],
-          saved: Optional[Moments]) -> None:
-    """Replace the index: `entries` by stem; `moments` stem → (record version, moments) of the saved
-    clips; `saved` the sum the run's statistics were computed from, kept so that a run with the same
-    saved clips reuses it bit for bit. The moments first, then the records: see the module docstring.
-    """
-    storage.write_bytes(path(output_dir, MOMENTS_FILE), moments_npz(moments))
-    keys = saved_keys((stem, version) for stem, (version, _) in moments.items()) if moments else None
-    storage.write_bytes(path(output_dir, RECORDS_FILE), records_jsonl(entries, keys, saved))
+def write(output_dir: str, entries: Dict[str, Entry], total: Optional[Total]) -> None:
+    """Replace the index with `entries` by stem and the exact total of the saved ones."""
+    storage.write_bytes(path(output_dir), records_jsonl(entries, total))
 
 
-def moments_npz(moments: Dict[str, Tuple[str, Moments]]) -> bytes:
-    stems = sorted(moments)
-    rows = [moments[s][1] for s in stems]
-    width = len(rows[0].total) if rows else 0
-    buffer = io.BytesIO()
-    np.savez(buffer, stems=np.array(stems, dtype=str), versions=np.array([moments[s][0] for s in stems], dtype=str),
-             count=np.stack([np.atleast_1d(np.asarray(m.count, np.int64)) for m in rows]) if rows
-             else np.zeros((0, 1), np.int64),
-             sum=np.stack([m.total for m in rows]) if rows else np.zeros((0, width)),
-             sum_sq=np.stack([m.total_sq for m in rows]) if rows else np.zeros((0, width)))
-    return buffer.getvalue()
-
-
-def records_jsonl(entries: Dict[str, Entry], keys: Optional[str], saved: Optional[Moments]) -> bytes:
+def records_jsonl(entries: Dict[str, Entry], total: Optional[Total]) -> bytes:
     header = {"format": FORMAT,
-              "saved": None if keys is None else {"keys": keys, **(records.moments_json(saved) if saved else {})}}
+              "total": None if total is None else {"fingerprint": total.fingerprint,
+                                                   "moments": total.moments.to_json()}}
     lines = [json.dumps(header)]
     for stem in sorted(entries):
         entry = entries[stem]

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 from transforms.common.moments import Moments
 from transforms.common.storage import ObjectInfo
-from transforms.features.verdict import FAILED, LOW_QUALITY, SUCCESS, Measures
+from transforms.features.verdict import FAILED, LOW_QUALITY, NOT_MEASURED, SUCCESS, Measures
 from transforms.store.metadata import ClipRow
 
 MISSING = "missing"
@@ -52,7 +52,7 @@ class ClipResult:
     row: ClipRow
     status: str
     error: str = ""
-    measures: Measures = Measures()
+    measures: Measures = NOT_MEASURED
     # How this run came by it (NEW, CHANGED, RECOMPUTED, REUSED), "" when no video was looked at.
     origin: str = ""
     # An unexpected error (a network hiccup, say) is not recorded: the next run tries again.
@@ -91,10 +91,21 @@ class ClipResult:
     def without_moments(self) -> "ClipResult":
         return dataclasses.replace(self, moments=None) if self.moments is not None else self
 
+    def __reduce__(self):
+        return ClipResult, tuple(getattr(self, f.name) for f in dataclasses.fields(self))  # positional: shorter
+
 
 def settled(row: ClipRow, status: str, error: str, outputs: Outputs = Outputs(), **values) -> ClipResult:
     """A row settled without a verdict on its video: missing, or rejected before any work."""
     return ClipResult(row=row, status=status, error=error, outputs=outputs, **values)
+
+
+class Located(NamedTuple):
+    """A metadata row and its video, as the job found them (transforms/store/rows.py)."""
+
+    row: ClipRow
+    video: Optional[ObjectInfo] = None   # the listing's entry for row.video_file; None: not there
+    hint: str = ""                       # for a row whose video is not there: "did you mean …?" or ""
 
 
 class ToDecode(NamedTuple):

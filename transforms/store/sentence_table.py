@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-from typing import Dict, Iterable, List, Optional, Pattern, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Pattern, Tuple
 
 from transforms.store import metadata
 from transforms.store.metadata import REQUIRED_COLUMNS, ClipRow, MetadataError, Sheet
@@ -46,9 +46,17 @@ class NoSentences(MetadataError):
     """A sentence table with a header and no line: no video can be paired, and the run has nothing to do."""
 
 
-def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
-                  pattern: str) -> Tuple[List[str], List[ClipRow]]:
-    """Header and rows of --metadata_csv, whichever its layout.
+class Read(NamedTuple):
+    """What the launcher reads of --metadata_csv to check it: the file's own header (renamed to our column
+    names), the rows' columns, and every row."""
+
+    sheet_header: List[str]
+    header: List[str]
+    rows: List[ClipRow]
+
+
+def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str], pattern: str) -> Read:
+    """--metadata_csv's header and rows, whichever its layout.
 
     listing: every file under --video_dir, relative to it ('/' separators); used only
     by a sentence table. columns: --metadata_columns; pattern: --video_name_pattern
@@ -58,8 +66,8 @@ def metadata_rows(path: str, listing: Iterable[str], columns: Optional[str],
     compiled = compile_pattern(pattern)
     sheet = metadata.load(path, mapping)
     if not sheet.is_sentence_table:
-        return metadata.judge(sheet, listing)
-    return pair(sheet, listing, compiled)
+        return Read(sheet.header, *metadata.judge(sheet, listing))
+    return Read(sheet.header, *pair(sheet, listing, compiled))
 
 
 def compile_pattern(text: str) -> Pattern:
@@ -93,13 +101,50 @@ def name_of(path: str) -> str:
 
 @dataclasses.dataclass
 class _Video:
-    path: str
+    path: str                 # as the rows name it (normalized)
     groups: Dict[str, str]
+    listed: str = ""          # as the listing names it
 
 
 def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[str], List[ClipRow]]:
     """The rows of a sentence table paired with the videos listed (see the module docstring)."""
     listing = list(listing)
+    sentences = list(_sentences(sheet, pattern))
+    by_id = _by_sentence_id(sheet, sentences)
+    videos = sorted(p for p in listing if is_video(p))
+    of_sentence: Dict[str, List[_Video]] = {}
+    unpaired: List[ClipRow] = []
+    for path in videos:
+        row, video = judge_video(sheet.header, path, pattern)
+        if row is None and video.groups[SENTENCE_ID_GROUP] not in by_id:
+            row = without_sentence(sheet.header, video, pattern)
+        if row is not None:
+            unpaired.append(row)
+        else:
+            of_sentence.setdefault(video.groups[SENTENCE_ID_GROUP], []).append(video)
+    if not of_sentence:
+        raise _nothing_paired(sheet, pattern, listing, videos, unpaired, len(sentences))
+
+    rows: List[ClipRow] = []
+    for sentence in sentences:
+        rows.extend(rows_of(sentence, of_sentence.get(sentence.sentence_id, []), pattern))
+    rows.extend(unpaired)
+    metadata.mark_duplicates(rows)
+    _log_pairing(sheet, pattern, rows, len(sentences), len(videos), of_sentence)
+    return header_of(sheet, pattern), rows
+
+
+def header_of(sheet: Sheet, pattern: Pattern) -> List[str]:
+    """The rows' columns: ours, the table's own, then the pattern's named groups."""
+    return list(REQUIRED_COLUMNS) + [c for c in sheet.header if c not in REQUIRED_COLUMNS] + column_groups(pattern)
+
+
+def sentences(sheet: Sheet, pattern: Pattern) -> Iterator[ClipRow]:
+    """The table's lines as sentence rows, judged each on its own (no video yet), as the file is read."""
+    return _sentences(sheet, pattern)
+
+
+def _sentences(sheet: Sheet, pattern: Pattern) -> Iterator[ClipRow]:
     if any(c not in sheet.header for c in SENTENCE_COLUMNS):
         # Neither layout: name every column either would need.
         metadata.check_columns(sheet, REQUIRED_COLUMNS,
@@ -111,43 +156,28 @@ def pair(sheet: Sheet, listing: Iterable[str], pattern: Pattern) -> Tuple[List[s
                             f"a column of the {sheet.source} or one of ours ({', '.join(REQUIRED_COLUMNS)}). Rename "
                             f"the group(s).")
     table_extra = [c for c in sheet.header if c not in REQUIRED_COLUMNS]
-    header = list(REQUIRED_COLUMNS) + table_extra + groups
-    if not sheet.lines:
+    empty = True
+    for line, values in sheet.lines:
+        empty = False
+        yield _sentence(sheet, line, values, table_extra, groups)
+    if empty:
         raise NoSentences(f"The {sheet.source} has no rows, so none of the videos under --video_dir can be paired "
                           f"with a sentence.")
 
-    sentences = [_sentence(sheet, line, values, table_extra, groups) for line, values in sheet.lines]
-    by_id = _by_sentence_id(sheet, sentences)
-    videos = sorted(p for p in listing if is_video(p))
-    of_sentence: Dict[str, List[_Video]] = {}
-    unpaired: List[ClipRow] = []
-    for path in videos:
-        row, video = _judge_video(sheet, path, pattern, groups, by_id)
-        if row is not None:
-            unpaired.append(row)
-        else:
-            of_sentence.setdefault(video.groups[SENTENCE_ID_GROUP], []).append(video)
-    if not of_sentence:
-        raise _nothing_paired(sheet, pattern, listing, videos, unpaired, len(sentences))
 
-    rows: List[ClipRow] = []
-    for sentence in sentences:
-        found = of_sentence.get(sentence.sentence_id, [])
-        if sentence.error:
-            rows.append(sentence)
-            rows.extend(dataclasses.replace(sentence, video_file=v.path, extra=_extra(sentence, v), error=(
-                f"its sentence's row, line {sentence.line} of the table, cannot be used ({sentence.error})"))
-                for v in found)
-        elif found:
-            rows.extend(dataclasses.replace(sentence, video_file=v.path, extra=_extra(sentence, v)) for v in found)
-        else:
-            rows.append(dataclasses.replace(sentence, missing=True, error=(
-                f"no video of sentence {sentence.sentence_id} under --video_dir: no video's name gives this "
-                f"sentence_id by --video_name_pattern '{pattern.pattern}'")))
-    rows.extend(unpaired)
-    metadata.mark_duplicates(rows)
-    _log_pairing(sheet, pattern, rows, len(sentences), len(videos), of_sentence)
-    return header, rows
+def rows_of(sentence: ClipRow, found: List["_Video"], pattern: Pattern) -> List[ClipRow]:
+    """The rows of one sentence: its videos' (in path order), or one missing row without a video; a sentence
+    line that cannot be used is a failed row, and each of its videos fails naming it."""
+    found = sorted(found, key=lambda v: v.path)
+    if sentence.error:
+        return [sentence] + [dataclasses.replace(sentence, video_file=v.path, extra=_extra(sentence, v), error=(
+            f"its sentence's row, line {sentence.line} of the table, cannot be used ({sentence.error})"))
+            for v in found]
+    if found:
+        return [dataclasses.replace(sentence, video_file=v.path, extra=_extra(sentence, v)) for v in found]
+    return [dataclasses.replace(sentence, missing=True, error=(
+        f"no video of sentence {sentence.sentence_id} under --video_dir: no video's name gives this "
+        f"sentence_id by --video_name_pattern '{pattern.pattern}'"))]
 
 
 def _sentence(sheet: Sheet, line: int, values: List[str], table_extra: List[str], groups: List[str]) -> ClipRow:
@@ -184,11 +214,18 @@ def _by_sentence_id(sheet: Sheet, sentences: List[ClipRow]) -> Dict[str, ClipRow
     return by_id
 
 
-def _judge_video(sheet: Sheet, path: str, pattern: Pattern, groups: List[str],
-                 by_id: Dict[str, ClipRow]) -> Tuple[Optional[ClipRow], Optional[_Video]]:
-    """(a failed row, None) for a video that belongs to no line of the table, else (None, the video)."""
-    unpaired = ClipRow(line=None, video_file=path, sentence_id="", sentence="", category="",
-                       extra={c: "" for c in sheet.header if c not in REQUIRED_COLUMNS} | {g: "" for g in groups})
+def _unpaired(header: List[str], path: str, pattern: Pattern) -> ClipRow:
+    return ClipRow(line=None, video_file=path, sentence_id="", sentence="", category="",
+                   extra={c: "" for c in header if c not in REQUIRED_COLUMNS} | {g: "" for g in column_groups(pattern)})
+
+
+def judge_video(header: List[str], path: str, pattern: Pattern) -> Tuple[Optional[ClipRow], Optional["_Video"]]:
+    """(a failed row, None) for a video whose name gives no usable sentence id, else (None, the video).
+
+    header: the table's (renamed) header. Whether a line of the table has the id is for the caller.
+    """
+    unpaired = _unpaired(header, path, pattern)
+    groups = column_groups(pattern)
     unsafe = metadata.unsafe_path_reason(path)
     found = pattern.fullmatch(name_of(path))
     if unsafe:
@@ -207,12 +244,19 @@ def _judge_video(sheet: Sheet, path: str, pattern: Pattern, groups: List[str],
         unpaired.error = (f"sentence_id {sentence_id!r} read from the name {name_of(path)!r} by --video_name_pattern "
                           f"'{pattern.pattern}' is not an integer: rename the video or change the pattern")
         return unpaired, None
-    sentence_id = unpaired.sentence_id = metadata.normal_sentence_id(sentence_id)
-    if sentence_id not in by_id:
-        unpaired.error = (f"no line of the table has sentence {sentence_id}, which the name {name_of(path)!r} "
-                          f"gives: add the sentence to --metadata_csv, or rename or remove the video")
-        return unpaired, None
-    return None, _Video(path=posixpath.normpath(path), groups={SENTENCE_ID_GROUP: sentence_id, **values})
+    sentence_id = metadata.normal_sentence_id(sentence_id)
+    return None, _Video(path=posixpath.normpath(path), groups={SENTENCE_ID_GROUP: sentence_id, **values},
+                        listed=path)
+
+
+def without_sentence(header: List[str], video: "_Video", pattern: Pattern) -> ClipRow:
+    """The failed row of a video whose name gives a sentence id no line of the table has."""
+    row = _unpaired(header, video.listed, pattern)
+    row.extra.update({k: v for k, v in video.groups.items() if k != SENTENCE_ID_GROUP})
+    row.sentence_id = video.groups[SENTENCE_ID_GROUP]
+    row.error = (f"no line of the table has sentence {row.sentence_id}, which the name {name_of(video.listed)!r} "
+                 f"gives: add the sentence to --metadata_csv, or rename or remove the video")
+    return row
 
 
 def _extra(sentence: ClipRow, video: _Video) -> Dict[str, str]:

@@ -1,6 +1,17 @@
-"""ProcessVideos: one metadata row's work in, its published outputs and its final ClipResult out.
+"""The video step: each clip's stem in, its final result out, on one of four tagged streams.
 
-The job's one per-video step, and the only one that runs MediaPipe. Per work item (transforms/store/plan.py):
+  VideoStep          the composite the job runs (pipeline/graph.py names its streams):
+    Decide           per stem, what the job found (its rows, published outputs and index entry)
+                     → a result at once (reused, missing, a duplicate row), or work
+                     (transforms/store/plan.py); rows refused where they were read become results here too
+    Old moments      work that will rewrite a record whose moments are in the statistics' stored
+                     total reads them first, so the total can give them back exactly
+    ProcessVideos    the work: the only step that runs MediaPipe
+  Every result leaves on its status's tag (SUCCESS, LOW_QUALITY, FAILED, MISSING); beside them
+  ORPHANS (outputs no result vouches for) and TOTAL_CHANGES (what each clip does to the stored total:
+  transforms/reports/statistics.py).
+
+ProcessVideos, per work item (transforms/store/results.py):
 
   * `ToLookUp`: the row's record is read first (the index lacked it), then the
     rule of transforms/store/reuse.py decides: reused as recorded, or one of the two below;
@@ -44,21 +55,165 @@ from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.common import storage
-from transforms.common.progress import NAMESPACE, ProgressCounter, ensure_log_handler
+from transforms.common.storage import ObjectInfo
+from transforms.common.progress import NAMESPACE, Progress, ensure_log_handler
 from transforms.features import registry
 from transforms.landmarks import pose_file
 from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
-from transforms.store import records
+from transforms.store import plan, records
 from transforms.store.paths import landmark_path, record_path
 from transforms.store.publish import publish
-from transforms.store.results import (CHANGED, FAILED, FILE_NOT_FOUND, MISSING, RECOMPUTED, REUSED, ClipResult,
-                                      ToDecode, ToLookUp, ToRecompute)
+from transforms.store.record_index import Entry
+from transforms.store.results import (CHANGED, FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, RECOMPUTED, REUSED,
+                                      SUCCESS, ClipResult, Located, ToDecode, ToLookUp, ToRecompute)
+from transforms.store.rows import NearMisses, find_videos, unpack
 from transforms.store.reuse import Fingerprints, decide
 
 READ_THREADS = 16
 Work = Union[ToDecode, ToRecompute, ToLookUp]
 Extractor = Union[HolisticExtractor, ExtractorProcess]
+
+# The step's tagged outputs: a result on its status's, and beside them
+ORPHANS = "orphans"              # dict rows of proc/orphaned_outputs.csv (transforms/store/orphans.py)
+TOTAL_CHANGES = "total_changes"  # what each clip does to the stored total (transforms/reports/statistics.py)
+_WORK, _OLD_FIRST, _UNFOUND = "work", "old_moments_first", "unfound"
+
+
+class VideoStep(beam.PTransform):
+    """(the per-clip join, rows refused where they were read, the index's stored total, the video listing)
+    → tagged streams.
+
+    A group of the join holds everything of one Unicode form of a feature stem (rows.nfc): {"rows":
+    per-video rows still to be found among "files" (name, ObjectInfo fields), "paired": a sentence
+    table's rows with their file, "outputs": (stem, kind, ObjectInfo fields), "entries": (stem, size,
+    version, record)}, every value a plain tuple. The total (a side input) tells which clips it holds;
+    the listing names the near misses of rows whose video is not there.
+    """
+
+    def __init__(self, video_dir: str, output_dir: str, landmark_options: dict, feature_options: dict,
+                 made_by: Fingerprints, *, reprocess_all: bool = False, run_id: str = "", threads: int = 1,
+                 log_each: bool = False):
+        super().__init__()
+        self.output_dir, self.made_by, self.reprocess_all, self.run_id = output_dir, made_by, reprocess_all, run_id
+        self.log_each = log_each
+        self.process_videos = ProcessVideos(video_dir, output_dir, landmark_options, feature_options, made_by,
+                                            reprocess_all=reprocess_all, run_id=run_id, threads=threads,
+                                            log_each=log_each)
+
+    def expand(self, inputs):
+        clips, refused, total, listing = inputs
+        statuses = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
+        # With no file listed there is nothing a person could have meant: a missing row is settled as it is.
+        files = beam.pvalue.AsSingleton(listing | "Count the files" >> beam.combiners.Count.Globally())
+        decided = ((clips, refused)
+                   | "Clips and refused rows" >> beam.Flatten()
+                   | "Decide" >> beam.ParDo(Decide(self.output_dir, self.made_by, self.reprocess_all, self.run_id,
+                                                   self.log_each),
+                                            beam.pvalue.AsSingleton(total, default_value=None), files).with_outputs(
+                       *statuses, _UNFOUND, ORPHANS, TOTAL_CHANGES, _OLD_FIRST, main=_WORK))
+        unfound = (decided[_UNFOUND], listing) | "Name the near misses" >> NearMisses()
+
+        read_first = decided[_OLD_FIRST] | "Old moments" >> beam.ParDo(OldMoments(self.output_dir)).with_outputs(
+            TOTAL_CHANGES, main=_WORK)
+        done = ((decided[_WORK], read_first[_WORK])
+                | "Every work item" >> beam.Flatten()
+                # The items leave the join grouped by key; spread them so that every worker decodes.
+                | "Spread videos" >> beam.Reshuffle()
+                | "Landmarks, features, records" >> beam.ParDo(self.process_videos).with_outputs(
+                    *statuses, TOTAL_CHANGES))
+        streams = {status: (decided[status], done[status]) | f"All {status}" >> beam.Flatten()
+                   for status in (SUCCESS, LOW_QUALITY, FAILED)}
+        streams[MISSING] = (decided[MISSING], unfound, done[MISSING]) | f"All {MISSING}" >> beam.Flatten()
+        streams[ORPHANS] = decided[ORPHANS]
+        streams[TOTAL_CHANGES] = ((decided[TOTAL_CHANGES], read_first[TOTAL_CHANGES], done[TOTAL_CHANGES])
+                                  | "Every change to the total" >> beam.Flatten())
+        return streams
+
+
+class Decide(beam.DoFn):
+    """One group of the per-clip join (or a refused row) in; results, work, orphans and total changes out:
+    each stem's rows are matched with its files (rows.find_videos), then plan.settle decides per stem."""
+
+    def __init__(self, output_dir: str, made_by: Fingerprints, reprocess_all: bool, run_id: str, log_each: bool):
+        self.output_dir, self.made_by, self.reprocess_all = output_dir, made_by, reprocess_all
+        self.run_id, self.log_each = run_id, log_each
+        self.reused = Metrics.counter(NAMESPACE, "videos_reused")
+
+    def setup(self):
+        ensure_log_handler()
+
+    def start_bundle(self):
+        self.progress = Progress.of(self.run_id, self.log_each)
+
+    def finish_bundle(self):
+        self.progress.flush()
+
+    def process(self, element, total, files: int):
+        if isinstance(element, tuple) and len(element) == 2 and isinstance(element[1], dict):
+            for stem, located, outputs, entry in _by_stem(element[1]):
+                yield from self._settle(stem, located, outputs, entry, total, files)
+            return
+        yield from self._emit([plan.unjudged(element)])
+
+    def _settle(self, stem, located, outputs, entry, total, files: int):
+        decided = plan.settle(stem, located, plan.outputs_of(outputs), entry, self.made_by, self.output_dir,
+                              total.fingerprint if total is not None else None, self.reprocess_all)
+        yield from self._emit(decided.results, unfound=bool(files) and bool(located) and located[0].video is None
+                              and not located[0].row.missing)
+        for orphan in decided.orphans:
+            yield beam.pvalue.TaggedOutput(ORPHANS, orphan)
+        for change in decided.changes:
+            yield beam.pvalue.TaggedOutput(TOTAL_CHANGES, change)
+        if decided.work is not None:
+            self.progress.planned()
+            yield beam.pvalue.TaggedOutput(_OLD_FIRST, decided.work) if decided.old_moments else decided.work
+
+    def _emit(self, results, unfound: bool = False):
+        for result in results:
+            if result.origin == REUSED:
+                self.reused.inc()
+                self.progress.reused()
+            elif result.status == MISSING:
+                self.progress.finished(result.video_file, MISSING, 0, 0.0, result.error, work=False)
+            # A claimed row whose file is not listed gets the names of its near misses first.
+            tag = _UNFOUND if unfound and result.status == MISSING and not result.row.error else result.status
+            yield beam.pvalue.TaggedOutput(tag, result)
+
+
+def _by_stem(found: dict):
+    """(stem, its Located rows, its outputs, its index entry) for every stem of one group of the join."""
+    files = {name: ObjectInfo(*info) for name, info in found["files"]}
+    located = find_videos([unpack(row) for row in found["rows"]], files)
+    located += [Located(unpack(row), ObjectInfo(*info) if info else None) for row, info in found["paired"]]
+    rows: dict = {}
+    for one in located:
+        rows.setdefault(one.row.feature_stem, []).append(one)
+    outputs: dict = {}
+    for stem, kind, info in found["outputs"]:
+        outputs.setdefault(stem, []).append((kind, ObjectInfo(*info)))
+    entries = {stem: Entry(size, version, record) for stem, size, version, record in found["entries"]}
+    for stem in sorted(set(rows) | set(outputs) | set(entries)):
+        yield stem, rows.get(stem, []), outputs.get(stem, []), entries.get(stem)
+
+
+class OldMoments(beam.DoFn):
+    """Work that will rewrite the record of a clip whose moments are in the stored total: those moments are
+    read from the record first (a TAKE_OUT change), then the work goes on. Rare: a video replaced under the
+    same name, landmarks that failed their check, a record the index held but that was damaged."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+
+    def process(self, item: Work):
+        stem = item.row.feature_stem
+        record = records.read(record_path(self.output_dir, stem))
+        if record and record.get("moments"):
+            change = plan.Change(plan.TAKE_OUT, stem, records.moments_from_json(record["moments"]))
+        else:  # unreadable: what it added to the total cannot be taken out, so the total is summed again
+            change = plan.Change(plan.STALE, stem)
+        yield beam.pvalue.TaggedOutput(TOTAL_CHANGES, change)
+        yield item
 
 
 class LandmarkWorkerMismatch(RuntimeError):
@@ -88,11 +243,12 @@ def judge(pose: bytes, feature_options: dict, **values) -> tuple:
 
 
 class ProcessVideos(beam.DoFn):
-    """Work items in (ToLookUp, ToDecode, ToRecompute); one ClipResult per item out."""
+    """Work items in (ToLookUp, ToDecode, ToRecompute); one ClipResult per item out, on its status's tag,
+    and an ADD total change for each saved clip whose moments it computed or read."""
 
     def __init__(self, video_dir: str, output_dir: str, landmark_options: dict, feature_options: dict,
-                 made_by: Fingerprints, *, reprocess_all: bool = False, run_id: str = "", total: int = 0,
-                 threads: int = 1):
+                 made_by: Fingerprints, *, reprocess_all: bool = False, run_id: str = "", threads: int = 1,
+                 log_each: bool = False):
         """made_by: the fingerprints the launcher planned re-use with; this worker's landmark fingerprint
         must be the same, or its records would never be reused (see setup)."""
         if threads < 1:
@@ -104,7 +260,7 @@ class ProcessVideos(beam.DoFn):
         self.made_by = made_by
         self.reprocess_all = reprocess_all
         self.run_id = run_id
-        self.total = total
+        self.log_each = log_each
         self.threads = threads
         self.counters = {name: Metrics.counter(NAMESPACE, name) for name in (
             "videos_success", "videos_low_quality", "videos_failed", "videos_missing", "videos_decoded",
@@ -121,7 +277,7 @@ class ProcessVideos(beam.DoFn):
                 f"This worker (MediaPipe {records.mediapipe_version()}) would make other landmarks than the "
                 f"launcher planned re-use for, so its results would never be reused. Launch from the worker "
                 f"image (the Flex Template) or from a checkout installed from the same requirements.lock.")
-        self.progress = ProgressCounter(self.run_id, self.total)
+        self.progress = Progress.of(self.run_id, self.log_each)
         # Extractors not in use. One is started when a video finds none idle, so there are never more
         # than `threads`, and none when nothing is decoded (loading one takes about a second).
         self._idle: "queue.SimpleQueue[Extractor]" = queue.SimpleQueue()
@@ -152,6 +308,7 @@ class ProcessVideos(beam.DoFn):
     def finish_bundle(self):
         while self._pending:
             yield from self._finished(block=True)
+        self.progress.flush()
 
     # --- scheduling (the bundle's thread) ---------------------------------------------------------
 
@@ -207,7 +364,14 @@ class ProcessVideos(beam.DoFn):
         self.progress.finished(value.video_file, status, value.frames_decoded, value.seconds,
                                "; ".join(s for s in (value.error, note) if s))
         # Emitted outside its own element's process call: it carries that element's window and timestamp.
-        yield WindowedValue(value, timestamp, (window,)) if isinstance(window, BoundedWindow) else value
+        def out(tag, item):
+            placed = WindowedValue(item, timestamp, (window,)) if isinstance(window, BoundedWindow) else item
+            return beam.pvalue.TaggedOutput(tag, placed)
+
+        if value.moments is not None:
+            yield out(TOTAL_CHANGES, plan.Change(plan.ADD, value.feature_stem, value.moments))
+        # The moments travel only to the total; the reports gather results without them.
+        yield out(value.status, value.without_moments())
 
     # --- the work (on pool threads, or inline) ----------------------------------------------------
 

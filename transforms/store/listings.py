@@ -1,0 +1,111 @@
+"""What the job finds on storage before any work: the videos, the outputs already published, the record index.
+
+Each is a read inside the job (an Impulse, then one listing or one read in a
+DoFn), never values the launcher put into the graph: a folder of a million files
+is listed once, by one worker, page by page (GCS: 1,000 objects a request), and
+its entries are spread to the workers by the joins that follow.
+
+  ListFiles        (path relative to the folder, ObjectInfo) of every file under it
+  ListOutputs      (stem, (kind, ObjectInfo)) of every .pose, .npy and record under OUT
+  ReadIndex        (stem, Entry) of the record index, and its stored total (tag TOTAL),
+                   or why it cannot be used (tag PROBLEM)
+"""
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Dict, Iterable, Tuple
+
+import apache_beam as beam
+
+from transforms.common import storage
+from transforms.common.progress import LOG
+from transforms.store import record_index
+from transforms.store.plan import NPY, POSE, RECORD
+from transforms.store.paths import FEATURES_SUBDIR, LANDMARK_SUFFIX, LANDMARKS_SUBDIR, RECORDS_SUBDIR
+
+TOTAL, PROBLEM = "total", "problem"
+
+
+class ListFiles(beam.PTransform):
+    def __init__(self, folder: str):
+        super().__init__()
+        self.folder = folder
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Start" >> beam.Impulse()
+                | "List" >> beam.FlatMap(lambda _, folder: storage.list_objects(folder).items(), self.folder))
+
+
+class ListOutputs(beam.PTransform):
+    """The three prefixes of OUT a clip writes to, listed at once (each is a round trip or more)."""
+
+    def __init__(self, output_dir: str):
+        super().__init__()
+        self.output_dir = output_dir
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Start" >> beam.Impulse()
+                | "List" >> beam.FlatMap(lambda _, out: published(out), self.output_dir))
+
+
+def published(output_dir: str) -> Iterable[Tuple[str, Tuple[str, storage.ObjectInfo]]]:
+    prefixes = {"landmarks": storage.join(output_dir, *LANDMARKS_SUBDIR),
+                "features": storage.join(output_dir, FEATURES_SUBDIR[0])}
+    with concurrent.futures.ThreadPoolExecutor(len(prefixes)) as pool:
+        listed = dict(zip(prefixes, pool.map(storage.list_objects, prefixes.values())))
+    kinds = ((POSE, listed["landmarks"], "", LANDMARK_SUFFIX),
+             (NPY, listed["features"], "/".join(FEATURES_SUBDIR[1:]) + "/", ".npy"),
+             (RECORD, listed["features"], "/".join(RECORDS_SUBDIR[1:]) + "/", ".json"))
+    for kind, listing, under, suffix in kinds:
+        for stem, info in stems(listing, under, suffix).items():
+            yield stem, (kind, info)
+
+
+def by_kind(output_dir: str) -> Dict[str, Dict[str, storage.ObjectInfo]]:
+    """kind (POSE, NPY, RECORD) → stem → file: what OUT holds, for the launcher's checks and messages."""
+    found: Dict[str, Dict[str, storage.ObjectInfo]] = {POSE: {}, NPY: {}, RECORD: {}}
+    for stem, (kind, info) in published(output_dir):
+        found[kind][stem] = info
+    return found
+
+
+def stems(listing: Dict[str, storage.ObjectInfo], under: str, suffix: str) -> Dict[str, storage.ObjectInfo]:
+    """stem → file for the names under `under` ending in `suffix`; hidden files (a write in progress) left out."""
+    found = {}
+    for name, info in listing.items():
+        if name.startswith(under) and name.endswith(suffix) and not name.split("/")[-1].startswith("."):
+            found[name[len(under): -len(suffix)]] = info
+    return found
+
+
+class ReadIndex(beam.PTransform):
+    def __init__(self, output_dir: str):
+        super().__init__()
+        self.output_dir = output_dir
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Start" >> beam.Impulse()
+                | "Read" >> beam.ParDo(_ReadIndex(self.output_dir)).with_outputs(TOTAL, PROBLEM, main="entries"))
+
+
+class _ReadIndex(beam.DoFn):
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+
+    def process(self, _):
+        # Entries are emitted as they are read: each is used only while its record file is the one it
+        # describes (Entry.is_current), so a damaged line further down does not spoil them. The total
+        # vouches for the whole file, so it is emitted only once the last line has been read.
+        try:
+            total, entries = record_index.read(self.output_dir)
+            yield from entries
+        except record_index.Unusable as exc:
+            LOG.warning("The record index %s cannot be used (%s); the records it would have given are read "
+                        "instead.", record_index.path(self.output_dir), exc)
+            yield beam.pvalue.TaggedOutput(PROBLEM, str(exc))
+            return
+        if total is not None:
+            yield beam.pvalue.TaggedOutput(TOTAL, total)
