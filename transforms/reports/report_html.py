@@ -9,6 +9,7 @@ images carry `data-plot`, preview images `data-preview`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import html
 import json
@@ -118,7 +119,8 @@ def write_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bo
                       max_previews: int) -> str:
     """Picks, draws (or takes from the cache) and renders the page; publishes OUT/proc/report.html, returns its path."""
     out, summary = outputs.output_dir, outputs.summary
-    chosen = picks(report_clips(outputs.results, out), samples, max_previews)
+    chosen = picks(outputs.report if outputs.report is not None else report_clips(outputs.results, out), samples,
+                   max_previews)
     known_versions = any(c.features_version or c.landmarks_version for c in chosen.previews)
     cached = preview_cache.read(out) if known_versions else {}
     previews = draw_previews(chosen.previews, out, summary["config"], video_dir, overlay, cached)
@@ -262,6 +264,7 @@ def _config_section(summary: Mapping) -> str:
 
 def with_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bool, samples: int,
                      max_previews: int) -> RunOutputs:
-    """The job's step: writes the page, passes the outputs on."""
+    """The job's step: writes the page, passes the outputs on with only the saved clips' results, all that
+    the release after it reads (a run's every row need not travel further)."""
     write_report_page(outputs, video_dir, overlay, samples, max_previews)
-    return outputs
+    return dataclasses.replace(outputs, results=outputs.saved, report=None)

@@ -17,11 +17,11 @@ Files (all written, header included, even when empty; rows in metadata order, se
                            release; written last of all (pipeline/graph.py), so its presence says
                            every other output of the run is complete
 
-The statistics are the saved clips' moments summed in feature-stem order, so
-the same saved clips give the same bytes on every runner and in every run; the
-record index keeps that sum (transforms/store/record_index.py), and a run whose
-saved clips are exactly the ones it covers reuses it instead of reading every
-clip's moments again.
+The statistics are the saved clips' moments summed exactly
+(transforms/reports/statistics.py), so the same saved clips give the same bytes
+on every runner and in every run; the record index keeps that total, and a
+re-run only adds and takes out what changed. The job's reports step, which
+writes each file from its own stream of results, is transforms/reports/write_reports.py.
 
 Each CSV column has one definition here (COLUMN_TYPES): how a result gives its
 value, and how the text reads back, so the standalone report and release
@@ -42,12 +42,9 @@ import numpy as np
 from transforms.common import moments as stats
 from transforms.common import storage
 from transforms.features import registry
-from transforms.store import record_index
 from transforms.store.metadata import ClipRow
-from transforms.store.orphans import ORPHAN_COLUMNS, ORPHANS_CSV, orphans as find_orphans
 from transforms.store.paths import feature_path, proc_path
-from transforms.store.plan import IndexState
-from transforms.store.results import (DECODED, FAILED, LOW_QUALITY, MISSING, RECOMPUTED, REUSED, STATUSES, SUCCESS,
+from transforms.store.results import (FAILED, LOW_QUALITY, MISSING, RECOMPUTED, REUSED, STATUSES, SUCCESS,
                                       ClipResult, Measures)
 
 PROCESSED_CSV = "processed_metadata.csv"
@@ -97,17 +94,14 @@ def written_columns() -> Tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class RunContext:
-    """What the reports step needs besides the results; made by the launcher with the plan."""
+    """What the reports step needs besides the results; made by the launcher from the options."""
 
     output_dir: str
     extra_columns: Tuple[str, ...]       # the metadata's own columns beyond REQUIRED_COLUMNS, in its order
     config: Dict[str, object]            # run_summary.json's "config"
     feature_options: Dict[str, object]   # the feature version and its options
     started_at: float
-    planned_orphans: Tuple[dict, ...]    # outputs of videos no longer in the metadata
     prune_orphans: bool
-    proc: Dict[str, storage.ObjectInfo]  # OUT/proc/ as the plan listed it
-    index: Optional[IndexState]          # the record index as the plan read it
 
 
 @dataclasses.dataclass
@@ -120,6 +114,9 @@ class RunOutputs:
     feature_options: Dict[str, object]
     summary: Dict[str, object]           # run_summary.json's content
     orphans: List[dict] = dataclasses.field(default_factory=list)
+    # The report page's rows (report_data.ReportClip), when the job made them from its streams; else the
+    # page makes them from `results` (a finished run read back holds them all).
+    report: Optional[list] = None
 
     @property
     def saved(self) -> List[ClipResult]:
@@ -178,6 +175,19 @@ def report_text(columns: Sequence[str], results: Iterable[ClipResult], output_di
     return csv_text(columns, ({c: value(r, c, output_dir) for c in columns} for r in results))
 
 
+def report_line(columns: Sequence[str], result: ClipResult, output_dir: str) -> str:
+    """One result's line of a report, as report_text writes it (so lines written apart and joined in
+    report order give the same file)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writerow({c: value(result, c, output_dir) for c in columns})
+    return buffer.getvalue()
+
+
+def header_line(columns: Sequence[str]) -> str:
+    return csv_text(columns, [])
+
+
 # --- statistics ----------------------------------------------------------------------------------
 
 def feature_statistics(moments: Optional[stats.Moments], feature_options: dict) -> Dict[str, np.ndarray]:
@@ -192,11 +202,12 @@ def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def stats_npz(moments: Optional[stats.Moments], processed: List[ClipResult], feature_options: dict) -> bytes:
+def stats_npz(moments: Optional[stats.Moments], processed: Sequence[Tuple[int, float]], feature_options: dict) -> bytes:
+    """global_stats.npz; processed: (num_frames, motion_mean) of each saved clip, in processed_metadata.csv order."""
     return npz_bytes(dict(
         feature_statistics(moments, feature_options),
-        seq_lengths=np.array([r.measures.num_frames for r in processed], dtype=np.int32),
-        motion_means=np.array([r.measures.motion_mean for r in processed], dtype=np.float32),
+        seq_lengths=np.array([frames for frames, _ in processed], dtype=np.int32),
+        motion_means=np.array([motion for _, motion in processed], dtype=np.float32),
         video_count=np.int64(len(processed)),
     ))
 
@@ -220,30 +231,39 @@ def versions(feature_version: str) -> Dict[str, str]:
     return found
 
 
-def summary(results: List[ClipResult], moments: Optional[stats.Moments], config: Dict[str, object],
+RESULT_COUNTS = ("rows", SUCCESS, KEPT_LOW, LOW_QUALITY, FAILED, MISSING, "videos_decoded", "videos_recomputed",
+                 "videos_reused", "videos_changed", "frames_decoded", "frames_recomputed", "frames_reused",
+                 "frames_changed", "hand_left", "hand_right", "hand_unknown")
+
+
+def result_counts(r: ClipResult) -> Dict[str, int]:
+    """What one result adds to the run summary's counts (they add up, in any order: a CombineFn sums them)."""
+    counts = {"rows": 1, r.status: 1}
+    if r.status == SUCCESS:
+        counts[KEPT_LOW] = int(r.kept_low)
+        if r.measures.dominant_hand in ("left", "right", "unknown"):
+            counts[f"hand_{r.measures.dominant_hand}"] = 1
+    origin = {"new": "decoded", "changed": "decoded", RECOMPUTED: "recomputed", REUSED: "reused"}.get(r.origin)
+    if origin:
+        counts[f"videos_{origin}"] = 1
+        counts[f"frames_{origin}"] = r.frames_decoded
+    if r.origin == "changed":
+        counts["videos_changed"], counts["frames_changed"] = 1, r.frames_decoded
+    return counts
+
+
+def summary(counts: Dict[str, int], moments: Optional[stats.Moments], config: Dict[str, object],
             feature_options: dict, started_at: float, orphans: List[dict]) -> Dict[str, object]:
-    decoded = [r for r in results if r.origin in DECODED]
-    recomputed = [r for r in results if r.origin == RECOMPUTED]
-    reused = [r for r in results if r.origin == REUSED]
-    changed = [r for r in results if r.origin == "changed"]
-    count = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
+    """run_summary.json's content (written last, by the job): counts is the sum of every result_counts."""
+    def n(key):
+        return int(counts.get(key, 0))
+
     return {
-        "rows": len(results),
-        "counts": {
-            SUCCESS: count[SUCCESS],
-            KEPT_LOW: sum(1 for r in results if r.status == SUCCESS and r.kept_low),
-            LOW_QUALITY: count[LOW_QUALITY],
-            FAILED: count[FAILED],
-            MISSING: count[MISSING],
-        },
-        "videos_decoded": len(decoded),
-        "videos_recomputed": len(recomputed),
-        "videos_reused": len(reused),
-        "videos_changed": len(changed),
-        "frames_decoded": sum(r.frames_decoded for r in decoded),
-        "frames_recomputed": sum(r.frames_decoded for r in recomputed),
-        "frames_reused": sum(r.frames_decoded for r in reused),
-        "frames_changed": sum(r.frames_decoded for r in changed),
+        "rows": n("rows"),
+        "counts": {SUCCESS: n(SUCCESS), KEPT_LOW: n(KEPT_LOW), LOW_QUALITY: n(LOW_QUALITY), FAILED: n(FAILED),
+                   MISSING: n(MISSING)},
+        **{key: n(key) for key in ("videos_decoded", "videos_recomputed", "videos_reused", "videos_changed",
+                                   "frames_decoded", "frames_recomputed", "frames_reused", "frames_changed")},
         "frames_saved": stats.frame_count(moments),
         "orphaned_outputs": len(orphans),
         "orphans_deleted": sum(1 for o in orphans if o["deleted"]),
@@ -251,71 +271,8 @@ def summary(results: List[ClipResult], moments: Optional[stats.Moments], config:
         "config": config,
         "versions": versions(feature_options["feature_version"]),
         "presence_rates": registry.of(feature_options).presence_rates(moments, feature_options),
-        "dominant_hands": {hand: sum(1 for r in results if r.status == SUCCESS and r.measures.dominant_hand == hand)
-                           for hand in ("left", "right", "unknown")},
+        "dominant_hands": {hand: n(f"hand_{hand}") for hand in ("left", "right", "unknown")},
     }
-
-
-# --- the reports step ------------------------------------------------------------------------------
-
-def write_reports(results: List[ClipResult], ctx: RunContext) -> RunOutputs:
-    """Every final result in (any order); the CSVs, statistics, schema and record index written.
-
-    A file whose bytes the plan's listing of proc/ already shows is not written again.
-    run_summary.json is not written here: the job writes it last (pipeline/graph.py).
-    """
-    results = sorted(results, key=report_order)
-    out, options = ctx.output_dir, ctx.feature_options
-    moments = _saved_moments(results, ctx)
-    orphans = find_orphans(out, list(ctx.planned_orphans), results, ctx.prune_orphans)
-    processed = [r for r in results if r.status == SUCCESS]
-    # A clip kept with keep_low_quality is saved and also listed with its reason (kept=True).
-    low_quality = [r for r in results if r.status == LOW_QUALITY or (r.status == SUCCESS and r.kept_low)]
-    files = {
-        PROCESSED_CSV: report_text(processed_columns(options) + tuple(ctx.extra_columns), processed, out),
-        SCHEMA_JSON: json.dumps(feature_schema(options), indent=1) + "\n",
-        LOW_QUALITY_CSV: report_text(LOW_QUALITY_COLUMNS, low_quality, out),
-        FAILED_CSV: report_text(PROBLEM_COLUMNS, (r for r in results if r.status == FAILED), out),
-        MISSING_CSV: report_text(PROBLEM_COLUMNS, (r for r in results if r.status == MISSING), out),
-        ORPHANS_CSV: csv_text(ORPHAN_COLUMNS, orphans),
-    }
-    for name, text in files.items():
-        storage.write_text(proc_path(out, name), text, unless=ctx.proc.get(name))
-    storage.write_bytes(proc_path(out, STATS_NPZ), stats_npz(moments, processed, options), unless=ctx.proc.get(STATS_NPZ))
-    slim = [r.without_moments() for r in results]
-    return RunOutputs(out, slim, list(ctx.extra_columns), dict(options),
-                      summary(slim, moments, ctx.config, options, ctx.started_at, orphans), orphans)
-
-
-def _saved_moments(results: List[ClipResult], ctx: RunContext) -> Optional[stats.Moments]:
-    """The saved clips' moments summed in stem order, and the record index brought up to date.
-
-    The index's sum is taken as it stands when it covers exactly these saved clips (at
-    these record versions); otherwise each clip's moments are summed, those of clips
-    reused from the index read from its moments.npz.
-    """
-    index = ctx.index or IndexState("", None, None)
-    saved = sorted((r for r in results if r.status == SUCCESS), key=lambda r: r.feature_stem)
-    keys = record_index.saved_keys((r.feature_stem, r.record_object.version) for r in saved)
-    kept = {r.feature_stem: r for r in results if r.record_object is not None and r.feature_stem}
-    entry_keys = record_index.saved_keys((stem, r.record_object.version) for stem, r in kept.items())
-    current = index.entry_keys == entry_keys and index.saved_keys == (keys if saved else None)
-    if saved and index.saved is not None and index.saved_keys == keys and current:
-        return index.saved  # nothing to sum, nothing to rewrite
-    per_clip = {r.feature_stem: r.moments for r in saved if r.moments is not None}
-    unread = {r.feature_stem: r.record_object.version for r in saved if r.moments is None}
-    per_clip.update(record_index.read_moments(ctx.output_dir, unread) if unread else {})
-    missing = sorted(set(unread) - set(per_clip))
-    if missing:
-        raise RuntimeError(f"No moments for the saved clip(s) {', '.join(missing[:3])}: neither the record index "
-                           f"nor their records hold them. Run again with --reprocess=all.")
-    total = stats.sum_in_order(per_clip)
-    if not current or index.saved_keys != (keys if saved else None):
-        entries = {stem: record_index.Entry(r.record_object.size, r.record_object.version, r.record)
-                   for stem, r in kept.items()}
-        versions_ = {stem: (kept[stem].record_object.version, m) for stem, m in per_clip.items()}
-        record_index.write(ctx.output_dir, entries, versions_, total)
-    return total
 
 
 # --- reading a finished run back --------------------------------------------------------------------
