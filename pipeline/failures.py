@@ -109,19 +109,20 @@ def _free_bytes(folder: str) -> Optional[int]:
 def _space_needed(argv: Optional[List[str]]) -> Optional[Tuple[int, int, int]]:
     """(bytes, videos, bytes per clip): the videos of the metadata with no record yet, times what a clip
     saved so far takes (its landmarks, features and record); None when no clip is saved or it cannot tell."""
-    from transforms.store.plan import list_outputs
+    from transforms.store.listings import NPY, POSE, RECORD, by_kind
 
     opts = _options(argv)
     try:
-        listing = list_outputs(_output_dir(argv))
-        saved = [stem for stem in listing.records if stem in listing.landmarks]
+        listing = by_kind(_output_dir(argv))
+        landmarks, features, records = listing[POSE], listing[NPY], listing[RECORD]
+        saved = [stem for stem in records if stem in landmarks]
         if not saved:
             return None
-        each = sum(listing.landmarks[s].size + listing.records[s].size +
-                   (listing.features[s].size if s in listing.features else 0) for s in saved) // len(saved)
+        each = sum(landmarks[s].size + records[s].size + (features[s].size if s in features else 0)
+                   for s in saved) // len(saved)
         videos = storage.list_objects(opts.video_dir)
-        _, rows = metadata_rows(opts, videos)
-        todo = sum(1 for r in rows if not r.error and r.video_file in videos and r.feature_stem not in listing.records)
+        rows = metadata_rows(opts, videos).rows
+        todo = sum(1 for r in rows if not r.error and r.video_file in videos and r.feature_stem not in records)
     except Exception:  # a message about a full disk must not fail in its turn
         return None
     return (todo * each, todo, each) if todo else None

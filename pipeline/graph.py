@@ -1,65 +1,101 @@
-"""The whole job, top to bottom: the plan's work → landmarks and features → reports and index → report page
-→ release → run summary → the lease given back.
+"""Every job, each top to bottom. `build`, the main one: the metadata and the videos read → each clip's video
+step → reports and index → report page → release → run summary → the lease given back; `build_release`,
+a finished run's release alone; `build_text`, the Gemini sentence variations.
 
-The entry points (pipeline/run.py, pipeline/release.py) check the options, plan,
-take the output folder's lease and run what `build` or `build_release` returns;
-nothing is added to the job anywhere else. Every step passes typed values
-forward: ClipResult per row, then one RunOutputs (transforms/reports/run_reports.py),
-then Released. The same graph runs on the DirectRunner and on Dataflow.
+The entry points (pipeline/run.py, pipeline/release.py) check the options, take the
+output folder's lease and run what `build` or `build_release` returns; nothing is
+added to the job anywhere else. No row travels inside the graph: the job reads the
+metadata and lists the folders itself, so its graph is the same for ten rows and a
+million. Per clip, the rows, the published outputs and the record index meet in one
+join on the feature stem; the video step's results leave on four tagged streams
+(success, low_quality, failed, missing), each written to its own report, and the
+statistics are one CombineFn over what changed. The same graph runs on the
+DirectRunner, Beam's portable runner and Dataflow.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+import posixpath
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import GhslOptions, batch_runner, feature_config, landmark_config, without_type_check
+from transforms.landmarks.video_step import ORPHANS, TOTAL_CHANGES, VideoStep
 from transforms.release.build import BuildRelease, Released
+from transforms.release.inputs import read_outputs
 from transforms.release.publish import write_folds
 from transforms.release.settings import ReleaseSettings
 from transforms.reports.report_html import with_report_page
-from transforms.reports.run_reports import RunContext, RunOutputs, write_reports, write_summary
+from transforms.reports.run_reports import RunContext, write_summary
+from transforms.reports.statistics import SavedMoments
+from transforms.reports.write_reports import STATUSES, WriteReports
 from transforms.store import lease
-from transforms.store.plan import Plan
-from transforms.store.videos import ProcessVideos
+from transforms.store.listings import PROBLEM, TOTAL, ListFiles, ListOutputs, ReadIndex
+from transforms.store.reuse import Fingerprints
+from transforms.store.rows import PER_VIDEO, SENTENCES, PairSentences, ReadMetadata, nfc, pack
 
 
 class Job(NamedTuple):
-    """What the launcher decided before the job: the plan, the reports' context, the release, the lease."""
+    """What the launcher decided before the job: the reports' context, the release, the lease."""
 
-    plan: Plan
     context: RunContext
+    made_by: Fingerprints                # the fingerprints re-use is decided with (transforms/store/reuse.py)
+    header: Tuple[str, ...]              # the metadata file's header as the launcher read it (renamed to our
+                                         # columns): its layout, and what a sentence table's videos pair against
     release: Optional[ReleaseSettings]   # None: no release in this job
     lease: Optional[lease.Taken]         # None: the launcher gives it back (a dry run, or --augment_text)
     run_id: str
     threads: int = 1                     # videos one worker decodes at once (pipeline/run.py picks it)
+    log_each: bool = False               # workers log every finished video (a remote runner keeps their logs)
 
 
 def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
-    opts, plan = options.view_as(GhslOptions), job.plan
+    opts = options.view_as(GhslOptions)
+    out = opts.output_dir
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
 
-    # The settled rows travel as one list: the group every row meets in below then exists even for a
-    # metadata file without rows, whose run still writes every report (empty).
-    results = p | "Rows settled by the plan" >> beam.Create([plan.settled], reshuffle=False)
-    if plan.has_work:  # with nothing to do, no step reads a video, a .pose or a record
-        worked = (p
-                  | "Rows to work on" >> beam.Create(plan.work, reshuffle=False)
-                  # Created rows sit in one bundle; without a reshuffle every video would run on one worker.
-                  | "Spread videos" >> beam.Reshuffle()
-                  | "Landmarks, features, records" >> beam.ParDo(ProcessVideos(
-                      opts.video_dir, opts.output_dir, landmark_config(opts), feature_config(opts), plan.made_by,
-                      reprocess_all=opts.reprocess == "all", run_id=job.run_id, total=plan.progress_total,
-                      threads=job.threads))
-                  | "As lists" >> beam.Map(lambda result: [result]))
-        results = (results, worked) | "Every row" >> beam.Flatten()
+    read = p | "Read the metadata" >> ReadMetadata(opts.metadata_csv, opts.metadata_columns, opts.video_name_pattern)
+    videos = p | "List the videos" >> ListFiles(opts.video_dir)
+    index = p | "Read the record index" >> ReadIndex(out)
+    # Per clip, one join on the Unicode form of its feature stem (rows.nfc): its rows, the files that could
+    # be its video, its published outputs and its index entry. The file's layout is in its header: with no
+    # video_file column it is a sentence table, whose rows are paired with their videos by sentence id first
+    # (docs/published-layout.md).
+    if "video_file" in job.header:
+        rows = read[PER_VIDEO]
+        files = videos | "Files by stem" >> beam.Map(lambda item: (stem_key(item[0]), (item[0], tuple(item[1]))))
+        paired = p | "No paired rows" >> beam.Create([])
+    else:
+        rows = p | "No per-video rows" >> beam.Create([])
+        files = p | "No files to find" >> beam.Create([])
+        paired = ((read[SENTENCES], videos)
+                  | "Pair sentences with videos" >> PairSentences(opts.video_name_pattern, list(job.header)))
+    refused, rows = rows | "Rows that name a video" >> beam.Partition(lambda row, _: 0 if row.error else 1, 2)
+    refused_pairs, paired = paired | "Paired rows that can be used" >> beam.Partition(
+        lambda found, _: 0 if found.row.error else 1, 2)
+    clips = ({"rows": rows | "Rows by stem" >> beam.Map(lambda row: (stem_key(row.video_file), pack(row))),
+              "paired": paired | "Paired by stem" >> beam.Map(
+                  lambda found: (stem_key(found.row.video_file),
+                                 (pack(found.row), tuple(found.video) if found.video else None))),
+              "files": files,
+              "outputs": p | "List the outputs" >> ListOutputs(out) | "Outputs by stem" >> beam.Map(
+                  lambda item: (nfc(item[0]), (item[0], item[1][0], tuple(item[1][1])))),
+              "entries": index.entries | "Entries by stem" >> beam.Map(
+                  lambda item: (nfc(item[0]), (item[0], *item[1])))}
+             | "Per clip" >> beam.CoGroupByKey())
+    refused = ((refused, refused_pairs | "Their rows" >> beam.Map(lambda found: found.row))
+               | "Refused rows" >> beam.Flatten())
 
-    outputs = (results
-               | "One group" >> beam.WithKeys(lambda _: None)
-               | "Gather results" >> beam.GroupByKey()
-               | "Write reports and index" >> beam.Map(lambda group, context: write_reports(
-                   [result for results in group[1] for result in results], context), job.context)
+    streams = ((clips, refused, index[TOTAL], videos)
+               | "The video step" >> VideoStep(opts.video_dir, out, landmark_config(opts), feature_config(opts),
+                                               job.made_by, reprocess_all=opts.reprocess == "all",
+                                               run_id=job.run_id, threads=job.threads, log_each=job.log_each))
+    total = ((streams[TOTAL_CHANGES], index[TOTAL], index[PROBLEM])
+             | "Saved clips' moments" >> SavedMoments(out, job.made_by.features, from_scratch=opts.reprocess == "all"))
+    outputs = (({**{status: streams[status] for status in STATUSES}, "orphans": streams[ORPHANS]}, total,
+                index.entries, index[TOTAL], index[PROBLEM])
+               | "Write reports and index" >> WriteReports(job.context, job.made_by.features)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
                                                  opts.preview_samples, opts.max_previews))
     if job.release is not None:
@@ -73,15 +109,18 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     return p
 
 
-def build_release(options: PipelineOptions, outputs: RunOutputs, settings: ReleaseSettings,
+def build_release(options: PipelineOptions, output_dir: str, settings: ReleaseSettings,
                   taken: Optional[lease.Taken], folds: Sequence[str] = ()) -> beam.Pipeline:
     """The release of a finished run's outputs alone (pipeline.release; pipeline.run after --augment_text).
 
+    The job reads the finished run itself (its reports and records), so its graph holds no row either.
     folds: the held-out column's values in the documented order, to build its k leave-one-out releases
     instead (fold i holds out value i) in this one job, each a normal release; releases/folds.json lists them.
     """
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
-    finished = p | "Finished run" >> beam.Create([outputs], reshuffle=False)
+    finished = (p
+                | "Start" >> beam.Impulse()
+                | "Finished run" >> beam.Map(lambda _, out: read_outputs(out), output_dir))
     if not folds:
         released = finished | "Build the release" >> BuildRelease(settings)
     else:
@@ -92,10 +131,64 @@ def build_release(options: PipelineOptions, outputs: RunOutputs, settings: Relea
                     | "Every fold" >> beam.Flatten()
                     | "Gather folds" >> beam.combiners.ToList()
                     | "List the folds" >> beam.Map(lambda found, out, column: write_folds(out, column, found),
-                                                   outputs.output_dir, settings.heldout_by))
+                                                   output_dir, settings.heldout_by))
     if taken is not None:
         released | "Give back the lease" >> beam.Map(give_back_after, taken)
     return p
+
+
+def build_text(options: PipelineOptions, *, input_csv: str, output_csv: str, cache: str, failed_csv: str,
+               run_id: str) -> beam.Pipeline:
+    """The sentence-variations job (pipeline.augment_text): processed_metadata.csv → its distinct sentences →
+    the cache, or Gemini for the rest → the CSV with text_variations, and augment_failed.csv."""
+    # google-genai and Beam's Gemini handler (a second of imports): only for the runs that ask Gemini.
+    from transforms.text import sentence_variations, variations_cache, variations_csv
+    from transforms.text.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
+    from transforms.text.gemini_handler import RequestsPerMinute, SentenceVariationsHandler
+    from transforms.text.sentence_steps import CACHED, TO_ASK, SplitByCache, write_outputs
+
+    opts = options.view_as(GhslOptions)
+
+    def handler():
+        return SentenceVariationsHandler(
+            opts.model, opts.variations,
+            rate_limiter=RequestsPerMinute(opts.requests_per_minute, name=run_id),
+            vertex_project=opts.vertex_project, vertex_location=opts.vertex_location,
+            api_key_secret=opts.api_key_secret, timeout_s=opts.request_timeout_s, num_retries=opts.max_retries)
+
+    p = beam.Pipeline(options=options)
+    rows = (p
+            | "Start" >> beam.Impulse()
+            | "Read the CSV" >> beam.FlatMap(lambda _, path: variations_csv.read(path)[1], input_csv))
+    known = (p
+             | "Start the cache" >> beam.Impulse()
+             | "Read the cache" >> beam.Map(lambda _, path: variations_cache.load(path), cache))
+    sentences = (rows
+                 | "Sentence pairs" >> beam.Map(lambda row: (row["sentence_id"], row["sentence"]))
+                 | "Distinct pairs" >> beam.Distinct()
+                 | "By sentence id" >> beam.GroupByKey()
+                 | "Skip cached" >> beam.ParDo(SplitByCache(opts.variations), beam.pvalue.AsSingleton(known))
+                 .with_outputs(CACHED, FAILED, main=TO_ASK))
+    # Every request leaves from one bundle, one after the other: --requests_per_minute holds on any runner.
+    first = (sentences[TO_ASK]
+             | "Gather sentences" >> beam.combiners.ToList()
+             | "Into requests" >> beam.FlatMap(sentence_variations.chunks, opts.sentences_per_request)
+             | "Ask Gemini" >> AskGemini(handler(), opts.variations, cache, last_try=False))
+    again = (first[ASK_AGAIN]
+             | "One per request" >> beam.Map(lambda pair: [pair])
+             | "Ask again alone" >> AskGemini(handler(), opts.variations, cache, last_try=True))
+    answers = (sentences[CACHED], first[ANSWERED], again[ANSWERED]) | "All answers" >> beam.Flatten()
+    failures = (sentences[FAILED], first[FAILED], again[FAILED]) | "All failures" >> beam.Flatten()
+    (rows
+     | "Gather rows" >> beam.combiners.ToList()
+     | "Write CSVs" >> beam.Map(write_outputs, beam.pvalue.AsDict(answers), beam.pvalue.AsList(failures),
+                                input_csv=input_csv, output_csv=output_csv, failed_csv=failed_csv))
+    return p
+
+
+def stem_key(video_file: str) -> str:
+    """The join key of a video's clip: its feature stem in NFC, which every spelling of its name shares."""
+    return nfc(posixpath.splitext(video_file)[0])
 
 
 def give_back_after(_, taken: lease.Taken) -> bool:

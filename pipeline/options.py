@@ -60,6 +60,14 @@ class GhslOptions(PipelineOptions):
         rerun.add_argument("--max_missing_fraction", type=float, default=0.5,
                            help="Stop before any write when more than this fraction of the metadata's videos "
                                 "are not under --video_dir (a wrong folder, say); 1 runs anyway.")
+        rerun.add_argument("--wait_for_job", type=flag, nargs="?", const=True, default=False,
+                           help="On a detached runner (Dataflow, a Flink or Spark job server), wait for the job to "
+                                "finish and print its summary, instead of returning once it is submitted. A job "
+                                "that runs in this process (DirectRunner, --job_endpoint=embed) is always waited "
+                                "for.")
+        rerun.add_argument("--verbose", type=flag, nargs="?", const=True, default=False,
+                           help="Print a line per finished video as it finishes, besides proc/run_log.txt (which "
+                                "always has them); without it a local run shows one live progress line.")
         rerun.add_argument("--break_lease", type=flag, nargs="?", const=True, default=False,
                            help="Take over --output_dir even though another run's lease (proc/.lease.json) says "
                                 "it is running there; only when that run is known to be dead (a lease older than "
@@ -182,12 +190,31 @@ def _feature_version(text: str) -> str:
 
 
 REQUIRED = {"--metadata_csv", "--video_dir", "--output_dir"}  # by pipeline.run; the others need fewer
-LOCAL_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
+DIRECT_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner", "BundleBasedDirectRunner"}
+# Runners that start their job service (or the job itself) inside the launcher's process when no remote one
+# is named: the job dies with the process, so the launcher must wait for it.
+EMBEDDING_RUNNERS = {"PortableRunner", "portable", "PrismRunner", "prism", "FlinkRunner", "flink",
+                     "SparkRunner", "spark"}
+_EMBEDDED_ENDPOINTS = (None, "", "embed")
+_EMBEDDED_MASTERS = (None, "", "[auto]", "[local]")
 
 
 def runs_locally(options: PipelineOptions) -> bool:
-    """The job runs on this machine (the DirectRunner), so local checks and waiting make sense."""
-    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+    """The job runs in this process: the DirectRunner, or a portable runner with an embedded job service
+    (--runner=PortableRunner --job_endpoint=embed; LOOPBACK workers then run here too). Local checks (the
+    pose model), a local lease and a live progress line make sense, and the launcher always waits.
+
+    Every other launch is detached: the job runs elsewhere (Dataflow; a Flink or Spark job server named by
+    --job_endpoint, --flink_master or --spark_master_url) and outlives the launcher."""
+    runner = options.view_as(StandardOptions).runner
+    if runner in DIRECT_RUNNERS:
+        return True
+    if runner not in EMBEDDING_RUNNERS:
+        return False
+    named = options.get_all_options(retain_unknown_options=True)
+    return (named.get("job_endpoint") in _EMBEDDED_ENDPOINTS
+            and named.get("flink_master") in _EMBEDDED_MASTERS
+            and str(named.get("spark_master_url") or "local").startswith("local"))
 
 
 def without_type_check(options: PipelineOptions) -> PipelineOptions:
@@ -209,7 +236,7 @@ def batch_runner(options: PipelineOptions):
     choice is known. --direct_running_mode and --direct_num_workers apply as before.
     """
     if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
-        return None
+        return None  # the runner the options name
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
     return FnApiRunner()

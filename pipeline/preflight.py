@@ -19,7 +19,7 @@ from transforms.common.progress import LOG
 from transforms.landmarks.holistic import ModelNotAvailable, check_model_available
 from transforms.reports.run_reports import written_columns
 from transforms.store import metadata, sentence_table
-from transforms.store.paths import proc_path
+from transforms.store.paths import PROC_SUBDIR, proc_path
 
 
 class ConfigError(Exception):
@@ -114,12 +114,26 @@ def machine_memory_mib() -> Optional[int]:
 
 
 class Preflight(NamedTuple):
-    """What the launcher read before any work: the metadata and one listing of --video_dir."""
+    """What the launcher read before any work, to check it: the metadata and one listing of --video_dir.
 
-    header: List[str]
+    None of it goes into the job, which reads both again itself (pipeline/graph.py): only the
+    headers do, which say how a sentence table's videos are paired.
+    """
+
+    sheet_header: List[str]                 # the metadata file's own header (renamed to our column names)
+    header: List[str]                       # the rows' columns
     rows: List[metadata.ClipRow]
     videos: Dict[str, storage.ObjectInfo]   # relative path → the file, every file under --video_dir
     release: Optional[object]               # pipeline.release's ReleaseSettings; None with --release=false
+
+    def describe(self) -> str:
+        """The rows in a few counts, for the log: what the job will find too."""
+        refused = sum(1 for r in self.rows if r.error and not r.missing)
+        named = [r for r in self.rows if not r.error]
+        listed = sum(1 for r in named if r.video_file in self.videos)
+        missing = len(named) - listed + sum(1 for r in self.rows if r.missing)
+        return (f"{listed} with a video under --video_dir, {missing} missing, {refused} refused "
+                f"({len(self.videos)} files listed)")
 
 
 def preflight(options: PipelineOptions) -> Preflight:
@@ -152,7 +166,7 @@ def preflight(options: PipelineOptions) -> Preflight:
     # later, as every video missing or as the first write failing. One listing of the videos
     # serves these checks, a sentence table's pairing and the plan (transforms/store/plan.py).
     videos = list_videos(opts)
-    header, rows = metadata_rows(opts, videos)
+    sheet_header, header, rows = metadata_rows(opts, videos)
     check_column_names(opts, header)
     check_has_rows(opts, rows)
     # A --split_by column the metadata lacks would otherwise only fail once every video is done.
@@ -168,7 +182,7 @@ def preflight(options: PipelineOptions) -> Preflight:
             raise ConfigError(str(exc)) from exc
     check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
     check_missing_videos(opts, rows, videos)
-    return Preflight(header, rows, videos, settings)
+    return Preflight(sheet_header, header, rows, videos, settings)
 
 
 def check_column_names(opts: GhslOptions, header: List[str]) -> None:
@@ -214,11 +228,11 @@ def no_rows(opts: GhslOptions, earlier: str) -> str:
 def earlier_results(output_dir: str) -> str:
     """What an output folder holds from earlier runs, in words ("" for nothing): its clips, reports, releases."""
     from transforms.release.layout import LATEST, releases_dir
-    from transforms.store.plan import list_outputs
+    from transforms.store.listings import by_kind
 
-    listing = list_outputs(output_dir)
-    clips = len(set(listing.landmarks) | set(listing.features) | set(listing.records))
-    reports = sum(1 for name in listing.proc if not name.split("/")[-1].startswith("."))  # not the lease
+    clips = len(set().union(*by_kind(output_dir).values()))
+    proc = storage.list_objects(storage.join(output_dir, PROC_SUBDIR))
+    reports = sum(1 for name in proc if not name.split("/")[-1].startswith("."))  # not the lease
     releases = {name.split("/")[0] for name in storage.list_objects(releases_dir(output_dir)) if name != LATEST}
     found = []
     if clips:

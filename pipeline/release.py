@@ -75,9 +75,9 @@ def build_folds(output_dir: str, settings: ReleaseSettings, options: PipelineOpt
                                     [(i, v, publish.outcome(p, publish.UNCHANGED)) for i, (v, p) in
                                      enumerate(zip(order, plans))])
         return {"status": publish.UNCHANGED, "folds": folds["folds"]}
-    remote = not runs_locally(options)
-    result = graph.build_release(options, outputs, settings, taken if remote else None, folds=order).run()
-    if remote:
+    detached = not runs_locally(options)  # the job gives the lease back as its last step
+    result = graph.build_release(options, output_dir, settings, taken if detached else None, folds=order).run()
+    if detached and not options.view_as(GhslOptions).wait_for_job:
         return {"status": SUBMITTED, "folds": [{"fold": i, "heldout": v, "release_id": p.release_id}
                                                for i, (v, p) in enumerate(zip(order, plans))]}
     result.wait_until_finish()
@@ -105,9 +105,9 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
     if plan.status == EXISTS:
         publish.point_latest(output_dir, plan)
         return publish.outcome(plan, publish.UNCHANGED)
-    remote = not runs_locally(options)
-    result = graph.build_release(options, outputs, settings, taken if remote else None).run()
-    if remote:
+    detached = not runs_locally(options)  # the job gives the lease back as its last step
+    result = graph.build_release(options, output_dir, settings, taken if detached else None).run()
+    if detached and not options.view_as(GhslOptions).wait_for_job:
         return publish.outcome(plan, SUBMITTED)
     result.wait_until_finish()
     return publish.outcome(plan, publish.BUILT)

@@ -2,18 +2,23 @@
 
 Checks the configuration before any work (pipeline/preflight.py: a bad header or an
 unavailable model stops the run with exit code 2 and a message that says how to fix
-it), plans, takes the output folder's lease, runs the job pipeline/graph.py builds,
-and prints the summary; a run that does not finish ends as pipeline/failures.py says.
+it), takes the output folder's lease, runs the job pipeline/graph.py builds (which
+reads the metadata and the folders itself), shows one live progress line while a
+local job runs, and prints the summary; a run that does not finish ends as
+pipeline/failures.py says.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
 import time
 import uuid
 from typing import List, Optional
 
-from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from pipeline import graph
 from pipeline.failures import ending
@@ -22,14 +27,13 @@ from pipeline.options import (GhslOptions, exit_on_unknown_arguments, exit_with_
                               runs_locally)
 from pipeline.preflight import ConfigError, Preflight, extraction_threads, preflight
 from pipeline.process_exit import exit_now
+from pipeline.progress_line import LiveProgress
 from transforms.common import storage
-from transforms.common.progress import LOG, ProgressCounter
+from transforms.common.progress import LOG, LOG_FILE as PROGRESS_LOG, run_folder
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.reports.run_reports import PROCESSED_CSV, SUMMARY_JSON, RunContext
 from transforms.store import lease, metadata
 from transforms.store.paths import proc_path
-from transforms.store.plan import make as make_plan
-from transforms.store.results import MISSING
 from transforms.store.reuse import fingerprints
 
 
@@ -40,6 +44,9 @@ def run(argv: Optional[List[str]] = None) -> dict:
     threads = extraction_threads(options, argv)
     opts = options.view_as(GhslOptions)
     checked = preflight(options)
+    LOG.info("%d metadata rows from %s: %s", len(checked.rows), opts.metadata_csv, checked.describe())
+    # The job reads the rows and lists the folder itself: what the checks read is let go before it runs.
+    checked = checked._replace(rows=[], videos={})
     run_id = uuid.uuid4().hex
     dry_run = options.view_as(TestOptions).dry_run
     taken = None if dry_run else take_lease(opts, run_id, runs_locally(options))
@@ -67,56 +74,62 @@ def take_lease(opts: GhslOptions, run_id: str, local: bool) -> lease.Taken:
 
 def make_job(options: PipelineOptions, checked: Preflight, run_id: str, threads: int = 1,
              taken: Optional[lease.Taken] = None) -> graph.Job:
-    """The plan and everything else the job needs, decided here; under the lease, no other run changes the
-    outputs between these listings and the job."""
+    """Everything the job needs besides the data it reads itself: the fingerprints, the reports' context,
+    the release, the lease."""
     opts, started_at = options.view_as(GhslOptions), time.time()
-    plan = make_plan(checked.rows, checked.videos, opts.output_dir,
-                     fingerprints(landmark_config(opts), feature_config(opts)), reprocess_all=opts.reprocess == "all")
     context = RunContext(
         output_dir=opts.output_dir,
         extra_columns=tuple(c for c in checked.header if c not in metadata.REQUIRED_COLUMNS),
         config={**graph.run_config(opts),
                 "beam_options": options.get_all_options(drop_default=True, retain_unknown_options=False)},
-        feature_options=feature_config(opts), started_at=started_at, planned_orphans=tuple(plan.orphans),
-        prune_orphans=opts.prune_orphans, proc=plan.proc, index=plan.index)
+        feature_options=feature_config(opts), started_at=started_at, prune_orphans=opts.prune_orphans)
     # With --augment_text the release waits for the text step, and the launcher gives the lease back.
-    return graph.Job(plan, context, None if opts.augment_text else checked.release,
-                     None if opts.augment_text else taken, run_id, threads)
+    return graph.Job(context, fingerprints(landmark_config(opts), feature_config(opts)), tuple(checked.sheet_header),
+                     None if opts.augment_text else checked.release, None if opts.augment_text else taken, run_id,
+                     threads, log_each=not runs_locally(options))
 
 
 def _run(options: PipelineOptions, opts: GhslOptions, checked: Preflight, run_id: str, threads: int,
          taken: Optional[lease.Taken]) -> dict:
     job = make_job(options, checked, run_id, threads, taken)
-    plan = job.plan
-    LOG.info("%d metadata rows from %s. %s", len(checked.rows), opts.metadata_csv, plan.describe())
-    if threads > 1 and plan.decodes:
-        LOG.info("Decoding up to %d videos at a time", threads)
-    if not runs_locally(options):
-        # The plan's rows travel inside the job; a large plan would exceed the size of a job request.
-        options.view_as(DebugOptions).add_experiment("upload_graph")
-
+    if threads > 1:
+        LOG.info("A video to decode is decoded in one of %d extraction processes", threads)
+    local = runs_locally(options)
     # From here until this run writes it last, the outputs are being rewritten: no summary may vouch for them.
-    if SUMMARY_JSON in plan.proc and taken is not None:
+    if taken is not None:
         storage.delete_if_present(proc_path(opts.output_dir, SUMMARY_JSON))
-    progress = ProgressCounter(run_id, plan.progress_total)
-    for result in plan.settled:
-        if result.status == MISSING:
-            progress.finished(result.video_file, MISSING, 0, 0.0, result.error)
     try:
-        result = graph.build(options, job).run()
-        if not runs_locally(options) and not opts.augment_text:
-            LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
-            return {}
-        # The text step reads the finished processed_metadata.csv, so with it even a remote run waits.
-        result.wait_until_finish()
+        with LiveProgress(run_id, opts.verbose) if local else contextlib.nullcontext():
+            result = graph.build(options, job).run()
+            if not local and not opts.wait_for_job and not opts.augment_text:
+                LOG.info("Submitted; the job writes %s when it finishes.", proc_path(opts.output_dir, SUMMARY_JSON))
+                return {}
+            # The text step reads the finished processed_metadata.csv, so with it even a detached run waits.
+            result.wait_until_finish()
     finally:
-        progress.cleanup()
+        if local:
+            publish_run_log(run_id, opts.output_dir)
+        shutil.rmtree(run_folder(run_id), ignore_errors=True)
     summary = json.loads(storage.read_bytes(proc_path(opts.output_dir, SUMMARY_JSON)))
     summary["counters"] = _counters(result)
     summary["report"] = proc_path(opts.output_dir, "report.html")
     if opts.augment_text:
         summary.update(_text_and_release(options, opts, checked, taken))
     return summary
+
+
+def publish_run_log(run_id: str, output_dir: str) -> None:
+    """The workers' per-video lines, numbered, as OUT/proc/run_log.txt (a local job's: a remote one's are in
+    its workers' logs), whether the job finished or not. Best effort: a log that cannot be written (a full
+    disk) must not hide why the run stopped."""
+    log = os.path.join(run_folder(run_id), PROGRESS_LOG)
+    if not os.path.exists(log):
+        return
+    try:
+        with open(log, "rb") as handle:
+            storage.write_bytes(proc_path(output_dir, PROGRESS_LOG), handle.read())
+    except Exception as exc:  # the run's own error, if any, is what the user must see
+        LOG.warning("Could not write %s: %s", proc_path(output_dir, PROGRESS_LOG), exc)
 
 
 def _text_and_release(options: PipelineOptions, opts: GhslOptions, checked: Preflight,
