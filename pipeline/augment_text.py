@@ -31,27 +31,18 @@ import sys
 import uuid
 from typing import List, Optional
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import graph
 from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
 from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help
-from transforms.text import sentence_variations as sv
 from transforms.common import storage
 from transforms.text import variations_cache
 from transforms.text import variations_csv
-from transforms.text.ask_gemini import ANSWERED, ASK_AGAIN, FAILED, AskGemini
-from transforms.text.gemini_handler import RequestsPerMinute, SentenceVariationsHandler
+from transforms.text.sentence_steps import CACHE_JSON, COUNTERS, FAILED_CSV
 
 LOG = logging.getLogger("ghsl")
-CACHE_JSON = "sentence_variations.json"
-FAILED_CSV = "augment_failed.csv"
-CACHED = "cached"
-TO_ASK = "to_ask"
-COUNTERS = ("sentences_cached", "gemini_requests", "gemini_key_rotations", "sentences_answered",
-            "sentences_answered_wrong", "sentences_failed")
 
 
 def folder_of(path: str) -> str:
@@ -77,82 +68,6 @@ def check_config(options: PipelineOptions, input_csv: Optional[str] = None, cach
         raise AugmentConfigError(str(exc)) from exc
 
 
-class _SplitByCache(beam.DoFn):
-    """(sentence_id, sentences) → cached answer, sentence to ask, or a failure that asking cannot fix."""
-
-    def __init__(self, variations: int):
-        self.variations = variations
-        self.cached = Metrics.counter("ghsl", "sentences_cached")
-
-    def process(self, grouped, cache):
-        sid, sentences = grouped
-        sentences = sorted(set(sentences))
-        if len(sentences) > 1:
-            for sentence in sentences:
-                yield beam.pvalue.TaggedOutput(FAILED, (sid, sentence, (
-                    f"sentence_id {sid!r} is used for {len(sentences)} different sentences; give each "
-                    f"sentence its own id")))
-            return
-        sentence = sentences[0]
-        if not sid.strip() or not sentence.strip():
-            yield beam.pvalue.TaggedOutput(FAILED, (sid, sentence, "empty sentence_id or sentence"))
-            return
-        found = variations_cache.lookup(cache, sid, sentence, self.variations)
-        if found:
-            self.cached.inc()
-            yield beam.pvalue.TaggedOutput(CACHED, (sid, found))
-        else:
-            yield sid, sentence
-
-
-def _write_outputs(rows, answers, failures, *, input_csv: str, output_csv: str, failed_csv: str) -> int:
-    header, _ = variations_csv.read(input_csv)
-    Metrics.counter("ghsl", "sentences_failed").inc(len(failures))
-    storage.write_text(failed_csv, variations_csv.failed_text(failures))
-    # Written last: the column appears only when the cache and the failure list are complete.
-    storage.write_text(output_csv, variations_csv.with_variations(header, rows, answers))
-    return len(rows)
-
-
-def build(p: beam.Pipeline, *, input_csv: str, output_csv: str, cache: str, failed_csv: str,
-          opts: GhslOptions, run_id: str):
-    """Adds the job to `p`: CSV → distinct sentences → cache or Gemini → CSV with text_variations."""
-    def handler():
-        return SentenceVariationsHandler(
-            opts.model, opts.variations,
-            rate_limiter=RequestsPerMinute(opts.requests_per_minute, name=run_id),
-            vertex_project=opts.vertex_project, vertex_location=opts.vertex_location,
-            api_key_secret=opts.api_key_secret, timeout_s=opts.request_timeout_s, num_retries=opts.max_retries)
-
-    rows = (p
-            | "Read CSV" >> beam.Create([input_csv])
-            | "Parse rows" >> beam.FlatMap(lambda path: variations_csv.read(path)[1]))
-    known = (p
-             | "Cache path" >> beam.Create([cache])
-             | "Read cache" >> beam.Map(variations_cache.load))
-    sentences = (rows
-                 | "Sentence pairs" >> beam.Map(lambda row: (row["sentence_id"], row["sentence"]))
-                 | "Distinct pairs" >> beam.Distinct()
-                 | "By sentence id" >> beam.GroupByKey()
-                 | "Skip cached" >> beam.ParDo(_SplitByCache(opts.variations), beam.pvalue.AsSingleton(known))
-                 .with_outputs(CACHED, FAILED, main=TO_ASK))
-
-    first = (sentences[TO_ASK]
-             | "Gather sentences" >> beam.combiners.ToList()
-             | "Into requests" >> beam.FlatMap(sv.chunks, opts.sentences_per_request)
-             | "Ask Gemini" >> AskGemini(handler(), opts.variations, cache, last_try=False))
-    again = (first[ASK_AGAIN]
-             | "One per request" >> beam.Map(lambda pair: [pair])
-             | "Ask again alone" >> AskGemini(handler(), opts.variations, cache, last_try=True))
-
-    answers = (sentences[CACHED], first[ANSWERED], again[ANSWERED]) | "All answers" >> beam.Flatten()
-    failures = (sentences[FAILED], first[FAILED], again[FAILED]) | "All failures" >> beam.Flatten()
-    return (rows
-            | "Gather rows" >> beam.combiners.ToList()
-            | "Write CSVs" >> beam.Map(_write_outputs, beam.pvalue.AsDict(answers), beam.pvalue.AsList(failures),
-                                       input_csv=input_csv, output_csv=output_csv, failed_csv=failed_csv))
-
-
 def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[str] = None,
             cache: Optional[str] = None, wait: bool = False) -> dict:
     """Adds text_variations to `input_csv` (see module docstring); returns counts and paths.
@@ -171,9 +86,7 @@ def augment(input_csv: str, options: PipelineOptions, *, output_csv: Optional[st
     }
     check_config(options, input_csv, paths["cache"])
     LOG.info("Sentence variations for %s with %s (cache %s)", input_csv, opts.model, paths["cache"])
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, opts=opts, run_id=uuid.uuid4().hex, **paths)
-    result = pipeline.run()
+    result = graph.build_text(options, run_id=uuid.uuid4().hex, **paths).run()
     if not runs_locally(options) and not wait:
         LOG.info("Submitted; the job writes %s when it finishes.", paths["output_csv"])
         return {"paths": paths}
