@@ -183,3 +183,11 @@ def gcs_emulator():
         proxy.stop()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def every_result(processed):
+    """The four status streams of ProcessVideos (its tagged outputs, with_outputs(*STATUSES)) as one."""
+    import apache_beam as beam
+    from transforms.store.results import STATUSES
+
+    return [processed[status] for status in STATUSES] | "Every result" >> beam.Flatten()

@@ -10,14 +10,13 @@ import time
 import uuid
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from google.genai import errors
 
 from pipeline import augment_text
+from pipeline.graph import build_text
 from pipeline.augment_options import AugmentConfigError
-from pipeline.options import GhslOptions
 from bench.gemini_server import GeminiServer
 from transforms.text import sentence_variations as sv
 from transforms.text.gemini_handler import GeminiUnavailable, RequestsPerMinute, retry_filter
@@ -266,10 +265,8 @@ def test_the_key_appears_nowhere(server, tmp_path, monkeypatch, caplog, capfd):
 
     with caplog.at_level(logging.DEBUG):
         run(path, "--max_retries=0")
-        p = beam.Pipeline(options=PipelineOptions([]))
-        augment_text.build(p, input_csv=str(path), output_csv=str(path), cache=str(tmp_path / "c.json"),
-                           failed_csv=str(tmp_path / "f.csv"), opts=PipelineOptions([]).view_as(GhslOptions),
-                           run_id="x")
+        p = build_text(PipelineOptions([]), input_csv=str(path), output_csv=str(path), cache=str(tmp_path / "c.json"),
+                       failed_csv=str(tmp_path / "f.csv"), run_id="x")
         graph = p.to_runner_api().SerializeToString()
 
     failed = read_csv(tmp_path / "proc" / "augment_failed.csv")

@@ -375,7 +375,7 @@ def test_ctrl_c_stops_with_130_one_line_and_no_traceback_and_the_next_run_finish
     """`to`: SIGINT to the launcher alone, or to its process group, as Ctrl-C in a terminal sends it."""
     _, args = six_clips
     out = tmp_path / "out"
-    job = start([*args, f"--output_dir={out}"])
+    job = start([*args, f"--output_dir={out}", "--verbose"])  # each finished video's line, as it comes
     lines = stderr_until(job, lambda seen: any(PROGRESS.search(line) for line in seen))
     (os.killpg if to == "process group" else os.kill)(job.pid, signal.SIGINT)
     _, rest = job.communicate(timeout=120)
@@ -474,8 +474,10 @@ def test_ffmpegs_lines_about_broken_videos_never_reach_the_log(sign_clips, tmp_p
                                  *OPTIONS, "--release=false"])
     assert code == 0, err
     assert not FFMPEG_LINE.search(err), err
-    assert sum(1 for line in err.splitlines() if PROGRESS.search(line)) == 3
-    assert re.search(r"\[\d/3\] failed .* cut\.mp4 \(OpenCV could not open the file as a video", err)
+    log = (out / "proc" / "run_log.txt").read_text(encoding="utf-8")
+    assert not FFMPEG_LINE.search(log), log
+    assert sum(1 for line in log.splitlines() if PROGRESS.search(line)) == 3
+    assert re.search(r"\[\d/3\] failed .* cut\.mp4 \(OpenCV could not open the file as a video", log)
     assert "failed" in stdout and "success" in stdout
     found = statuses(local_reports(out))
     assert found["cut.mp4"][0] == "failed_videos.csv" and found["SOUP.mp4"][0] == "processed_metadata.csv"

@@ -25,9 +25,10 @@ CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 VIDEOS = 12
 PREFIX = "scale"
 OPTIONS = ["--model_complexity=1", "--min_frames=20"]
-# Whole-run requests (metadata, listings, lease, index, reports, previews, summary, release),
-# whatever the number of videos: 15 measured on a no-op re-run.
-WHOLE_RUN = 16
+# Whole-run requests (metadata, listings, lease, index, reports, previews, summary, run log, release),
+# whatever the number of videos: 18 measured on a no-op re-run (the launcher reads the metadata and
+# lists the videos to check them, and the job reads and lists them again itself).
+WHOLE_RUN = 19
 # A release built from scratch adds its own whole-run objects: its Parquet shards (written in
 # place) and its small files (stats, schema, splits, card, croissant.json, manifest, latest.json).
 RELEASE = 33
@@ -107,9 +108,11 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     per_video, whole_run = by_video(requests)
     assert dict(per_video) == {}
     assert len(whole_run) <= WHOLE_RUN, whole_run
-    # One listing per prefix: the videos, landmarks/, features/, proc/. One read of the record
-    # index: the release step takes each saved clip's record from its typed result.
-    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 4
+    # One listing per prefix: the videos (the launcher's check, then the job's own), landmarks/, features/,
+    # proc/. One read of the record index: the release step takes each saved clip's record from its result.
+    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 5
+    assert [n for k, _, n in whole_run if k == "download" and n.endswith("metadata.csv")] == [
+        f"{PREFIX}/metadata.csv"] * 2
     assert [n for _, _, n in whole_run if n.endswith("records.jsonl.gz")] == [f"{PREFIX}/out/features/index/records.jsonl.gz"]
     # The lease: created (one conditional upload) and deleted (one conditional delete), never read.
     assert [(k, n.rsplit("/", 1)[-1]) for k, _, n in whole_run if n.endswith(".lease.json")] == [
@@ -122,8 +125,8 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     assert summary["release"]["release_id"] == runs["full"][0]["release"]["release_id"]
     written = {name.rsplit("/", 1)[-1] for kind, _, name in whole_run if kind == "upload"}
     # The reports, statistics and index are unchanged, so not written again; the lease, the
-    # summary and the HTML report (which states this run's figures) are.
-    assert written == {".lease.json", "run_summary.json", "report.html"}
+    # summary, the HTML report (which states this run's figures) and the run's log are.
+    assert written == {".lease.json", "run_summary.json", "report.html", "run_log.txt"}
 
 
 def test_an_option_change_reads_each_landmark_file_once_and_no_video(runs):
@@ -146,7 +149,9 @@ def test_an_option_change_reads_each_landmark_file_once_and_no_video(runs):
     assert len(whole_run) <= WHOLE_RUN + 2 + RELEASE, whole_run  # the record index is rewritten
 
 
-def test_a_scheduled_run_with_nothing_to_do_submits_a_job_that_reads_no_video_pose_or_record(runs, gcs_proxy):
+def test_a_scheduled_run_with_nothing_to_do_asks_nothing_about_any_video_at_launch(runs, gcs_proxy):
+    """The launcher only checks the metadata and the listing; what each video needs is the job's to find out
+    (test_a_no_op_rerun_asks_nothing_about_any_video), so the job is the same whatever there is to do."""
     jobs = []
     submit = DataflowRunner.run_pipeline
 
@@ -160,9 +165,8 @@ def test_a_scheduled_run_with_nothing_to_do_submits_a_job_that_reads_no_video_po
                              "--region=us-central1", "--temp_location=gs://ghsl-test/tmp", *runs["args"]])
     assert code == 0 and len(jobs) == 1
     per_video, _ = by_video(gcs_proxy.requests)
-    assert dict(per_video) == {}  # the launcher planned from listings and the index alone
+    assert dict(per_video) == {}
     labels = {t.unique_name.split("/")[0] for t in jobs[0].proto_pipeline.components.transforms.values()}
-    assert {"Rows settled by the plan", "Write reports and index", "Write report page", "Build the release",
-            "Write run summary"} <= labels, sorted(labels)
-    # No step that reads a video, a .pose or a record is in the job at all.
-    assert not labels & {"Rows to work on", "Spread videos", "Landmarks, features, records"}, sorted(labels)
+    assert {"Read the metadata", "List the videos", "Per clip", "The video step", "Write reports and index",
+            "Write report page", "Build the release", "Write run summary"} <= labels, sorted(labels)
+

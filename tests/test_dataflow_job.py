@@ -34,7 +34,7 @@ from pipeline import flex_template, graph, preflight, release, run
 from pipeline.options import GhslOptions
 from transforms.common import storage
 from transforms.store import metadata
-from transforms.store.videos import ProcessVideos
+from transforms.landmarks.video_step import ProcessVideos
 from transforms.landmarks.holistic import MODEL_URL, POSE_MODELS, ModelNotAvailable, check_model_available, pose_model_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,8 +114,8 @@ def _direct_runner_labels(metadata_csv) -> set:
     """
     options = PipelineOptions(["--runner=DirectRunner", f"--metadata_csv={metadata_csv}"] + GHSL_ARGS)
     header, rows = metadata.read(metadata_csv)
-    checked = preflight.Preflight(header, rows, storage.list_objects("gs://ghsl-test/sample_dataset/videos"),
-                            release.release_settings(options.view_as(GhslOptions), header))
+    checked = preflight.Preflight(header, header, rows, storage.list_objects("gs://ghsl-test/sample_dataset/videos"),
+                                  release.release_settings(options.view_as(GhslOptions), header))
     pipeline = graph.build(options, run.make_job(options, checked, "test"))
     labels = set()
 
@@ -145,8 +145,12 @@ def _worker_environment(job) -> dict:
 
 
 def _dofn(job, label: str):
-    for transform in job.proto_pipeline.components.transforms.values():
+    """The DoFn of the ParDo labelled `label` (or the one inside a composite labelled so)."""
+    transforms = job.proto_pipeline.components.transforms
+    for transform in transforms.values():
         if transform.unique_name == label:
+            while transform.spec.urn != "beam:transform:pardo:v1":
+                [transform] = [transforms[t] for t in transform.subtransforms]
             payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
             return pickler.loads(payload.do_fn.payload)[0]
     raise AssertionError(f"no {label} transform in the job")
@@ -161,8 +165,11 @@ def _step_args(job, label: str) -> tuple:
     raise AssertionError(f"no {label} transform in the job")
 
 
+VIDEO_STEP = "The video step/Landmarks, features, records"
+
+
 def _video_dofn(job) -> ProcessVideos:
-    return _dofn(job, "Landmarks, features, records")
+    return _dofn(job, VIDEO_STEP)
 
 
 def test_launching_a_complexity_2_job_without_the_heavy_model_succeeds(launched):
@@ -182,7 +189,7 @@ def test_every_environment_of_the_job_is_the_worker_image(job):
 def test_every_transform_runs_in_the_worker_image(job):
     environments = job.proto_pipeline.components.environments
     with_code = [t for t in job.proto_pipeline.components.transforms.values() if t.environment_id]
-    assert any(t.unique_name == "Landmarks, features, records" for t in with_code)
+    assert any(t.unique_name == VIDEO_STEP for t in with_code)
     for transform in with_code:
         docker = beam_runner_api_pb2.DockerPayload.FromString(environments[transform.environment_id].payload)
         assert docker.container_image == IMAGE, transform.unique_name
@@ -190,9 +197,10 @@ def test_every_transform_runs_in_the_worker_image(job):
 
 def test_the_job_carries_every_transform_of_the_graph(job, metadata_csv):
     expected = _direct_runner_labels(metadata_csv)
-    assert {"Rows settled by the plan", "Rows to work on", "Spread videos", "Landmarks, features, records",
-            "Gather results", "Write reports and index", "Write report page", "Build the release",
-            "Build the release/Write shards", "Build the release/Publish", "Write run summary"} <= expected
+    assert {"Read the metadata", "List the videos", "Read the record index", "Per clip", "The video step",
+            "The video step/Decide", "The video step/Spread videos", VIDEO_STEP, "Saved clips' moments",
+            "Write reports and index", "Write report page", "Build the release", "Build the release/Write shards",
+            "Build the release/Publish", "Write run summary"} <= expected
     missing = expected - _transform_labels(job.proto_pipeline)
     assert not missing, f"transforms of the graph missing from the Dataflow job: {sorted(missing)}"
 
@@ -207,10 +215,40 @@ def test_ghsl_options_reach_the_workers(job):
     assert options["sdk_container_image"] == IMAGE
 
 
-def test_the_job_graph_is_uploaded_not_sent_in_the_request(job):
-    # The plan's rows travel inside the job: for the whole bucket, more than a job request may hold.
-    from apache_beam.options.pipeline_options import DebugOptions
-    assert "upload_graph" in job.options.view_as(DebugOptions).experiments
+def test_the_video_step_splits_its_results_into_tagged_streams(job):
+    transforms = job.proto_pipeline.components.transforms
+    [step] = [t for t in transforms.values() if t.unique_name == VIDEO_STEP]
+    assert {"success", "low_quality", "failed", "missing"} <= set(step.outputs)
+    [decide] = [t for t in transforms.values() if t.unique_name == "The video step/Decide"]
+    assert {"success", "low_quality", "failed", "missing", "orphans", "total_changes"} <= set(decide.outputs)
+
+
+def test_the_statistics_are_one_combinefn(job):
+    from transforms.reports.statistics import MomentsTotal
+
+    combines = [t for t in job.proto_pipeline.components.transforms.values()
+                if t.spec.urn == "beam:transform:combine_per_key:v1"]
+    fns = [pickler.loads(beam_runner_api_pb2.CombinePayload.FromString(t.spec.payload).combine_fn.payload)
+           for t in combines]
+    assert any(isinstance(fn, MomentsTotal) for fn in fns), [type(f).__name__ for f in fns]
+
+
+def test_the_job_holds_no_row_its_size_does_not_grow_with_the_metadata(job, metadata_csv, heavy_model_missing,
+                                                                        tmp_path):
+    many = tmp_path / "many.csv"
+    many.write_text("video_file,sentence_id,sentence,category\n" + "".join(
+        f"clip_{i:05d}.mp4,{i},Sentence {i},c\n" for i in range(3000)), encoding="utf-8")
+    results = []
+    submit = DataflowRunner.run_pipeline
+
+    def keep_result(self, pipeline, options, *args, **kwargs):
+        results.append(submit(self, pipeline, options, *args, **kwargs))
+        return results[-1]
+
+    with mock.patch.object(DataflowRunner, "run_pipeline", keep_result):
+        assert run.main(DATAFLOW_ARGS + GHSL_ARGS + [f"--metadata_csv={many}", "--max_missing_fraction=1"]) == 0
+    small, large = (len(j.proto_pipeline.SerializeToString()) for j in (job, results[0].job))
+    assert abs(large - small) < 10 * 1024, (small, large)
 
 
 def test_worker_pool_uses_the_image_and_one_harness_thread(job):

@@ -15,7 +15,8 @@ from transforms.store.paths import feature_path, landmark_path
 from transforms.store.records import source_identity
 from transforms.store.results import ToDecode
 from transforms.store.reuse import fingerprints
-from transforms.store.videos import ProcessVideos
+from transforms.landmarks.video_step import ProcessVideos
+from transforms.store.results import STATUSES
 
 
 
@@ -34,7 +35,7 @@ class Stage:
         self.video_dir, self.output_dir = str(video_dir), str(output_dir)
         options = v1_options()
         self.dofn = ProcessVideos(self.video_dir, self.output_dir, LANDMARKS, options,
-                                  fingerprints(LANDMARKS, options), run_id=uuid.uuid4().hex, total=1)
+                                  fingerprints(LANDMARKS, options), run_id=uuid.uuid4().hex)
         self.dofn.setup()
 
     def run(self, video_file, video_dir=None, **quality):
@@ -44,8 +45,9 @@ class Stage:
         source = source_identity(object_info(f"{self.dofn.video_dir}/{video_file}"))
         self.dofn.start_bundle()
         out = list(self.dofn.process(ToDecode(row(video_file), source, "new"))) + list(self.dofn.finish_bundle())
-        assert len(out) == 1, out
-        return out[0]
+        results = [o.value for o in out if o.tag in STATUSES]  # beside it, the saved clip's moments for the total
+        assert len(results) == 1, out
+        return results[0]
 
     def features(self, result):
         return storage.load_npy(feature_path(self.output_dir, result.feature_stem))

@@ -16,9 +16,9 @@ from transforms.common.storage import object_info
 from transforms.store.metadata import ClipRow
 from transforms.store.paths import landmark_path
 from transforms.store.records import source_identity
-from transforms.store.results import ClipResult, ToDecode
+from transforms.store.results import STATUSES, SUCCESS, ClipResult, ToDecode
 from transforms.store.reuse import fingerprints
-from transforms.store.videos import ProcessVideos
+from transforms.landmarks.video_step import ProcessVideos
 
 LONG = "long.mp4"
 
@@ -64,11 +64,12 @@ def _run(folder, out, threads, names=(LONG, *SIGN_CLIP_NAMES)):
     options.view_as(DirectOptions).direct_num_workers = 1
     p = beam.Pipeline(options=options)
     # The long video first: a fixed split of the input would give it a share of the others too.
-    _ = (p
-         | beam.Create(_items(folder, names))
-         | beam.ParDo(_Recorded(str(folder), str(out), LANDMARKS, FEATURES, fingerprints(LANDMARKS, FEATURES),
-                                run_id=uuid.uuid4().hex, total=5, threads=threads))
-         | beam.Map(_seen_downstream, str(out)))
+    processed = (p
+                 | beam.Create(_items(folder, names))
+                 | beam.ParDo(_Recorded(str(folder), str(out), LANDMARKS, FEATURES, fingerprints(LANDMARKS, FEATURES),
+                                        run_id=uuid.uuid4().hex, threads=threads)).with_outputs(*STATUSES))
+    # The clips all pass: their one stream is the step's own output, fused with the step after it.
+    _ = processed[SUCCESS] | beam.Map(_seen_downstream, str(out))
     result = p.run()
     result.wait_until_finish()
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}

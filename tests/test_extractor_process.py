@@ -20,16 +20,16 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-from tests.conftest import FEATURES_V1, LANDMARKS, REPO, looped_clip
+from tests.conftest import FEATURES_V1, LANDMARKS, REPO, every_result, looped_clip
 from transforms.common.storage import object_info
 from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError
 from transforms.store.metadata import ClipRow
 from transforms.store.paths import landmark_path, record_path
 from transforms.store.records import source_identity
-from transforms.store.results import FAILED, SUCCESS, ToDecode
+from transforms.store.results import FAILED, STATUSES, SUCCESS, ToDecode
 from transforms.store.reuse import fingerprints
-from transforms.store.videos import ProcessVideos
+from transforms.landmarks.video_step import ProcessVideos
 
 MODULE = "transforms.landmarks.extractor_process"
 # What reached the step after ProcessVideos: the DirectRunner in memory runs it in this process.
@@ -145,12 +145,12 @@ def test_process_videos_fails_only_the_video_whose_process_died(long_video, sign
     # clip's process gets this far, well before its end.
     killer = kill_when_busy(os.getpid(), after_cpu_seconds=6.0)
     with beam.Pipeline(options=options) as p:
-        _ = (p
-             | beam.Create(items)
-             | beam.ParDo(ProcessVideos(str(folder), str(out), LANDMARKS, FEATURES_V1,
-                                        fingerprints(LANDMARKS, FEATURES_V1), run_id=uuid.uuid4().hex, total=2,
-                                        threads=2))
-             | beam.Map(_found))
+        processed = (p
+                     | beam.Create(items)
+                     | beam.ParDo(ProcessVideos(str(folder), str(out), LANDMARKS, FEATURES_V1,
+                                                fingerprints(LANDMARKS, FEATURES_V1), run_id=uuid.uuid4().hex,
+                                                threads=2)).with_outputs(*STATUSES))
+        _ = every_result(processed) | beam.Map(_found)
     killer.join()
     results = {r.video_file: r for r in FOUND}
     assert results["SOUP.mp4"].status == SUCCESS

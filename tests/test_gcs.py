@@ -79,9 +79,9 @@ def test_every_output_object_is_written(runs):
         [f"landmarks/{s}.pose" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL")]
         + [f"features/pose_data/{s}.npy" for s in ("SOUP", "test_video", "signer2/FOOTBALL")]
         + [f"features/records/{s}.json" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL", "broken")]
-        + ["features/index/moments.npz", "features/index/records.jsonl.gz"]
+        + ["features/index/records.jsonl.gz"]
         + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html", "report_previews.json",
-                                                 "feature_schema.json")])
+                                                 "feature_schema.json", "run_log.txt")])
     assert relative_listing(remote_out) == sorted(expected + release_files(remote_out))
     assert relative_listing(local_out) == sorted(expected + release_files(local_out))
     assert release_files(remote_out) == release_files(local_out)

@@ -118,7 +118,7 @@ def held_by_dead_process(out: Path) -> bool:
 def killed_midway(dataset, clean):
     root, args = dataset
     out = root / "midway"
-    job = start_job([*args, f"--output_dir={out}"])
+    job = start_job([*args, f"--output_dir={out}", "--verbose"])  # each finished video's line, as it comes
     kill_when(job, lambda lines: finished_videos(lines) >= 2)
     after_kill = files_under(out)
     lease_left = held_by_dead_process(out)

@@ -278,8 +278,13 @@ def test_logs_have_one_progress_line_per_video_a_summary_and_no_mediapipe_noise(
          f"--output_dir={tmp_path / 'out'}", "--model_complexity=1", "--direct_num_workers=2"],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    progress = [line for line in done.stderr.splitlines() if "] " in line and "/3]" in line]
-    assert len(progress) == 3 and {p.split("[")[1].split("]")[0] for p in progress} == {"1/3", "2/3", "3/3"}
+    # One line per video in the run's log, numbered over the three rows (the missing one too)…
+    log = (tmp_path / "out" / "proc" / "run_log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(log) == 3 and {line.split("[")[1].split("]")[0] for line in log} == {"1/3", "2/3", "3/3"}
+    assert any("gone.mp4" in line and "missing" in line for line in log)
+    # …and on the terminal one progress line over the two videos that needed work, not a line per video.
+    assert not [line for line in done.stderr.splitlines() if "/3]" in line]
+    assert done.stderr.splitlines()[-1].startswith("[2/2 videos]")
     for noise in ("inference_feedback_manager", "XNNPACK", "absl::InitializeLog", "GetPrototype",
                   "semi_persistent_directory", "Discarding unparseable args"):
         assert noise not in done.stderr, noise

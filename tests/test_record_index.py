@@ -1,8 +1,9 @@
-"""The record index: what it holds, when it is trusted, and runs that must do without it.
+"""The record index: what it holds, when it is trusted, its exact total, and runs that must do without it.
 
 The per-video records stay the truth: an index that is missing, damaged or older
 than the records is detected, the records it cannot vouch for are read
-themselves, and the outputs are those of a run with a good index.
+themselves, and the outputs are those of a run with a good index. Its stored total
+lets a re-run sum only what changed: nothing for a run with nothing new.
 """
 import gzip
 import json
@@ -14,11 +15,10 @@ import pytest
 from pipeline import run as run_job
 from tests.conftest import make_dataset
 from tests.test_incremental import assert_same_outputs
-from transforms.common.moments import Moments
-from transforms.store import record_index, records
-from transforms.store.paths import record_path
 from transforms.common import storage
+from transforms.common.moments import ExactMoments, Moments
 from transforms.common.storage import ObjectInfo
+from transforms.store import record_index, records
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 # The release has its own tests (tests/test_release.py); here it would only be rebuilt after every run.
@@ -29,60 +29,56 @@ def entry(version: str, status: str = "success") -> record_index.Entry:
     return record_index.Entry(100, version, {"format": records.FORMAT, "status": status, "video_file": "v.mp4"})
 
 
-def v1_moments(seed: int) -> Moments:
+def exact(seed: int) -> ExactMoments:
     values = np.random.default_rng(seed).normal(size=(7, 540))
-    return Moments(7, values.sum(axis=0), np.square(values).sum(axis=0))
+    return ExactMoments.of(Moments(7, values.sum(axis=0), np.square(values).sum(axis=0)))
 
 
-# --- the objects ---------------------------------------------------------------------------------
+# --- the object ----------------------------------------------------------------------------------
 
-def test_the_index_gives_back_its_entries_moments_and_sum_bit_for_bit(tmp_path):
+def test_the_index_gives_back_its_entries_and_its_exact_total(tmp_path):
     out = str(tmp_path)
-    v2 = Moments(np.arange(544, dtype=np.int64), np.linspace(0, 1, 544), np.linspace(1, 2, 544))
-    moments = {"a": ("1", v1_moments(0)), "b/c": ("2", v1_moments(1))}
-    saved = Moments(14, moments["a"][1].total + moments["b/c"][1].total,
-                    moments["a"][1].total_sq + moments["b/c"][1].total_sq)
-    record_index.write(out, {"a": entry("1"), "b/c": entry("2"), "d": entry("3", "low_quality")}, moments, saved)
-    index = record_index.read(out)
-    assert index.problem is None and set(index.entries) == {"a", "b/c", "d"}
-    assert index.entries["d"] == entry("3", "low_quality")
-    assert index.saved_keys == record_index.saved_keys([("a", "1"), ("b/c", "2")])
-    np.testing.assert_array_equal(index.saved.total, saved.total)
-    back = record_index.read_moments(out, {"a": "1", "b/c": "2"})
-    np.testing.assert_array_equal(back["b/c"].total_sq, moments["b/c"][1].total_sq)
-    assert back["a"].count == 7
-
-    record_index.write(out, {"e": entry("9")}, {"e": ("9", v2)}, v2)  # features v2: a count per column
-    np.testing.assert_array_equal(record_index.read_moments(out, {"e": "9"})["e"].count, v2.count)
+    total = record_index.Total("f" * 64, exact(0).plus(exact(1)))
+    record_index.write(out, {"a": entry("1"), "b/c": entry("2"), "d": entry("3", "low_quality")}, total)
+    stored, entries = record_index.read(out)
+    assert stored == total and dict(entries) == {"a": entry("1"), "b/c": entry("2"), "d": entry("3", "low_quality")}
 
 
-def test_an_entry_is_trusted_only_while_its_record_file_is_the_one_indexed(tmp_path):
-    record_index.write(str(tmp_path), {"same": entry("1"), "rewritten": entry("1"), "gone": entry("1")}, {}, None)
-    listed = {"same": ObjectInfo(100, 0.0, None, "1"), "rewritten": ObjectInfo(100, 0.0, None, "2"),
-              "new": ObjectInfo(100, 0.0, None, "1")}
-    found, stale = record_index.read(str(tmp_path)).trusted(listed)
-    assert set(found) == {"same"} and stale == {"rewritten", "new"}
+def test_an_entry_is_trusted_only_while_its_record_file_is_the_one_indexed():
+    indexed = entry("1")
+    assert indexed.is_current(ObjectInfo(100, 0.0, None, "1"))
+    assert not indexed.is_current(ObjectInfo(100, 0.0, None, "2"))   # rewritten since
+    assert not indexed.is_current(ObjectInfo(101, 0.0, None, "1"))
+    assert not indexed.is_current(None)                              # gone
 
 
-@pytest.mark.parametrize("damage", [b"not gzip at all", gzip.compress(b'{"format": "other"}\n', mtime=0),
-                                    gzip.compress(b'{"format": "ghsl-record-index/1"}\n{"stem": ', mtime=0)],
-                         ids=["not gzip", "another format", "cut short"])
+@pytest.mark.parametrize("damage", [b"not gzip at all", gzip.compress(b'{"format": "other"}\n', mtime=0)],
+                         ids=["not gzip", "another format"])
 def test_a_damaged_index_is_not_used_and_says_why(tmp_path, damage):
-    storage.write_bytes(record_index.path(str(tmp_path), record_index.RECORDS_FILE), damage)
-    index = record_index.read(str(tmp_path))
-    assert index.entries == {} and index.problem
+    storage.write_bytes(record_index.path(str(tmp_path)), damage)
+    with pytest.raises(record_index.Unusable):
+        record_index.read(str(tmp_path))
 
 
-def test_moments_the_index_lacks_are_read_from_the_records(tmp_path):
-    out = str(tmp_path)
-    m = v1_moments(3)
-    record = {"format": records.FORMAT, "status": "success", "moments": records.moments_json(m)}
-    storage.write_text(record_path(out, "x"), records.to_json(record))
-    record_index.write(out, {}, {"x": ("old version", v1_moments(4))}, None)
-    np.testing.assert_array_equal(record_index.read_moments(out, {"x": "new version"})["x"].total, m.total)
+def test_an_index_cut_short_gives_its_whole_lines_and_then_says_why(tmp_path):
+    text = '{"format": "ghsl-record-index/2", "total": null}\n' \
+           '{"stem": "a", "size": 100, "version": "1", "record": {}}\n{"stem": '
+    storage.write_bytes(record_index.path(str(tmp_path)), gzip.compress(text.encode(), mtime=0))
+    _, entries = record_index.read(str(tmp_path))
+    assert next(entries)[0] == "a"
+    with pytest.raises(record_index.Unusable):
+        next(entries)
 
 
-# --- runs without a usable index -----------------------------------------------------------------
+def test_an_index_of_the_format_before_exact_totals_gives_its_entries_and_no_total(tmp_path):
+    text = '{"format": "ghsl-record-index/1", "saved": {"keys": "x", "count": 7}}\n' \
+           '{"stem": "a", "size": 100, "version": "1", "record": {"status": "success"}}\n'
+    storage.write_bytes(record_index.path(str(tmp_path)), gzip.compress(text.encode(), mtime=0))
+    total, entries = record_index.read(str(tmp_path))
+    assert total is None and [stem for stem, _ in entries] == ["a"]
+
+
+# --- runs ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, sign_clips):
@@ -109,9 +105,29 @@ def published(out):
             if p.is_file() and (p.suffix in (".npy", ".csv") or "records" in p.parts)}
 
 
-def index_files(out):
-    return {name: (out / "features" / "index" / name).read_bytes()
-            for name in (record_index.RECORDS_FILE, record_index.MOMENTS_FILE)}
+def index_text(out):
+    return gzip.decompress((out / "features" / "index" / record_index.RECORDS_FILE).read_bytes()).decode()
+
+
+def statistics_are_those_of_the_arrays(out):
+    arrays = [np.load(p).astype(np.float64) for p in (out / "features" / "pose_data").rglob("*.npy")]
+    frames = np.concatenate(arrays)
+    with np.load(out / "proc" / "global_stats.npz") as stats:
+        assert int(stats["frame_count"]) == len(frames)
+        np.testing.assert_allclose(stats["feature_mean"], frames.mean(axis=0), rtol=1e-5, atol=1e-6)
+        floor = np.sqrt(np.maximum(frames.var(axis=0), 1e-8))  # the definition's variance floor
+        np.testing.assert_allclose(stats["feature_std"], floor, rtol=1e-4, atol=1e-6)
+
+
+def test_a_run_with_nothing_new_sums_nothing_and_rewrites_no_index(copy):
+    again, out = copy
+    before = (out / "features" / "index" / record_index.RECORDS_FILE).stat().st_mtime_ns
+    summary = again()
+    assert summary["videos_reused"] == len(CLIPS)
+    assert summary["counters"].get("records_read", 0) == 0
+    assert summary["counters"].get("moments_read_from_records", 0) == 0
+    assert (out / "features" / "index" / record_index.RECORDS_FILE).stat().st_mtime_ns == before
+    statistics_are_those_of_the_arrays(out)
 
 
 @pytest.mark.parametrize("damage", ["deleted", "garbage"])
@@ -126,44 +142,55 @@ def test_without_a_usable_index_the_records_are_read_and_the_outputs_are_the_sam
     assert (summary["videos_decoded"], summary["videos_reused"]) == (0, len(CLIPS))
     assert summary["counters"]["records_read"] == len(CLIPS)
     assert_same_outputs(out, finished[1])
-    assert index_files(out) == index_files(finished[1])  # rebuilt as it was
+    assert index_text(out) == index_text(finished[1])  # rebuilt as it was, its total included
     assert again()["counters"].get("records_read", 0) == 0
 
 
 def test_records_newer_than_the_index_are_read_and_the_index_catches_up(copy):
     again, out = copy
-    older = index_files(out)
+    older = (out / "features" / "index" / record_index.RECORDS_FILE).read_bytes()
     changed = again("--ema_alpha=0.3")  # every record rewritten, the index with them
     assert changed["videos_recomputed"] == len(CLIPS)
-    after_change = {**index_files(out)}
+    after_change = json.loads(index_text(out).splitlines()[0])
     # As if the run had been killed before it wrote the index: the index names the old records.
-    for name, data in older.items():
-        (out / "features" / "index" / name).write_bytes(data)
+    (out / "features" / "index" / record_index.RECORDS_FILE).write_bytes(older)
     before = published(out)
     summary = again("--ema_alpha=0.3")
     assert (summary["videos_decoded"], summary["videos_recomputed"], summary["videos_reused"]) == (0, 0, len(CLIPS))
     assert summary["counters"]["records_read"] == len(CLIPS)
     assert published(out) == before
-    assert json.loads(gzip.decompress(index_files(out)[record_index.RECORDS_FILE]).splitlines()[0]) == \
-        json.loads(gzip.decompress(after_change[record_index.RECORDS_FILE]).splitlines()[0])
+    assert json.loads(index_text(out).splitlines()[0]) == after_change
+    statistics_are_those_of_the_arrays(out)
 
 
-def test_statistics_are_right_when_the_moments_of_the_index_are_gone(finished, copy, tmp_path):
+def test_a_new_clip_is_added_to_the_stored_total_and_a_removed_one_taken_out(finished, copy, tmp_path):
     again, out = copy
     argv, _ = finished
-    (out / "features" / "index" / record_index.MOMENTS_FILE).unlink()
-    # One more video: the statistics need the moments of the three clips reused, which the records give.
     metadata, videos = (arg.split("=", 1)[1] for arg in argv[:2])
     more = tmp_path / "videos"
     shutil.copytree(videos, more)  # copy2: sizes and times kept, so the three are unchanged
     shutil.copy(more / "SOUP.mp4", more / "soup_again.mp4")
-    rows = open(metadata, encoding="utf-8").read() + "soup_again.mp4,9,Again,c\n"
-    (tmp_path / "m.csv").write_text(rows, encoding="utf-8")
-    summary = again(f"--metadata_csv={tmp_path / 'm.csv'}", f"--video_dir={more}")
+    rows = open(metadata, encoding="utf-8").read()
+    (tmp_path / "more.csv").write_text(rows + "soup_again.mp4,9,Again,c\n", encoding="utf-8")
+    summary = again(f"--metadata_csv={tmp_path / 'more.csv'}", f"--video_dir={more}")
     assert (summary["videos_decoded"], summary["videos_reused"]) == (1, len(CLIPS))
-    arrays = [np.load(p).astype(np.float64) for p in (out / "features" / "pose_data").glob("*.npy")]
-    frames = np.concatenate(arrays)
-    with np.load(out / "proc" / "global_stats.npz") as stats:
-        assert int(stats["frame_count"]) == len(frames)
-        np.testing.assert_allclose(stats["feature_mean"], frames.mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert (out / "features" / "index" / record_index.MOMENTS_FILE).exists()  # and the index is whole again
+    assert summary["counters"].get("moments_read_from_records", 0) == 0  # the others' are in the total
+    statistics_are_those_of_the_arrays(out)
+
+    # test_video leaves the metadata: its outputs stay (orphans), its moments leave the total.
+    (tmp_path / "fewer.csv").write_text("".join(line + "\n" for line in (rows + "soup_again.mp4,9,Again,c").splitlines()
+                                                if not line.startswith("test_video")), encoding="utf-8")
+    summary = again(f"--metadata_csv={tmp_path / 'fewer.csv'}", f"--video_dir={more}",
+                    "--prune_orphans")
+    assert summary["orphaned_outputs"] == 3 and summary["counters"]["moments_read_from_records"] == 1
+    statistics_are_those_of_the_arrays(out)
+
+
+def test_reprocessing_everything_sums_the_total_again_and_counts_each_clip_once(copy, finished):
+    again, out = copy
+    summary = again("--reprocess=all")
+    assert summary["videos_decoded"] == len(CLIPS)
+    statistics_are_those_of_the_arrays(out)
+    with np.load(out / "proc" / "global_stats.npz") as new, np.load(finished[1] / "proc" / "global_stats.npz") as old:
+        assert new["feature_mean"].tobytes() == old["feature_mean"].tobytes()
+        assert int(new["frame_count"]) == int(old["frame_count"])
