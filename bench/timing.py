@@ -53,9 +53,10 @@ def timed(command: Sequence[str]) -> Run:
 
 
 def pipeline_command(metadata: Path, video_dir: Path, out_dir: Path, *extra: str) -> List[str]:
-    """A full local run (every video decoded again), with the job's own local defaults."""
+    """A full local run (every video decoded again), with the job's own local defaults; --verbose prints each
+    video's line (the seconds it took), which the benches read."""
     return ["-m", "pipeline.run", f"--metadata_csv={metadata}", f"--video_dir={video_dir}",
-            f"--output_dir={out_dir}", "--model_complexity=1", "--reprocess=all", *extra]
+            f"--output_dir={out_dir}", "--model_complexity=1", "--reprocess=all", "--verbose", *extra]
 
 
 def alternate(runs: Dict[str, Callable[[], Run]], repeats: int) -> Dict[str, List[Run]]:

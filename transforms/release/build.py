@@ -16,6 +16,7 @@ what follows it in the job (the run summary, the lease) always runs.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -93,21 +94,25 @@ class BuildRelease(beam.PTransform):
 
 
 def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bool = True) -> Planned:
+    """The plan; what goes on from here carries no row that it does not need (the steps after the release
+    read the run's summary only, and a release that exists needs none of its clips)."""
     ensure_log_handler()
+    light = dataclasses.replace(outputs, results=[])
     try:
         plan = plan_release(outputs, settings)
     except NothingToRelease as exc:
         LOG.warning("No release: %s", exc)
-        return Planned(outputs, None, str(exc), names_latest)
+        return Planned(light, None, str(exc), names_latest)
     if plan.status == EXISTS:
         moved = names_latest and publish.point_latest(outputs.output_dir, plan)
         LOG.info("Release %s already exists, nothing to write%s: %s", plan.release_id,
                  " (latest.json now names it)" if moved else "",
                  layout.release_dir(outputs.output_dir, plan.release_id))
+        plan = dataclasses.replace(plan, clips=[], inputs={})
     else:
         publish.remove_unfinished(outputs.output_dir)
         LOG.info("Building release %s (%d clips)", plan.release_id, len(plan.clips))
-    return Planned(outputs, plan, "", names_latest)
+    return Planned(light, plan, "", names_latest)
 
 
 def shard_work(planned: Planned) -> List[ShardWork]:
