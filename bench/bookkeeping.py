@@ -126,20 +126,14 @@ def no_op_requests(root: Path, rows: int) -> tuple:
     emulator, host = gcs_emulator.start(bucket, root / "emulator.log")
     proxy = CountingProxy(host).start()
     env = emulator_env(proxy.url, root)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        run_args = synthetic_store(root, rows, f"gs://{bucket}/videos", f"gs://{bucket}/out")
-        timed(run_args, env={**os.environ})   # indexes the store, builds its release
-        proxy.take()
-        timed(run_args, env={**os.environ})
-        counts = proxy.take()
+        with gcs_emulator.environ(env):
+            run_args = synthetic_store(root, rows, f"gs://{bucket}/videos", f"gs://{bucket}/out")
+            timed(run_args, env={**os.environ})   # indexes the store, builds its release
+            proxy.take()
+            timed(run_args, env={**os.environ})
+            counts = proxy.take()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         proxy.stop()
         emulator.terminate()
         emulator.wait(timeout=10)

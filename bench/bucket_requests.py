@@ -43,9 +43,7 @@ def emulator_env(host: str, workdir: Path) -> dict:
 
 def upload_dataset(rows: int, env: dict) -> None:
     """rows videos (the real clips in turn) and their metadata CSV, uploaded straight to the emulator."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with gcs_emulator.environ(env):
         from transforms.common import storage
 
         clips = [p for p in source_clips() if p.name != "FOOTBALL.mp4"]  # FOOTBALL is 522 frames: slow
@@ -60,12 +58,6 @@ def upload_dataset(rows: int, env: dict) -> None:
             csv.writer(handle).writerows(lines)
         storage.write_bytes(f"gs://{BUCKET}/dataset/metadata.csv", Path(handle.name).read_bytes())
         os.unlink(handle.name)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_job(env: dict, *extra: str) -> tuple:

@@ -8,14 +8,16 @@ found at once and never refreshed (no network), so `environment` writes one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Tuple
 
 
 def free_port() -> int:
@@ -52,3 +54,18 @@ def environment(host: str, credentials: Path, project: str) -> Dict[str, str]:
                                        "expiry": "2099-01-01T00:00:00Z"}))
     return {"STORAGE_EMULATOR_HOST": host, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials),
             "GOOGLE_CLOUD_PROJECT": project}
+
+
+@contextlib.contextmanager
+def environ(env: Dict[str, str]) -> Iterator[None]:
+    """`env` set in this process for the block, every variable put back as it was afterwards."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -169,16 +169,10 @@ def gcs_emulator():
     variables = emulator.environment(host, credentials, "ghsl-test")
     proxy = _EMULATOR["proxy"] = CountingProxy(host).start()
     overrides = {**variables, "STORAGE_EMULATOR_HOST": proxy.url}
-    previous = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
     try:
-        yield f"gs://{GCS_BUCKET}"
+        with emulator.environ(overrides):
+            yield f"gs://{GCS_BUCKET}"
     finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         os.unlink(credentials)
         proxy.stop()
         proc.terminate()

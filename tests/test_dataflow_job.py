@@ -84,6 +84,11 @@ def launched(metadata_csv, heavy_model_missing, gcs_emulator):
     """(exit code, dry-run result) of launching a complexity-2 job from this machine."""
     for name in ("FOOTBALL.mp4", "SOUP.mp4"):  # their content is read by workers, never at launch
         storage.write_bytes(f"{gcs_emulator}/sample_dataset/videos/{name}", b"video")
+    return _launch(f"--metadata_csv={metadata_csv}")
+
+
+def _launch(*args: str):
+    """(exit code, dry-run result) of run.main with the Dataflow arguments and `args`."""
     results = []
     submit = DataflowRunner.run_pipeline
 
@@ -92,7 +97,7 @@ def launched(metadata_csv, heavy_model_missing, gcs_emulator):
         return results[-1]
 
     with mock.patch.object(DataflowRunner, "run_pipeline", keep_result):
-        code = run.main(DATAFLOW_ARGS + GHSL_ARGS + [f"--metadata_csv={metadata_csv}"])
+        code = run.main(DATAFLOW_ARGS + GHSL_ARGS + list(args))
     assert len(results) == 1, "run.main did not submit exactly one job"
     return code, results[0]
 
@@ -238,16 +243,9 @@ def test_the_job_holds_no_row_its_size_does_not_grow_with_the_metadata(job, meta
     many = tmp_path / "many.csv"
     many.write_text("video_file,sentence_id,sentence,category\n" + "".join(
         f"clip_{i:05d}.mp4,{i},Sentence {i},c\n" for i in range(3000)), encoding="utf-8")
-    results = []
-    submit = DataflowRunner.run_pipeline
-
-    def keep_result(self, pipeline, options, *args, **kwargs):
-        results.append(submit(self, pipeline, options, *args, **kwargs))
-        return results[-1]
-
-    with mock.patch.object(DataflowRunner, "run_pipeline", keep_result):
-        assert run.main(DATAFLOW_ARGS + GHSL_ARGS + [f"--metadata_csv={many}", "--max_missing_fraction=1"]) == 0
-    small, large = (len(j.proto_pipeline.SerializeToString()) for j in (job, results[0].job))
+    code, result = _launch(f"--metadata_csv={many}", "--max_missing_fraction=1")
+    assert code == 0
+    small, large = (len(j.proto_pipeline.SerializeToString()) for j in (job, result.job))
     assert abs(large - small) < 10 * 1024, (small, large)
 
 

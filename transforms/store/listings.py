@@ -26,28 +26,44 @@ from transforms.store.paths import FEATURES_SUBDIR, LANDMARK_SUFFIX, LANDMARKS_S
 TOTAL, PROBLEM = "total", "problem"
 
 
-class ListFiles(beam.PTransform):
-    def __init__(self, folder: str):
+class _ReadOnce(beam.PTransform):
+    """The elements `read(arg)` yields, read on one worker from an Impulse (the launcher reads nothing)."""
+
+    def __init__(self, read, arg, *, outputs=()):
         super().__init__()
-        self.folder = folder
+        self.read, self.arg, self.outputs = read, arg, outputs
 
     def expand(self, pbegin):
+        step = beam.ParDo(_Read(), self.read, self.arg)
         return (pbegin
                 | "Start" >> beam.Impulse()
-                | "List" >> beam.FlatMap(lambda _, folder: storage.list_objects(folder).items(), self.folder))
+                | "Read" >> (step.with_outputs(*self.outputs, main="entries") if self.outputs else step))
 
 
-class ListOutputs(beam.PTransform):
+class _Read(beam.DoFn):
+    def process(self, _, read, arg):
+        yield from read(arg)
+
+
+class ListFiles(_ReadOnce):
+    def __init__(self, folder: str):
+        super().__init__(_files, folder)
+
+
+class ListOutputs(_ReadOnce):
     """The three prefixes of OUT a clip writes to, listed at once (each is a round trip or more)."""
 
     def __init__(self, output_dir: str):
-        super().__init__()
-        self.output_dir = output_dir
+        super().__init__(published, output_dir)
 
-    def expand(self, pbegin):
-        return (pbegin
-                | "Start" >> beam.Impulse()
-                | "List" >> beam.FlatMap(lambda _, out: published(out), self.output_dir))
+
+class ReadIndex(_ReadOnce):
+    def __init__(self, output_dir: str):
+        super().__init__(_index, output_dir, outputs=(TOTAL, PROBLEM))
+
+
+def _files(folder: str):
+    return storage.list_objects(folder).items()
 
 
 def published(output_dir: str) -> Iterable[Tuple[str, Tuple[str, storage.ObjectInfo]]]:
@@ -80,32 +96,17 @@ def stems(listing: Dict[str, storage.ObjectInfo], under: str, suffix: str) -> Di
     return found
 
 
-class ReadIndex(beam.PTransform):
-    def __init__(self, output_dir: str):
-        super().__init__()
-        self.output_dir = output_dir
-
-    def expand(self, pbegin):
-        return (pbegin
-                | "Start" >> beam.Impulse()
-                | "Read" >> beam.ParDo(_ReadIndex(self.output_dir)).with_outputs(TOTAL, PROBLEM, main="entries"))
-
-
-class _ReadIndex(beam.DoFn):
-    def __init__(self, output_dir: str):
-        self.output_dir = output_dir
-
-    def process(self, _):
-        # Entries are emitted as they are read: each is used only while its record file is the one it
-        # describes (Entry.is_current), so a damaged line further down does not spoil them. The total
-        # vouches for the whole file, so it is emitted only once the last line has been read.
-        try:
-            total, entries = record_index.read(self.output_dir)
-            yield from entries
-        except record_index.Unusable as exc:
-            LOG.warning("The record index %s cannot be used (%s); the records it would have given are read "
-                        "instead.", record_index.path(self.output_dir), exc)
-            yield beam.pvalue.TaggedOutput(PROBLEM, str(exc))
-            return
-        if total is not None:
-            yield beam.pvalue.TaggedOutput(TOTAL, total)
+def _index(output_dir: str):
+    # Entries are emitted as they are read: each is used only while its record file is the one it
+    # describes (Entry.is_current), so a damaged line further down does not spoil them. The total
+    # vouches for the whole file, so it is emitted only once the last line has been read.
+    try:
+        total, entries = record_index.read(output_dir)
+        yield from entries
+    except record_index.Unusable as exc:
+        LOG.warning("The record index %s cannot be used (%s); the records it would have given are read "
+                    "instead.", record_index.path(output_dir), exc)
+        yield beam.pvalue.TaggedOutput(PROBLEM, str(exc))
+        return
+    if total is not None:
+        yield beam.pvalue.TaggedOutput(TOTAL, total)
