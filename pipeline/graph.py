@@ -95,7 +95,8 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
              | "Saved clips' moments" >> SavedMoments(out, job.made_by.features, from_scratch=opts.reprocess == "all"))
     outputs = (({**{status: streams[status] for status in STATUSES}, "orphans": streams[ORPHANS]}, total,
                 index.entries, index[TOTAL], index[PROBLEM])
-               | "Write reports and index" >> WriteReports(job.context, job.made_by.features)
+               | "Write reports and index" >> WriteReports(job.context, job.made_by.features, opts.preview_samples,
+                                                         opts.max_previews)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
                                                  opts.preview_samples, opts.max_previews))
     if job.release is not None:

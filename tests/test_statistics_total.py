@@ -13,32 +13,13 @@ from transforms.common.moments import ExactMoments, Moments, moments_of, sum_in_
 from transforms.features import v2
 from transforms.reports.statistics import MomentsTotal
 
+from tests.runner_like import as_a_runner_would
+
 
 def clips(n, seed=0, dim=540):
     rng = np.random.default_rng(seed)
     return [moments_of(rng.normal(scale=rng.uniform(0.01, 50), size=(int(rng.integers(5, 120)), dim))
                        .astype(np.float32)) for _ in range(n)]
-
-
-def as_a_runner_would(fn, inputs, rng: random.Random):
-    """Shuffle the inputs, cut them into bundles, pre-combine each, then merge the partial sums in a random
-    tree, with empty accumulators thrown in (a worker that got no element)."""
-    inputs = list(inputs)
-    rng.shuffle(inputs)
-    accumulators, i = [], 0
-    while i < len(inputs):
-        size = rng.randint(1, max(1, len(inputs) // 3))
-        accumulator = fn.create_accumulator()
-        for item in inputs[i:i + size]:
-            accumulator = fn.add_input(accumulator, item)
-        accumulators.append(accumulator)
-        i += size
-    accumulators += [fn.create_accumulator() for _ in range(rng.randint(0, 2))]
-    while len(accumulators) > 1:
-        rng.shuffle(accumulators)
-        k = rng.randint(2, len(accumulators))
-        accumulators = [fn.merge_accumulators(accumulators[:k])] + accumulators[k:]
-    return fn.extract_output(accumulators[0])
 
 
 def as_bytes(moments: Moments) -> bytes:

@@ -1,9 +1,11 @@
 """What proc/report.html says about the dataset, from the run's typed results.
 
-Per clip the report keeps a handful of numbers (frames, detection ratio,
-visibility, motion), which is what the plots and medians need exactly; a
-million clips make a few tens of MB, less than the reports step already holds.
-The page never loads every array: it previews a bounded sample.
+Per measured clip the report keeps a handful of numbers (frames, detection
+ratio, visibility, motion), which is what the plots and medians need exactly;
+failed and missing clips only count. In the job these are tallied by a
+CombineFn (PageTally, merged per bundle), so no step holds every row; a million
+clips make a few tens of MB. The page never loads every array: it previews a
+bounded sample.
 
 Which clips get a preview, deterministically (the same outputs give the same report):
   * `samples` successful clips, the ones whose name hashes lowest (a stable
@@ -126,30 +128,10 @@ class DatasetStats:
 
 
 def dataset_stats(clips: Iterable[ReportClip]) -> DatasetStats:
-    rows, categories, reasons, sentences = (collections.Counter() for _ in range(4))
-    values = {(g, m): [] for g in MEASURED for m in METRICS}
-    for clip in clips:
-        if clip.rejected:
-            reasons[(clip.status, reason_label(clip.reason))] += 1
-        if clip.listed_twice:
-            continue
-        rows[clip.status] += 1
-        categories[(clip.category, clip.status)] += 1
-        if clip.saved:
-            sentences[clip.sentence_id] += 1
-        if clip.status in MEASURED:
-            for metric in METRICS:
-                values[(clip.status, metric)].append(getattr(clip, metric))
-    by_category: Dict[str, Dict[str, int]] = collections.defaultdict(dict)
-    for (category, status), n in categories.items():
-        by_category[category][status] = n
-    return DatasetStats(
-        rows_per_report=dict(rows),
-        values={g: {m: np.asarray(values[(g, m)], dtype=np.float64) for m in METRICS} for g in MEASURED},
-        categories=dict(by_category),
-        reasons=dict(reasons),
-        clips_per_sentence=dict(sentences),
-    )
+    tally = PageTally(0, 0)
+    for position, clip in enumerate(clips):
+        tally.add(clip, position)
+    return tally.stats()
 
 
 @dataclasses.dataclass
@@ -161,12 +143,92 @@ class ReportPicks:
     previews: List[ReportClip]  # the sampled successes, then the first low-quality clips
 
 
-def picks(clips: List[ReportClip], samples: int, max_previews: int) -> ReportPicks:
-    problems = heapq.nsmallest(MAX_TABLE_ROWS, (c for c in clips if c.rejected), key=table_key)
-    sampled = heapq.nsmallest(samples, (c for c in clips if c.status == SUCCESS), key=sample_key)
-    low = heapq.nsmallest(max_previews, (c for c in clips if c.status == LOW_QUALITY or c.listed_twice),
-                          key=table_key)
-    return ReportPicks(dataset_stats(clips), problems, sampled + low)
+def picks(clips: Iterable[ReportClip], samples: int, max_previews: int) -> ReportPicks:
+    tally = PageTally(samples, max_previews)
+    for position, clip in enumerate(clips):
+        tally.add(clip, position)
+    return tally.picks()
+
+
+class PageTally:
+    """ReportPicks gathered a clip at a time, and mergeable: the job's CombineFn (write_reports.PagePicksFn)
+    holds one per bundle, so the page never needs every row in one place. It keeps the counters, the
+    measured clips' four numbers (what the plots and medians need exactly), and only the few clips
+    that can still be among those the page lists or previews. `position` is the clip's place in report
+    order: it breaks ties as the list order did, so any bundle split picks the same clips."""
+
+    def __init__(self, samples: int, max_previews: int):
+        self.samples, self.max_previews = samples, max_previews
+        self.rows: collections.Counter = collections.Counter()
+        self.categories: collections.Counter = collections.Counter()
+        self.reasons: collections.Counter = collections.Counter()
+        self.sentences: collections.Counter = collections.Counter()
+        # status → (position, the METRICS' values) of each measured clip; a clip's values stay together
+        # (the plots pair them) and in report order (the order they are drawn in).
+        self.measured: Dict[str, List[tuple]] = {g: [] for g in MEASURED}
+        # (sort key, clip) candidates, trimmed to their limit whenever they grow to twice it.
+        self.problems: List[tuple] = []
+        self.sampled: List[tuple] = []
+        self.low: List[tuple] = []
+
+    def add(self, clip: ReportClip, position) -> None:
+        if clip.rejected:
+            self.reasons[(clip.status, reason_label(clip.reason))] += 1
+            self._keep("problems", (table_key(clip), position), clip, MAX_TABLE_ROWS)
+        if clip.status == SUCCESS:
+            self._keep("sampled", (sample_key(clip), position), clip, self.samples)
+        if clip.status == LOW_QUALITY or clip.listed_twice:
+            self._keep("low", (table_key(clip), position), clip, self.max_previews)
+        if clip.listed_twice:
+            return
+        self.rows[clip.status] += 1
+        self.categories[(clip.category, clip.status)] += 1
+        if clip.saved:
+            self.sentences[clip.sentence_id] += 1
+        if clip.status in MEASURED:
+            self.measured[clip.status].append((position, tuple(getattr(clip, metric) for metric in METRICS)))
+
+    def _keep(self, name: str, key, clip: ReportClip, limit: int) -> None:
+        kept = getattr(self, name)
+        kept.append((key, clip))
+        if len(kept) >= 2 * limit:
+            setattr(self, name, heapq.nsmallest(limit, kept, key=_first))
+
+    def merge(self, other: "PageTally") -> "PageTally":
+        for name in ("rows", "categories", "reasons", "sentences"):
+            getattr(self, name).update(getattr(other, name))
+        for status, more in other.measured.items():
+            self.measured[status].extend(more)
+        for name, limit in (("problems", MAX_TABLE_ROWS), ("sampled", self.samples), ("low", self.max_previews)):
+            setattr(self, name, heapq.nsmallest(limit, getattr(self, name) + getattr(other, name), key=_first))
+        return self
+
+    def stats(self) -> DatasetStats:
+        by_category: Dict[str, Dict[str, int]] = collections.defaultdict(dict)
+        for (category, status), n in sorted(self.categories.items()):
+            by_category[category][status] = n
+        values = {}
+        for status, measured in self.measured.items():
+            table = np.asarray([v for _, v in sorted(measured, key=_first)], dtype=np.float64).reshape(-1, len(METRICS))
+            values[status] = {metric: np.ascontiguousarray(table[:, i]) for i, metric in enumerate(METRICS)}
+        return DatasetStats(
+            rows_per_report=dict(sorted(self.rows.items())),
+            values=values,
+            categories=dict(by_category),
+            reasons=dict(sorted(self.reasons.items())),
+            clips_per_sentence=dict(sorted(self.sentences.items())),
+        )
+
+    def picks(self) -> ReportPicks:
+        def first(name, limit):
+            return [clip for _, clip in heapq.nsmallest(limit, getattr(self, name), key=_first)]
+
+        return ReportPicks(self.stats(), first("problems", MAX_TABLE_ROWS),
+                           first("sampled", self.samples) + first("low", self.max_previews))
+
+
+def _first(item):
+    return item[0]
 
 
 def sample_key(clip: ReportClip) -> str:

@@ -119,8 +119,8 @@ def write_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bo
                       max_previews: int) -> str:
     """Picks, draws (or takes from the cache) and renders the page; publishes OUT/proc/report.html, returns its path."""
     out, summary = outputs.output_dir, outputs.summary
-    chosen = picks(outputs.report if outputs.report is not None else report_clips(outputs.results, out), samples,
-                   max_previews)
+    chosen = (outputs.page_picks if outputs.page_picks is not None
+              else picks(report_clips(outputs.results, out), samples, max_previews))
     known_versions = any(c.features_version or c.landmarks_version for c in chosen.previews)
     cached = preview_cache.read(out) if known_versions else {}
     previews = draw_previews(chosen.previews, out, summary["config"], video_dir, overlay, cached)
@@ -267,4 +267,4 @@ def with_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: boo
     """The job's step: writes the page, passes the outputs on with only the saved clips' results, all that
     the release after it reads (a run's every row need not travel further)."""
     write_report_page(outputs, video_dir, overlay, samples, max_previews)
-    return dataclasses.replace(outputs, results=outputs.saved, report=None)
+    return dataclasses.replace(outputs, results=outputs.saved, page_picks=None)

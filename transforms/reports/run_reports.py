@@ -114,9 +114,9 @@ class RunOutputs:
     feature_options: Dict[str, object]
     summary: Dict[str, object]           # run_summary.json's content
     orphans: List[dict] = dataclasses.field(default_factory=list)
-    # The report page's rows (report_data.ReportClip), when the job made them from its streams; else the
-    # page makes them from `results` (a finished run read back holds them all).
-    report: Optional[list] = None
+    # What the report page shows (report_data.ReportPicks), when the job tallied it from its streams; else
+    # the page tallies `results` (a finished run read back holds them all).
+    page_picks: Optional[object] = None
 
     @property
     def saved(self) -> List[ClipResult]:

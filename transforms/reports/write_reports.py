@@ -7,7 +7,7 @@
   orphans        → orphaned_outputs.csv, with the outputs of missing and transiently failed videos
   the exact total of the saved clips' moments (statistics.SavedMoments) → global_stats.npz
   every recorded result → the record index (with that total), rewritten only when it changed
-  every result   → the run summary's counts (a CombineFn), and the report page's rows
+  every result   → the run summary's counts and the report page's tally (two CombineFns)
 
 A report is one sorted file, so its rows meet in one place; what meets there is small
 and plain (a row's sort key and its CSV line; the page's few numbers per row; a record
@@ -18,7 +18,6 @@ defines every column and file; this module only routes the streams to them).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from typing import Dict, List, Optional, Sequence
@@ -27,7 +26,7 @@ import apache_beam as beam
 
 from transforms.common import storage
 from transforms.common.moments import ExactMoments
-from transforms.reports.report_data import ReportClip, report_clips
+from transforms.reports.report_data import PageTally, report_clips
 from transforms.reports.run_reports import (FAILED_CSV, LOW_QUALITY_COLUMNS, LOW_QUALITY_CSV, MISSING_CSV,
                                             PROBLEM_COLUMNS, PROCESSED_CSV, SCHEMA_JSON, STATS_NPZ, RunContext,
                                             RunOutputs, csv_text, feature_schema, header_line, processed_columns,
@@ -45,9 +44,10 @@ class WriteReports(beam.PTransform):
     """(streams by tag, the exact total (one element), the index as read: entries, total, problems)
     → one RunOutputs."""
 
-    def __init__(self, context: RunContext, fingerprint: str):
+    def __init__(self, context: RunContext, fingerprint: str, samples: int, max_previews: int):
         super().__init__()
         self.context, self.fingerprint = context, fingerprint
+        self.samples, self.max_previews = samples, max_previews  # the page's previews (report_data.picks)
 
     def expand(self, inputs):
         streams, total, index_entries, index_total, index_problems = inputs
@@ -59,7 +59,7 @@ class WriteReports(beam.PTransform):
                                        | "List proc/" >> beam.Map(lambda _, out: storage.list_objects(
                                            storage.join(out, PROC_SUBDIR)), out))
         # Each stream goes through one step that takes from each result what the reports need (so the
-        # runner keeps one copy of it): its report's line, the page's rows, its counts, its index entry.
+        # runner keeps one copy of it): its report's line, its page rows, its counts, its index entry.
         columns = {SUCCESS: processed_columns(ctx.feature_options) + tuple(ctx.extra_columns),
                    LOW_QUALITY: LOW_QUALITY_COLUMNS, FAILED: PROBLEM_COLUMNS, MISSING: PROBLEM_COLUMNS}
         fields = {status: streams[status] | f"From each {status} result" >> beam.ParDo(
@@ -92,12 +92,19 @@ class WriteReports(beam.PTransform):
                        beam.pvalue.AsSingleton(index_total, default_value=None),
                        beam.pvalue.AsSingleton(index_problems | "Count problems" >> beam.combiners.Count.Globally()),
                        out, self.fingerprint))
-        counts = every(_COUNTS) | "Count the results" >> beam.CombineGlobally(CountsFn())
-        page_rows = every(_PAGE) | "Gather the page's rows" >> _Gathered()
+        def combined(kind, label, fn, then):
+            # Combined per stream first, where each result is made (so the runner holds no stream of
+            # them), then the four partial results merged.
+            return ([fields[status][kind] | f"{label} ({status})" >> beam.CombineGlobally(fn) for status in STATUSES]
+                    | f"{label}: every stream" >> beam.Flatten()
+                    | label >> beam.CombineGlobally(then))
+
+        counts = combined(_COUNTS, "Count the results", CountsFn(), CountsFn())
+        page = combined(_PAGE, "Tally the page", PageTallyFn(self.samples, self.max_previews), PagePicksFn())
         saved = fields[SUCCESS][_SAVED] | "Gather the saved clips" >> _Gathered(key=report_order)
         # Everything written: the outputs the page and the release read, once every report above exists.
         done = [pc | f"Done {i}" >> beam.Map(lambda _: None) for i, pc in enumerate(written + [statistics, indexed])]
-        return (page_rows
+        return (page
                 | "Run outputs" >> beam.Map(
                     _run_outputs, ctx, proc, beam.pvalue.AsSingleton(saved), beam.pvalue.AsSingleton(counts),
                     beam.pvalue.AsSingleton(orphans), beam.pvalue.AsSingleton(total),
@@ -125,7 +132,7 @@ class _Fields(beam.DoFn):
             yield beam.pvalue.TaggedOutput(_NUMBERS, (order, r.measures.num_frames, r.measures.motion_mean))
             yield beam.pvalue.TaggedOutput(_SAVED, r)
         for i, clip in enumerate(report_clips([r], self.output_dir)):
-            yield beam.pvalue.TaggedOutput(_PAGE, (order, i, dataclasses.astuple(clip)))
+            yield beam.pvalue.TaggedOutput(_PAGE, ((order, i), clip))
         yield beam.pvalue.TaggedOutput(_COUNTS, result_counts(r))
         if r.record_object is not None and r.feature_stem:
             yield beam.pvalue.TaggedOutput(
@@ -211,6 +218,54 @@ class CountsFn(beam.CombineFn):
         return counts
 
 
+class PageTallyFn(beam.CombineFn):
+    """(place in report order, ReportClip) → a report_data.PageTally: counters, the measured clips' numbers
+    and the few clips the page can list or preview, never every row."""
+
+    def __init__(self, samples: int, max_previews: int):
+        self.samples, self.max_previews = samples, max_previews
+
+    def create_accumulator(self):
+        return PageTally(self.samples, self.max_previews)
+
+    def add_input(self, tally, item):
+        position, clip = item
+        tally.add(clip, position)
+        return tally
+
+    def merge_accumulators(self, tallies):
+        return _merged(tallies, self.create_accumulator)
+
+    def extract_output(self, tally):
+        return tally
+
+
+class PagePicksFn(beam.CombineFn):
+    """PageTally of each stream → the report page's ReportPicks."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, tally, more):
+        return more if tally is None else tally.merge(more)
+
+    def merge_accumulators(self, tallies):
+        return _merged([t for t in tallies if t is not None], lambda: None)
+
+    def extract_output(self, tally):
+        return tally.picks() if tally is not None else PageTally(0, 0).picks()
+
+
+def _merged(tallies, empty):
+    tallies = iter(tallies)
+    merged = next(tallies, None)
+    if merged is None:
+        return empty()
+    for tally in tallies:
+        merged.merge(tally)
+    return merged
+
+
 class EntriesDigest(beam.CombineFn):
     """The same number for the same (stem, size, version) entries whatever their order: a sum of their
     hashes, so the index is rewritten only when an entry changed."""
@@ -246,12 +301,11 @@ def _write_index(entries: List, total: Optional[ExactMoments], read_digest: int,
     return True
 
 
-def _run_outputs(page_rows: List[tuple], ctx: RunContext, proc: Dict, saved: List[ClipResult], counts: Dict,
+def _run_outputs(page_picks, ctx: RunContext, proc: Dict, saved: List[ClipResult], counts: Dict,
                  orphans: List[dict], total: Optional[ExactMoments], *_written) -> RunOutputs:
     options = ctx.feature_options
     storage.write_text(proc_path(ctx.output_dir, SCHEMA_JSON), json.dumps(feature_schema(options), indent=1) + "\n",
                        unless=proc.get(SCHEMA_JSON))
     moments = total.rounded() if total is not None else None
-    report = [ReportClip(*fields) for _, _, fields in page_rows]
     return RunOutputs(ctx.output_dir, saved, list(ctx.extra_columns), dict(options),
-                      summary(counts, moments, ctx.config, options, ctx.started_at, orphans), orphans, report)
+                      summary(counts, moments, ctx.config, options, ctx.started_at, orphans), orphans, page_picks)
