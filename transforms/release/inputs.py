@@ -11,7 +11,7 @@ clip's record comes through record_index.read_records, the one interface to reco
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from transforms.reports.run_reports import PROCESSED_CSV, ReportsMissing, RunOutputs, read_run
 from transforms.store.paths import proc_path
@@ -35,8 +35,24 @@ def read_outputs(output_dir: str) -> RunOutputs:
     except ReportsMissing as exc:
         raise ReleaseError(f"{exc} Run pipeline.run first.") from None
     found = read_records(output_dir, [r.feature_stem for r in outputs.results])
-    results = [dataclasses.replace(r, record=found.get(r.feature_stem)) for r in outputs.results]
+    results = [dataclasses.replace(r, record=release_facts(found.get(r.feature_stem))) for r in outputs.results]
     return dataclasses.replace(outputs, results=results)
+
+
+# What the release reads of a clip's record (clip_records, manifest.py): the rest stays in the store, so a
+# saved clip travels to the release step small.
+RELEASE_FIELDS = ("status", "fingerprint")
+RELEASE_LANDMARK_FIELDS = ("sha256",)
+
+
+def release_facts(record: Optional[dict]) -> Optional[dict]:
+    """The fields of a record the release reads; None for no record."""
+    if record is None:
+        return None
+    facts = {k: record[k] for k in RELEASE_FIELDS if k in record}
+    if isinstance(record.get("landmarks"), dict):
+        facts["landmarks"] = {k: record["landmarks"][k] for k in RELEASE_LANDMARK_FIELDS if k in record["landmarks"]}
+    return facts
 
 
 def require_saved_clips(outputs: RunOutputs) -> None:

@@ -106,14 +106,20 @@ class SavedMoments(beam.PTransform):
 
 
 class _Signed(beam.DoFn):
-    """TotalChanges (in batches) → the ExactMoments to add (negated to take out), reading the records of
-    the clips whose moments are not in hand, on threads."""
+    """TotalChanges (in batches) → the sum of each batch's ExactMoments to add (negated to take out), reading
+    the records of the clips whose moments are not in hand, on threads. One sum a batch, so the runner
+    never holds a stream of per-clip moments (each is O(feature columns))."""
 
     def __init__(self, output_dir: str):
         self.output_dir = output_dir
         self.read = Metrics.counter(NAMESPACE, "moments_read_from_records")
 
     def process(self, batch: List, start: Basis) -> Iterable[ExactMoments]:
+        found = MomentsTotal().merge_accumulators(self.signed(batch, start))
+        if found is not None:
+            yield found
+
+    def signed(self, batch: List, start: Basis) -> Iterable[ExactMoments]:
         wanted = []   # (sign, stem) whose record must be read
         for change in batch:
             if change.kind == plan.ADD:

@@ -18,6 +18,7 @@ defines every column and file; this module only routes the streams to them).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Dict, List, Optional, Sequence
@@ -26,6 +27,7 @@ import apache_beam as beam
 
 from transforms.common import storage
 from transforms.common.moments import ExactMoments
+from transforms.release.inputs import release_facts
 from transforms.reports.report_data import PageTally, report_clips
 from transforms.reports.run_reports import (FAILED_CSV, LOW_QUALITY_COLUMNS, LOW_QUALITY_CSV, MISSING_CSV,
                                             PROBLEM_COLUMNS, PROCESSED_CSV, SCHEMA_JSON, STATS_NPZ, RunContext,
@@ -83,15 +85,26 @@ class WriteReports(beam.PTransform):
         statistics = (fields[SUCCESS][_NUMBERS]
                       | "Gather the saved clips' numbers" >> _Gathered()
                       | f"Write {STATS_NPZ}" >> beam.Map(_write_stats, beam.pvalue.AsSingleton(total), ctx, proc))
-        indexed = (every(_ENTRY)
+        # The index is rewritten only when its entries or its total changed; the records meet in one
+        # place only then (a re-run with nothing new gathers none).
+        entries = every(_ENTRY)
+        stale = (pipeline
+                 | "Start the index check" >> beam.Impulse()
+                 | "Is the index stale" >> beam.Map(
+                     _index_is_stale, beam.pvalue.AsSingleton(total),
+                     beam.pvalue.AsSingleton(entries | "What the index will hold" >> beam.CombineGlobally(
+                         EntriesDigest(_new_entry))),
+                     beam.pvalue.AsSingleton(index_entries | "What the index held" >> beam.CombineGlobally(
+                         EntriesDigest(_held_entry))),
+                     beam.pvalue.AsSingleton(index_total, default_value=None),
+                     beam.pvalue.AsSingleton(index_problems | "Count problems" >> beam.combiners.Count.Globally()),
+                     self.fingerprint))
+        indexed = (entries
+                   | "Only for a stale index" >> beam.FlatMap(lambda e, stale: [e] if stale else [],
+                                                              beam.pvalue.AsSingleton(stale))
                    | "Gather the records" >> _Gathered()
-                   | "Write the record index" >> beam.Map(
-                       _write_index, beam.pvalue.AsSingleton(total),
-                       beam.pvalue.AsSingleton(index_entries | "What the index held" >> beam.CombineGlobally(
-                           EntriesDigest())),
-                       beam.pvalue.AsSingleton(index_total, default_value=None),
-                       beam.pvalue.AsSingleton(index_problems | "Count problems" >> beam.combiners.Count.Globally()),
-                       out, self.fingerprint))
+                   | "Write the record index" >> beam.Map(_write_index, beam.pvalue.AsSingleton(stale),
+                                                          beam.pvalue.AsSingleton(total), out, self.fingerprint))
         def combined(kind, label, fn, then):
             # Combined per stream first, where each result is made (so the runner holds no stream of
             # them), then the four partial results merged.
@@ -130,7 +143,9 @@ class _Fields(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     _KEPT_LOW_LINE, (order, report_line(self.columns[LOW_QUALITY], r, self.output_dir)))
             yield beam.pvalue.TaggedOutput(_NUMBERS, (order, r.measures.num_frames, r.measures.motion_mean))
-            yield beam.pvalue.TaggedOutput(_SAVED, r)
+            # To the release: what it reads of the clip, nothing of the store's bookkeeping.
+            yield beam.pvalue.TaggedOutput(_SAVED, dataclasses.replace(
+                r, record=release_facts(r.record), record_object=None, moments=None))
         for i, clip in enumerate(report_clips([r], self.output_dir)):
             yield beam.pvalue.TaggedOutput(_PAGE, ((order, i), clip))
         yield beam.pvalue.TaggedOutput(_COUNTS, result_counts(r))
@@ -268,14 +283,16 @@ def _merged(tallies, empty):
 
 class EntriesDigest(beam.CombineFn):
     """The same number for the same (stem, size, version) entries whatever their order: a sum of their
-    hashes, so the index is rewritten only when an entry changed."""
+    hashes, so the index is rewritten only when an entry changed. `fields`: an item → (stem, size, version)."""
+
+    def __init__(self, fields):
+        self.fields = fields
 
     def create_accumulator(self):
         return 0
 
     def add_input(self, accumulator, item):
-        stem, entry = item
-        return (accumulator + entry_hash(stem, entry.size, entry.version)) % (1 << 256)
+        return (accumulator + entry_hash(*self.fields(item))) % (1 << 256)
 
     def merge_accumulators(self, accumulators):
         return sum(accumulators) % (1 << 256)
@@ -284,20 +301,35 @@ class EntriesDigest(beam.CombineFn):
         return accumulator
 
 
+def _held_entry(item):
+    stem, entry = item
+    return stem, entry.size, entry.version
+
+
+def _new_entry(item):
+    stem, size, version, _ = item
+    return stem, size, version
+
+
 def entry_hash(stem: str, size: int, version: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{stem}\0{size}\0{version}".encode()).digest(), "big")
 
 
-def _write_index(entries: List, total: Optional[ExactMoments], read_digest: int, stored: Optional[Total],
-                 problems: int, output_dir: str, fingerprint: str) -> bool:
-    """Writes the index unless it holds exactly these entries and this total already (a run with nothing
-    new writes nothing); True when written."""
+def _index_is_stale(_, total: Optional[ExactMoments], digest: int, read_digest: int, stored: Optional[Total],
+                    problems: int, fingerprint: str) -> bool:
+    """False when the index holds exactly these entries and this total already (a run with nothing new
+    writes nothing)."""
     new_total = Total(fingerprint, total) if total is not None else None
-    digest = sum(entry_hash(stem, size, version) for stem, size, version, _ in entries) % (1 << 256)
-    if not problems and digest == read_digest and stored == new_total:
+    return bool(problems) or digest != read_digest or stored != new_total
+
+
+def _write_index(entries: List, stale: bool, total: Optional[ExactMoments], output_dir: str,
+                 fingerprint: str) -> bool:
+    """True when written."""
+    if not stale:
         return False
     record_index.write(output_dir, {stem: Entry(size, version, record) for stem, size, version, record in entries},
-                       new_total)
+                       Total(fingerprint, total) if total is not None else None)
     return True
 
 
