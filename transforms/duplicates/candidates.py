@@ -1,0 +1,132 @@
+"""Which pairs of clips are worth aligning: an indexed search, never all pairs.
+
+Pure NumPy. Each clip gets a short vector (its *key*): the nose, elbows and hands
+at KEY_TAPS instants KEY_STEP seconds apart around the middle of the clip, in the
+signature's shoulder-span units (90 numbers). A copy keeps real time, and trimming
+a few frames at both ends moves the middle by half the difference of the two trims
+(2.5 frames at most for trims of up to 5 frames), so a copy's key lies close to the
+original's (measured on the real copies: docs/duplicates.md, §Candidate search).
+The shoulders are left out: after the per-clip normalization they sit at (±0.5, 0)
+for everyone.
+
+The search is a coarse quantization (an inverted file): k-means puts the keys into
+about sqrt(N) cells; each clip's key, and its mirrored key, is compared with the
+keys of the PROBES cells nearest to it, by matrix products cell by cell. Pairs
+closer than SEARCH_RADIUS whose durations allow the alignment's overlap are the
+candidates. The cost grows as N^1.5 rather than N², and memory stays linear.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from transforms.duplicates.alignment import MIN_OVERLAP
+from transforms.duplicates.signature import SAMPLES, Signatures
+
+KEY_POINTS = (0, 3, 4, 5, 6)   # signature points: nose, elbows, hands
+KEY_TAPS = 9
+KEY_STEP = 0.12                # seconds
+SEARCH_RADIUS = 2.0            # key distance, in shoulder spans
+PROBES = 3
+_KMEANS_ROUNDS = 8
+_KMEANS_SAMPLE = 64            # training keys per cell
+_BLOCK = 8192                  # keys whose nearest cells are found at once
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidates:
+    first: np.ndarray      # (M,) int: index of the clip in the Signatures, always < second
+    second: np.ndarray     # (M,) int
+    mirrored: np.ndarray   # (M,) bool: the second clip's key matched once mirrored
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+
+def keys(signatures: Signatures) -> np.ndarray:
+    """(N, KEY_TAPS × 5 × 2) float32: the tracked points around each clip's middle (clamped to the clip)."""
+    duration = signatures.duration[:, None]
+    taps = duration / 2 + (np.arange(KEY_TAPS) - KEY_TAPS // 2)[None, :] * KEY_STEP
+    position = np.clip(taps * SAMPLES / duration - 0.5, 0, SAMPLES - 1)
+    low = np.minimum(np.floor(position).astype(int), SAMPLES - 2)
+    frac = (position - low).astype(np.float32)[:, :, None, None]
+    rows = np.arange(len(signatures))[:, None]
+    points = signatures.trajectory[:, :, list(KEY_POINTS)]
+    at = points[rows, low] * (1 - frac) + points[rows, low + 1] * frac
+    return at.reshape(len(signatures), -1).astype(np.float32)
+
+
+def candidate_pairs(signatures: Signatures, radius: float = SEARCH_RADIUS, probes: int = PROBES,
+                    seed: int = 0) -> Candidates:
+    """Pairs of clips whose keys (one of them mirrored or not) lie within `radius`; each pair once per orientation."""
+    n = len(signatures)
+    if n < 2:
+        return Candidates(np.zeros(0, int), np.zeros(0, int), np.zeros(0, bool))
+    plain = keys(signatures)
+    queries = np.concatenate([plain, keys(signatures.mirrored())])
+    centroids = _kmeans(plain, max(1, int(round(np.sqrt(n)))), np.random.default_rng(seed))
+    cell_of = _nearest(plain, centroids, 1)[:, 0]
+    probed = _nearest(queries, centroids, min(probes, len(centroids)))
+
+    members_by_cell = _group(cell_of, len(centroids))
+    queries_by_cell = _group(probed.ravel(), len(centroids), np.repeat(np.arange(2 * n), probed.shape[1]))
+    found = []
+    for cell, members in enumerate(members_by_cell):
+        asking = queries_by_cell[cell]
+        if len(members) == 0 or len(asking) == 0:
+            continue
+        near = _squared_distances(queries[asking], plain[members]) <= radius ** 2
+        q, m = np.nonzero(near)
+        found.append(np.stack([asking[q], members[m]], axis=1))
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), int)
+
+    clip, other = pairs[:, 0] % n, pairs[:, 1]
+    mirrored = pairs[:, 0] >= n
+    keep = clip != other
+    first, second = np.minimum(clip, other)[keep], np.maximum(clip, other)[keep]
+    mirrored = mirrored[keep]
+    # Longer than the alignment can overlap: no copy (MIN_OVERLAP).
+    da, db = signatures.duration[first], signatures.duration[second]
+    fits = np.minimum(da, db) >= MIN_OVERLAP * np.maximum(da, db)
+    codes = np.unique((first[fits].astype(np.int64) * n + second[fits]) * 2 + mirrored[fits])
+    return Candidates((codes // 2 // n).astype(int), (codes // 2 % n).astype(int), (codes % 2).astype(bool))
+
+
+def _kmeans(points: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
+    """Lloyd's k-means on a sample of the keys; a cell left empty keeps its centre."""
+    sample = points[rng.choice(len(points), min(len(points), cells * _KMEANS_SAMPLE), replace=False)]
+    centroids = sample[rng.choice(len(sample), cells, replace=False)].copy()
+    for _ in range(_KMEANS_ROUNDS):
+        nearest = _nearest(sample, centroids, 1)[:, 0]
+        counts = np.bincount(nearest, minlength=cells)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, sample)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids
+
+
+def _nearest(points: np.ndarray, centroids: np.ndarray, k: int) -> np.ndarray:
+    """(len(points), k): indices of the k nearest centroids, nearest first."""
+    out = np.empty((len(points), k), int)
+    for start in range(0, len(points), _BLOCK):
+        d = _squared_distances(points[start:start + _BLOCK], centroids)
+        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(d.shape[1]),
+                                                                                          (len(d), 1))
+        order = np.take_along_axis(d, part, axis=1).argsort(axis=1)
+        out[start:start + _BLOCK] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(d, 0)
+
+
+def _group(labels: np.ndarray, count: int, values: np.ndarray = None):
+    """[values whose label is c for c in range(count)] (values default: the positions)."""
+    values = np.arange(len(labels)) if values is None else values
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    return [values[order[bounds[c]:bounds[c + 1]]] for c in range(count)]
