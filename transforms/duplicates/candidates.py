@@ -2,18 +2,24 @@
 
 Pure NumPy. Each clip gets a short vector (its *key*): the nose, elbows and hands
 at KEY_TAPS instants KEY_STEP seconds apart around the middle of the clip, in the
-signature's shoulder-span units (90 numbers). A copy keeps real time, and trimming
-a few frames at both ends moves the middle by half the difference of the two trims
-(2.5 frames at most for trims of up to 5 frames), so a copy's key lies close to the
-original's (measured on the real copies: docs/duplicates.md, §Candidate search).
-The shoulders are left out: after the per-clip normalization they sit at (±0.5, 0)
-for everyone.
+signature's shoulder-span units (90 numbers). A copy keeps real time, so its key
+lies close to the original's; trimming moves the middle by half the difference of
+the two ends' trims (up to 2.5 frames, 0.17 s at 15 fps, for trims of up to 5
+frames), so a clip also asks with its key taken QUERY_SHIFTS seconds off its middle,
+and with each of these keys mirrored (left and right exchanged, x negated). The
+shoulders are left out: after the per-clip normalization they sit at (±0.5, 0) for
+everyone. The points are not weighted by reliability here: MediaPipe's visibility of
+an arm changes between a clip and its flipped copy (test_video's left wrist: 0.47 and
+0.22), and a key that follows it drifts further than one that does not.
 
-The search is a coarse quantization (an inverted file): k-means puts the keys into
-about sqrt(N) cells; each clip's key, and its mirrored key, is compared with the
-keys of the PROBES cells nearest to it, by matrix products cell by cell. Pairs
-closer than SEARCH_RADIUS whose durations allow the alignment's overlap are the
-candidates. The cost grows as N^1.5 rather than N², and memory stays linear.
+The search is a coarse quantization (an inverted file): k-means puts the clips'
+keys into about sqrt(N) cells; each asking key is compared, by one matrix product
+per cell, with the keys of the PROBES cells nearest to it. Pairs closer than
+SEARCH_RADIUS whose durations allow the alignment's overlap are the candidates.
+Distances are computed for about 10 × PROBES × N^1.5 pairs of keys rather than N²/2,
+and memory holds one set of keys at a time. Measured (docs/duplicates.md,
+§Candidate search): real copies lie 0.05–0.96 from their original, distinct real
+recordings at least 1.52 apart.
 """
 from __future__ import annotations
 
@@ -22,12 +28,16 @@ import dataclasses
 import numpy as np
 
 from transforms.duplicates.alignment import MIN_OVERLAP
-from transforms.duplicates.signature import SAMPLES, Signatures
+from transforms.duplicates.signature import MIRROR, SAMPLES, Signatures
 
 KEY_POINTS = (0, 3, 4, 5, 6)   # signature points: nose, elbows, hands
+_KEY_MIRROR = [KEY_POINTS.index(int(MIRROR[p])) for p in KEY_POINTS]
 KEY_TAPS = 9
 KEY_STEP = 0.12                # seconds
-SEARCH_RADIUS = 2.0            # key distance, in shoulder spans
+# A clip asks with its key taken this many seconds before and after its middle too, so a copy whose
+# middle moved (trimmed more at one end than the other) still finds it.
+QUERY_SHIFTS = (-0.12, -0.06, 0.0, 0.06, 0.12)
+SEARCH_RADIUS = 1.0            # key distance, in shoulder spans
 PROBES = 3
 _KMEANS_ROUNDS = 8
 _KMEANS_SAMPLE = 64            # training keys per cell
@@ -44,10 +54,10 @@ class Candidates:
         return len(self.first)
 
 
-def keys(signatures: Signatures) -> np.ndarray:
-    """(N, KEY_TAPS × 5 × 2) float32: the tracked points around each clip's middle (clamped to the clip)."""
+def keys(signatures: Signatures, shift: float = 0.0) -> np.ndarray:
+    """(N, KEY_TAPS × 5 × 2) float32: the tracked points around each clip's middle (+ shift; clamped to the clip)."""
     duration = signatures.duration[:, None]
-    taps = duration / 2 + (np.arange(KEY_TAPS) - KEY_TAPS // 2)[None, :] * KEY_STEP
+    taps = duration / 2 + shift + (np.arange(KEY_TAPS) - KEY_TAPS // 2)[None, :] * KEY_STEP
     position = np.clip(taps * SAMPLES / duration - 0.5, 0, SAMPLES - 1)
     low = np.minimum(np.floor(position).astype(int), SAMPLES - 2)
     frac = (position - low).astype(np.float32)[:, :, None, None]
@@ -64,33 +74,41 @@ def candidate_pairs(signatures: Signatures, radius: float = SEARCH_RADIUS, probe
     if n < 2:
         return Candidates(np.zeros(0, int), np.zeros(0, int), np.zeros(0, bool))
     plain = keys(signatures)
-    queries = np.concatenate([plain, keys(signatures.mirrored())])
     centroids = _kmeans(plain, max(1, int(round(np.sqrt(n)))), np.random.default_rng(seed))
-    cell_of = _nearest(plain, centroids, 1)[:, 0]
-    probed = _nearest(queries, centroids, min(probes, len(centroids)))
+    members_by_cell = _group(_nearest(plain, centroids, 1)[:, 0], len(centroids))
+    probes = min(probes, len(centroids))
 
-    members_by_cell = _group(cell_of, len(centroids))
-    queries_by_cell = _group(probed.ravel(), len(centroids), np.repeat(np.arange(2 * n), probed.shape[1]))
+    # One set of queries at a time (a shift, an orientation): memory stays at one key per clip.
     found = []
-    for cell, members in enumerate(members_by_cell):
-        asking = queries_by_cell[cell]
-        if len(members) == 0 or len(asking) == 0:
-            continue
-        near = _squared_distances(queries[asking], plain[members]) <= radius ** 2
-        q, m = np.nonzero(near)
-        found.append(np.stack([asking[q], members[m]], axis=1))
-    pairs = np.concatenate(found) if found else np.zeros((0, 2), int)
+    for flipped in (False, True):
+        for shift in QUERY_SHIFTS:
+            queries = keys(signatures, shift)
+            if flipped:
+                queries = mirrored_keys(queries)
+            probed = _nearest(queries, centroids, probes)
+            asking_by_cell = _group(probed.ravel(), len(centroids), np.repeat(np.arange(n), probes))
+            for members, asking in zip(members_by_cell, asking_by_cell):
+                if len(members) == 0 or len(asking) == 0:
+                    continue
+                q, m = np.nonzero(_squared_distances(queries[asking], plain[members]) <= radius ** 2)
+                clip, other = asking[q], members[m]
+                keep = clip != other
+                found.append((np.minimum(clip, other)[keep], np.maximum(clip, other)[keep], flipped))
+    first = np.concatenate([f for f, _, _ in found]) if found else np.zeros(0, int)
+    second = np.concatenate([s for _, s, _ in found]) if found else np.zeros(0, int)
+    mirrored = np.concatenate([np.full(len(f), m) for f, _, m in found]) if found else np.zeros(0, bool)
 
-    clip, other = pairs[:, 0] % n, pairs[:, 1]
-    mirrored = pairs[:, 0] >= n
-    keep = clip != other
-    first, second = np.minimum(clip, other)[keep], np.maximum(clip, other)[keep]
-    mirrored = mirrored[keep]
     # Longer than the alignment can overlap: no copy (MIN_OVERLAP).
     da, db = signatures.duration[first], signatures.duration[second]
     fits = np.minimum(da, db) >= MIN_OVERLAP * np.maximum(da, db)
     codes = np.unique((first[fits].astype(np.int64) * n + second[fits]) * 2 + mirrored[fits])
     return Candidates((codes // 2 // n).astype(int), (codes // 2 % n).astype(int), (codes % 2).astype(bool))
+
+
+def mirrored_keys(plain: np.ndarray) -> np.ndarray:
+    """The keys the clips flipped left to right would have: each key point takes its twin's values, x negated."""
+    points = plain.reshape(len(plain), KEY_TAPS, len(KEY_POINTS), 2)
+    return (points[:, :, _KEY_MIRROR] * np.array([-1.0, 1.0], np.float32)).reshape(plain.shape)
 
 
 def _kmeans(points: np.ndarray, cells: int, rng: np.random.Generator) -> np.ndarray:
