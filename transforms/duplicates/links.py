@@ -11,7 +11,7 @@ from typing import List, Mapping, Sequence
 import numpy as np
 
 from transforms.duplicates.alignment import align
-from transforms.duplicates.candidates import candidate_pairs
+from transforms.duplicates.candidates import Candidates, candidate_pairs
 from transforms.duplicates.settings import THRESHOLD
 from transforms.duplicates.signature import Signatures
 
@@ -57,6 +57,12 @@ def near_links(video_files: Sequence[str], signatures: Signatures, threshold: fl
         raise ValueError(f"{len(video_files)} video files for {len(signatures)} signatures")
     pairs = candidate_pairs(signatures)
     scores, _ = align(signatures, pairs.first, pairs.second, pairs.mirrored)
+    return scored_links(video_files, pairs, scores, threshold)
+
+
+def scored_links(video_files: Sequence[str], pairs: Candidates, scores: np.ndarray,
+                 threshold: float = THRESHOLD) -> List[Link]:
+    """The links among aligned candidates (near_links' last step, apart for the benchmark to time the others)."""
     keep = scores >= threshold
     first, second, mirrored, scores = pairs.first[keep], pairs.second[keep], pairs.mirrored[keep], scores[keep]
     # Per pair, the orientation that matched best.
