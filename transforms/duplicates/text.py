@@ -74,13 +74,13 @@ def text_duplicates(sentences: Iterable[Tuple[str, str]]) -> List[TextGroup]:
     """(sentence_id, text) pairs → the groups of two or more ids whose texts normalize alike.
 
     An id may come more than once (one row per video); an id under two different texts
-    joins both groups into one. Texts that normalize to nothing are never grouped.
+    joins both groups into one. Texts without a letter or digit ("", "...", "?") are never grouped.
     """
     ids_of = defaultdict(set)
     texts_of = defaultdict(set)
     for sentence_id, text in sentences:
         key = normalize(text)
-        if key:
+        if any(ch.isalnum() for ch in key):
             ids_of[key].add(sentence_id)
             texts_of[sentence_id].add(key)
     joined = [(min(ids), other) for ids in ids_of.values() for other in ids]
