@@ -62,8 +62,9 @@ def keys(signatures: Signatures, shift: float = 0.0) -> np.ndarray:
     low = np.minimum(np.floor(position).astype(int), SAMPLES - 2)
     frac = (position - low).astype(np.float32)[:, :, None, None]
     rows = np.arange(len(signatures))[:, None]
-    points = signatures.trajectory[:, :, list(KEY_POINTS)]
-    at = points[rows, low] * (1 - frac) + points[rows, low + 1] * frac
+    trajectory = signatures.trajectory
+    points = list(KEY_POINTS)
+    at = trajectory[rows, low][:, :, points] * (1 - frac) + trajectory[rows, low + 1][:, :, points] * frac
     return at.reshape(len(signatures), -1).astype(np.float32)
 
 
@@ -78,8 +79,9 @@ def candidate_pairs(signatures: Signatures, radius: float = SEARCH_RADIUS, probe
     members_by_cell = _group(_nearest(plain, centroids, 1)[:, 0], len(centroids))
     probes = min(probes, len(centroids))
 
-    # One set of queries at a time (a shift, an orientation): memory stays at one key per clip.
-    found = []
+    # One set of asking keys at a time (a shift, an orientation), each pair kept once: memory stays at one key
+    # per clip and one code per candidate.
+    codes = np.zeros(0, np.int64)
     for flipped in (False, True):
         for shift in QUERY_SHIFTS:
             queries = keys(signatures, shift)
@@ -87,21 +89,17 @@ def candidate_pairs(signatures: Signatures, radius: float = SEARCH_RADIUS, probe
                 queries = mirrored_keys(queries)
             probed = _nearest(queries, centroids, probes)
             asking_by_cell = _group(probed.ravel(), len(centroids), np.repeat(np.arange(n), probes))
+            found = []
             for members, asking in zip(members_by_cell, asking_by_cell):
-                if len(members) == 0 or len(asking) == 0:
-                    continue
-                q, m = np.nonzero(_squared_distances(queries[asking], plain[members]) <= radius ** 2)
-                clip, other = asking[q], members[m]
-                keep = clip != other
-                found.append((np.minimum(clip, other)[keep], np.maximum(clip, other)[keep], flipped))
-    first = np.concatenate([f for f, _, _ in found]) if found else np.zeros(0, int)
-    second = np.concatenate([s for _, s, _ in found]) if found else np.zeros(0, int)
-    mirrored = np.concatenate([np.full(len(f), m) for f, _, m in found]) if found else np.zeros(0, bool)
-
-    # Longer than the alignment can overlap: no copy (MIN_OVERLAP).
-    da, db = signatures.duration[first], signatures.duration[second]
-    fits = np.minimum(da, db) >= MIN_OVERLAP * np.maximum(da, db)
-    codes = np.unique((first[fits].astype(np.int64) * n + second[fits]) * 2 + mirrored[fits])
+                if len(members) and len(asking):
+                    q, m = np.nonzero(_squared_distances(queries[asking], plain[members]) <= radius ** 2)
+                    found.append(np.stack([asking[q], members[m]]))
+            clip, other = np.concatenate(found, axis=1) if found else np.zeros((2, 0), int)
+            first, second = np.minimum(clip, other), np.maximum(clip, other)
+            # Not itself, and not longer than the alignment can overlap (MIN_OVERLAP): no copy.
+            da, db = signatures.duration[first], signatures.duration[second]
+            keep = (first != second) & (np.minimum(da, db) >= MIN_OVERLAP * np.maximum(da, db))
+            codes = np.union1d(codes, (first[keep].astype(np.int64) * n + second[keep]) * 2 + flipped)
     return Candidates((codes // 2 // n).astype(int), (codes // 2 % n).astype(int), (codes % 2).astype(bool))
 
 
