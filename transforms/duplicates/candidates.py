@@ -56,16 +56,19 @@ class Candidates:
 
 def keys(signatures: Signatures, shift: float = 0.0) -> np.ndarray:
     """(N, KEY_TAPS × 5 × 2) float32: the tracked points around each clip's middle (+ shift; clamped to the clip)."""
-    duration = signatures.duration[:, None]
-    taps = duration / 2 + shift + (np.arange(KEY_TAPS) - KEY_TAPS // 2)[None, :] * KEY_STEP
-    position = np.clip(taps * SAMPLES / duration - 0.5, 0, SAMPLES - 1)
-    low = np.minimum(np.floor(position).astype(int), SAMPLES - 2)
-    frac = (position - low).astype(np.float32)[:, :, None, None]
-    rows = np.arange(len(signatures))[:, None]
-    trajectory = signatures.trajectory
+    out = np.empty((len(signatures), KEY_TAPS * len(KEY_POINTS) * 2), np.float32)
     points = list(KEY_POINTS)
-    at = trajectory[rows, low][:, :, points] * (1 - frac) + trajectory[rows, low + 1][:, :, points] * frac
-    return at.reshape(len(signatures), -1).astype(np.float32)
+    for start in range(0, len(signatures), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        trajectory, duration = signatures.trajectory[block], signatures.duration[block, None]
+        taps = duration / 2 + shift + (np.arange(KEY_TAPS) - KEY_TAPS // 2)[None, :] * KEY_STEP
+        position = np.clip(taps * SAMPLES / duration - 0.5, 0, SAMPLES - 1)
+        low = np.minimum(np.floor(position).astype(int), SAMPLES - 2)
+        frac = (position - low).astype(np.float32)[:, :, None, None]
+        rows = np.arange(len(trajectory))[:, None]
+        at = trajectory[rows, low][:, :, points] * (1 - frac) + trajectory[rows, low + 1][:, :, points] * frac
+        out[block] = at.reshape(len(trajectory), -1)
+    return out
 
 
 def candidate_pairs(signatures: Signatures, radius: float = SEARCH_RADIUS, probes: int = PROBES,
