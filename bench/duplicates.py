@@ -4,10 +4,10 @@
 
 Without --clips, runs 10,000 and then 100,000 clips, each in a fresh interpreter so
 that each size's peak memory is its own. Per size it prints: the signature's size,
-the time to compute the signatures, the candidate search's time and candidates per
-clip, the alignment's time, the peak resident memory of the audit (candidate search,
-alignment and families, over the signatures already in memory), the recall on the
-planted copies and the false links.
+the time signature.from_tracks takes per clip, the candidate search's time and
+candidates per clip, the alignment's time, the resident memory before the audit (the
+signatures) and its peak during it (candidate search, alignment and families), the
+recall on the planted copies, the false links and the planted re-takes linked.
 
 Synthetic clips, in the signature's units (shoulder spans about the shoulders'
 midpoint), enter through `signature.from_tracks`, the code `signature()` runs after
@@ -15,7 +15,8 @@ reading a .pose:
   * an original: seven points (nose, shoulders, elbows, hands) at rest positions that
     vary per signer, moving along smooth random paths (new random knots every 0.3 s;
     the hands 0.35 shoulder spans, elbows 0.12, the head 0.04, the shoulders 0.015),
-    1.5 to 8 s at 25 or 30 fps, with MediaPipe-like jitter of 0.01 per frame;
+    45 to 240 frames (1.5 to 9.6 s) at 25 or 30 fps, with MediaPipe-like jitter of
+    0.01 per frame;
   * a planted copy of an original: the same movement with fresh jitter (0.005–0.03)
     and a slow drift (0.01), 0–5 frames trimmed at each end, half of them at 15 or
     24 fps and a third mirrored (x negated, left and right exchanged);

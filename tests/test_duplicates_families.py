@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from transforms.duplicates import families, links, settings
+from transforms.duplicates import families, settings
 from transforms.duplicates.links import EXACT, NEAR, Link, exact_links, link
 
 

@@ -73,10 +73,8 @@ class Signature:
 
 
 def signature(points: ClipPoints) -> Optional[Signature]:
-    """The clip's signature, as stored (quantized); None when no frame has a pose with two shoulders apart.
-
-    Without shoulders there is no unit to measure movement in, and nothing to compare.
-    """
+    """The clip's signature, as stored (quantized); None when no frame has a pose with two shoulders apart
+    (no unit to measure movement in) or the clip has no duration (no frame, or fps 0)."""
     tracks = _tracks(points)
     if tracks is None:
         return None
