@@ -90,7 +90,9 @@ def test_landmarks_do_not_depend_on_the_previous_video(sign_clips, tmp_path):
     used.run("FOOTBALL.mp4")
     after_other = used.run("test_video.mp4")
     assert used.pose(after_other) == alone_pose
-    assert after_other.record["landmarks"] == alone.record["landmarks"]
+    # The same file by content; where it is stored (its identity in the store) differs, as it must.
+    content = lambda landmarks: {k: v for k, v in landmarks.items() if k != "stored"}  # noqa: E731
+    assert content(after_other.record["landmarks"]) == content(alone.record["landmarks"])
     used.close()
 
 

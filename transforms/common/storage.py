@@ -59,6 +59,23 @@ class ObjectInfo(NamedTuple):
     version: str              # GCS: the generation; local: mtime in ns. Changes whenever it is rewritten.
 
 
+def identity(info: Optional[ObjectInfo]) -> Optional[Dict[str, object]]:
+    """What a listing says of a file that changes whenever the file is rewritten: size, version (GCS
+    generation, local mtime in ns) and, on GCS, CRC32C. Kept by records and release manifests, so a
+    later listing tells whether a file is still the one they vouch for without reading it."""
+    if info is None:
+        return None
+    return {"size": info.size, "version": info.version, "checksum": info.checksum}
+
+
+def same_identity(info: Optional[ObjectInfo], kept: Optional[Dict[str, object]]) -> bool:
+    """The listed file is, by its identity, the one kept: same size, and the same version or (a copied
+    bucket keeps its objects' CRC32C, not their generations) the same CRC32C."""
+    if info is None or not isinstance(kept, dict) or info.size != kept.get("size"):
+        return False
+    return info.version == kept.get("version") or (info.checksum is not None and info.checksum == kept.get("checksum"))
+
+
 def is_local(path: str) -> bool:
     found = _SCHEME.match(path.strip())
     if found is None:
@@ -401,4 +418,8 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def load_npy(path: str) -> np.ndarray:
-    return np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
+    return npy_from_bytes(read_bytes(path))
+
+
+def npy_from_bytes(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)

@@ -54,6 +54,9 @@ HANDS = {5: "left", 6: "right"}       # point → the ClipPoints hand that repla
 L_SHOULDER, R_SHOULDER = 11, 12
 # Each point's mirror twin, from the pose's own left/right table.
 MIRROR = np.array([POSE_INDICES.index(int(mirror.POSE_MIRROR[p])) for p in POSE_INDICES])
+# Named in every record that stores a signature (transforms/store/records.py); bumped when what the
+# signature keeps, or its stored form, changes, so stored signatures are made again from the .pose.
+FORMAT = "ghsl-dup-signature/1"
 SAMPLES = 32
 CHANNELS = POINTS * 2
 BYTES = 4 + POINTS + 4 * CHANNELS + SAMPLES * CHANNELS   # 515

@@ -18,7 +18,11 @@ ProcessVideos, per work item (transforms/store/results.py):
   * `ToDecode`: Holistic over every frame (transforms/landmarks/holistic.py), the .pose
     published atomically, then features and verdict from those bytes;
   * `ToRecompute`: the stored .pose is read and must be exactly the file its record
-    vouches for (size and sha256), else the video is decoded after all.
+    vouches for (size and sha256), else the video is decoded after all;
+  * `ToVerify`: a file the record vouches for is listed with another identity than the
+    record keeps: hashed; the same bytes refresh the record, other bytes are healed
+    (features recomputed from the .pose, or the video decoded again), and the result
+    names the file and why (ClipResult.healed, the progress line, a warning).
 
 Features are always computed from the .pose bytes (so a .npy never depends on
 which path produced it), then the .npy and the record are published
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import logging
 import queue
 import threading
@@ -62,16 +67,17 @@ from transforms.landmarks import pose_file
 from transforms.landmarks.extractor_process import ExtractorProcess, ExtractorProcessDied
 from transforms.landmarks.holistic import HolisticExtractor, VideoDecodeError, check_model_available
 from transforms.store import plan, records
-from transforms.store.paths import landmark_path, record_path
+from transforms.store.paths import feature_path, landmark_path, record_path
 from transforms.store.publish import publish
 from transforms.store.record_index import Entry
 from transforms.store.results import (CHANGED, FAILED, FILE_NOT_FOUND, LOW_QUALITY, MISSING, RECOMPUTED, REUSED,
-                                      SUCCESS, ClipResult, Located, ToDecode, ToLookUp, ToRecompute)
+                                      SUCCESS, ClipResult, Located, ToDecode, ToLookUp, ToRecompute, ToVerify)
 from transforms.store.rows import NearMisses, find_videos, unpack
 from transforms.store.reuse import Fingerprints, decide
 
+LOG = logging.getLogger("ghsl")
 READ_THREADS = 16
-Work = Union[ToDecode, ToRecompute, ToLookUp]
+Work = plan.Work
 Extractor = Union[HolisticExtractor, ExtractorProcess]
 
 # The step's tagged outputs: a result on its status's, and beside them
@@ -236,9 +242,10 @@ class _Pending(NamedTuple):
     timestamp: object
 
 
-def judge(pose: bytes, feature_options: dict, **values) -> tuple:
-    """(ClipResult fields, features or None) from a clip's .pose bytes with the run's feature options."""
-    verdict = registry.of(feature_options).judge(pose_file.read_points(pose), feature_options)
+def judge(points, feature_options: dict, **values) -> tuple:
+    """(ClipResult fields, features or None) from a clip's landmarks (pose_file.read_points) with the run's
+    feature options."""
+    verdict = registry.of(feature_options).judge(points, feature_options)
     return dict(status=verdict.status, error=verdict.reason, measures=verdict.measures, **values), verdict.features
 
 
@@ -264,7 +271,8 @@ class ProcessVideos(beam.DoFn):
         self.threads = threads
         self.counters = {name: Metrics.counter(NAMESPACE, name) for name in (
             "videos_success", "videos_low_quality", "videos_failed", "videos_missing", "videos_decoded",
-            "videos_recomputed", "videos_reused", "frames_decoded", "records_read", "landmark_files_untrusted")}
+            "videos_recomputed", "videos_reused", "frames_decoded", "records_read", "landmark_files_untrusted",
+            "files_healed")}
         self.decode_millis = Metrics.distribution(NAMESPACE, "decode_millis")
 
     def setup(self):
@@ -327,7 +335,8 @@ class ProcessVideos(beam.DoFn):
             pool, limit = self._readers, READ_THREADS
         while sum(1 for p in self._pending if p.pool is pool) >= limit:
             yield from self._finished(block=True)
-        work = {ToDecode: self._decode, ToRecompute: self._recompute, ToLookUp: self._look_up}[type(item)]
+        work = {ToDecode: self._decode, ToRecompute: self._recompute, ToLookUp: self._look_up,
+                ToVerify: self._verify}[type(item)]
         self._pending.append(_Pending(pool.submit(work, item), pool, window, timestamp))
 
     def _finished(self, block: bool):
@@ -361,6 +370,10 @@ class ProcessVideos(beam.DoFn):
             self.counters[f"videos_{value.origin}"].inc()
         status = REUSED if value.origin == REUSED else "kept_low" if value.kept_low else value.status
         note = "from stored landmarks" if value.origin == RECOMPUTED else ""
+        if value.healed:
+            self.counters["files_healed"].inc()
+            LOG.warning("Healed %s: %s", value.video_file, value.healed)
+            note = "; ".join(s for s in (note, f"healed: {value.healed}") if s)
         self.progress.finished(value.video_file, status, value.frames_decoded, value.seconds,
                                "; ".join(s for s in (value.error, note) if s))
         # Emitted outside its own element's process call: it carries that element's window and timestamp.
@@ -378,7 +391,8 @@ class ProcessVideos(beam.DoFn):
     def _look_up(self, item: ToLookUp) -> _Done:
         started = time.monotonic()
         record = records.read(record_path(self.output_dir, item.row.feature_stem))
-        decided = decide(item.row, item.source, record, item.outputs, self.made_by, self.reprocess_all)
+        decided = decide(item.row, item.source, record, item.outputs, self.made_by, self.reprocess_all,
+                         self.output_dir)
         if isinstance(decided, ClipResult):
             decided = dataclasses.replace(decided, seconds=time.monotonic() - started)
         return _Done(decided, item)
@@ -390,10 +404,42 @@ class ProcessVideos(beam.DoFn):
         """
         started = time.monotonic()
         landmarks = item.landmarks
-        data = storage.read_if_present(landmark_path(self.output_dir, item.row.feature_stem))
+        path = landmark_path(self.output_dir, item.row.feature_stem)
+        data = storage.read_if_present(path)
         if data is None or len(data) != landmarks.get("size") or pose_file.digest(data) != landmarks["sha256"]:
-            return _Done(ToDecode(item.row, item.source, CHANGED, item.outputs), item)
-        return _Done(self._features(item, data, landmarks, RECOMPUTED, item.outputs, started), item)
+            return _Done(ToDecode(item.row, item.source, CHANGED, item.outputs, healed=item.healed or (
+                f"{path} is not the landmark file its record vouches for: decoded the video again")), item)
+        return _Done(self._features(item, data, landmarks, RECOMPUTED, item.outputs, started,
+                                    compare_stored=item.upgrade), item)
+
+    def _verify(self, item: ToVerify) -> _Done:
+        """Hash the files whose listed identity changed (reuse.decide); the same bytes: reused, and the record
+        rewritten to name them as listed now, so the next run trusts the listing again."""
+        started = time.monotonic()
+        stem, record = item.row.feature_stem, item.record
+        landmarks = record["landmarks"]
+        if not item.pose_listed_as_recorded:
+            path = landmark_path(self.output_dir, stem)
+            data = storage.read_if_present(path)
+            if data is None or len(data) != landmarks.get("size") or pose_file.digest(data) != landmarks["sha256"]:
+                return _Done(ToDecode(item.row, item.source, CHANGED, item.outputs, healed=(
+                    f"{path} is not the landmark file its record vouches for (sha256 differs): decoded the "
+                    f"video again")), item)
+        if not item.npy_listed_as_recorded:
+            path = feature_path(self.output_dir, stem)
+            data = storage.read_if_present(path)
+            if data is None or hashlib.sha256(data).hexdigest() != record["features"]["sha256"]:
+                return _Done(ToRecompute(item.row, item.source, landmarks, item.outputs, healed=(
+                    f"{path} is not the array its record vouches for (sha256 differs): recomputed from the "
+                    f"stored landmarks")), item)
+        full = records.read(record_path(self.output_dir, stem))  # with its moments, for the statistics
+        if full is None or not records.is_current_format(full):
+            return _Done(ToRecompute(item.row, item.source, landmarks, item.outputs), item)
+        fresh = records.refreshed(full, item.outputs)
+        written = storage.write_text(record_path(self.output_dir, stem), records.to_json(fresh),
+                                     unless=item.outputs.record)
+        result = records.result_from(fresh, item.row, item.outputs._replace(record=written))
+        return _Done(dataclasses.replace(result, seconds=time.monotonic() - started), item)
 
     def _decode(self, item: ToDecode) -> _Done:
         """Decode one video, publish its .pose, then its features."""
@@ -426,19 +472,24 @@ class ProcessVideos(beam.DoFn):
         written = storage.write_bytes(landmark_path(self.output_dir, row.feature_stem), pose, unless=item.outputs.pose)
         decoded = time.monotonic() - started
         landmarks = {"fingerprint": self.fingerprint, "sha256": pose_file.digest(pose), "size": len(pose)}
-        result = self._features(item, pose, landmarks, item.origin, item.outputs._replace(pose=written), started)
+        result = self._features(item, pose, landmarks, item.origin, item.outputs._replace(pose=written), started,
+                                compare_stored=bool(item.healed))
         return _Done(result, item, decoded, result.frames_decoded)
 
-    def _features(self, item, pose: bytes, landmarks: dict, origin: str, outputs, started: float) -> ClipResult:
+    def _features(self, item, pose: bytes, landmarks: dict, origin: str, outputs, started: float,
+                  compare_stored: bool = False) -> ClipResult:
         try:
-            fields, features = judge(pose, self.feature_options, origin=origin, outputs=outputs)
+            points = pose_file.read_points(pose)
+            fields, features = judge(points, self.feature_options, origin=origin, outputs=outputs, healed=item.healed)
+            signature = records.signature_of(points)
         except pose_file.LandmarkFileError as exc:  # checked before; a reason beats a dead bundle
             return ClipResult(item.row, FAILED, f"Stored landmarks unreadable: {exc}", origin=origin, retryable=True,
                               outputs=outputs, seconds=time.monotonic() - started)
         if "frames" not in landmarks:  # the record keeps how many frames the file holds
             landmarks = {**landmarks, "frames": fields["measures"].frames_decoded}
         result = ClipResult(item.row, seconds=time.monotonic() - started, **fields)
-        return publish(result, features, item.source, landmarks, self.output_dir, self.feature_options)
+        return publish(result, features, item.source, landmarks, self.output_dir, self.feature_options, signature,
+                       compare_stored=compare_stored)
 
     def _borrow_extractor(self) -> Extractor:
         try:

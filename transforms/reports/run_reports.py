@@ -249,6 +249,8 @@ def result_counts(r: ClipResult) -> Dict[str, int]:
         counts[f"frames_{origin}"] = r.frames_decoded
     if r.origin == "changed":
         counts["videos_changed"], counts["frames_changed"] = 1, r.frames_decoded
+    if r.healed:
+        counts["files_healed"] = 1
     return counts
 
 
@@ -264,6 +266,8 @@ def summary(counts: Dict[str, int], moments: Optional[stats.Moments], config: Di
                    MISSING: n(MISSING)},
         **{key: n(key) for key in ("videos_decoded", "videos_recomputed", "videos_reused", "videos_changed",
                                    "frames_decoded", "frames_recomputed", "frames_reused", "frames_changed")},
+        # Clips whose stored .pose or .npy was damaged or gone and was made again (the run log names each).
+        "files_healed": n("files_healed"),
         "frames_saved": stats.frame_count(moments),
         "orphaned_outputs": len(orphans),
         "orphans_deleted": sum(1 for o in orphans if o["deleted"]),

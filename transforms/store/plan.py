@@ -30,7 +30,7 @@ from transforms.store.paths import feature_path, landmark_path, record_path
 from transforms.store.record_index import Entry
 from transforms.store import records
 from transforms.store.results import (CHANGED, FAILED, FILE_NOT_FOUND, MISSING, NEW, SUCCESS, ClipResult, Located,
-                                      Outputs, ToDecode, ToLookUp, ToRecompute, settled)
+                                      Outputs, ToDecode, ToLookUp, ToRecompute, ToVerify, settled)
 from transforms.store.reuse import Fingerprints, decide
 
 NOT_IN_METADATA = "no longer in the metadata"
@@ -49,7 +49,7 @@ class Change(NamedTuple):
     moments: Optional[Moments] = None   # when they are in hand (ADD; a TAKE_OUT read before its record is rewritten)
 
 
-Work = Union[ToDecode, ToRecompute, ToLookUp]
+Work = Union[ToDecode, ToRecompute, ToLookUp, ToVerify]
 
 
 class Settled(NamedTuple):
@@ -107,7 +107,7 @@ def settle(stem: str, located: List[Located], outputs: Outputs, entry: Optional[
         return Settled(results, ToDecode(row, source, CHANGED if outputs.record else NEW, outputs), [], changes)
     if outputs.record is not None and not current:
         return Settled(results, ToLookUp(row, source, outputs), [], changes)
-    decided = decide(row, source, entry.record if current else None, outputs, made_by)
+    decided = decide(row, source, entry.record if current else None, outputs, made_by, output_dir=output_dir)
     if isinstance(decided, ClipResult):
         results.append(decided)
         if decided.status == SUCCESS:  # its moments are in the total, or are read when it is summed again

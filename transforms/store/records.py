@@ -1,17 +1,22 @@
-"""Result records: what produced each published clip result, so a re-run can reuse it.
+"""Result records: what produced each published clip result, and the identity of every file it vouches for.
 
 One JSON file per video, next to the features:
 
     OUT/features/records/<video_file without extension>.json
 
     {
-      "format": "ghsl-result-record/2",
+      "format": "ghsl-result-record/3",
       "video_file": "signer1/clip.mp4",
       "source": {"size": 123456, "updated": 1732380000.0, "checksum": "crc32c or null"},
       "landmarks": {"fingerprint": "sha256 of the landmark options (pipeline.options.LANDMARK_OPTIONS),
                                      the landmark file layout and the MediaPipe version",
                     "sha256": "of OUT/landmarks/<stem>.pose, or null when the video could not be decoded",
-                    "size": 584215, "frames": 62},
+                    "size": 584215, "frames": 62,
+                    "stored": {"size": 584215, "version": "generation or mtime ns", "checksum": "crc32c or null"}},
+      "features": {"sha256": "of OUT/features/pose_data/<stem>.npy", "size": 134528, "shape": [62, 540],
+                   "dtype": "float32", "stored": {...as above}}            (null unless status is success)
+      "signature": {"format": "ghsl-dup-signature/1", "data": "<base64, 515 bytes> or null when the
+                    landmarks give none"}  (transforms/duplicates/signature.py; null without landmarks)
       "fingerprint": "sha256 of the feature version (--feature_version), its options
                       (transforms/features/registry.py) and the landmark fingerprint",
       "status": "success" | "low_quality" | "failed",
@@ -24,13 +29,23 @@ One JSON file per video, next to the features:
 (float64 bytes, little-endian, base64), so global statistics over unchanged
 clips are combined without reading their arrays again.
 
+Every file a record vouches for is named twice: by its content (sha256, size,
+and for the features shape and dtype) and by the cheap identity the store gives
+for free in the listing every run makes anyway (`stored`: size, and the object
+generation and CRC32C on GCS, the modification time locally). A run trusts a
+file whose listing shows that identity without reading it; a file whose identity
+changed is hashed, and healed when its content is not the one recorded
+(transforms/store/reuse.py).
+
 A record is published only after the clip's .pose and .npy (when there are
 some), so a record always describes complete files. What a re-run does with
 it (transforms/store/reuse.py): with the same source and landmark fingerprint
 the video is never decoded again; with the same feature fingerprint too, the
 result is reused as it stands; otherwise features are recomputed from the
-.pose file, whose sha256 must match. Records of format 1 (before the landmark
-store) are not read: those videos are decoded once more.
+.pose file, whose sha256 must match. Records of format 2 (before the files'
+identities were kept) are upgraded in place: features are recomputed from the
+checked .pose and compared with the stored .npy. Records of format 1 (before
+the landmark store) are not read: those videos are decoded once more.
 """
 from __future__ import annotations
 
@@ -44,10 +59,12 @@ import numpy as np
 
 from transforms.common import storage
 from transforms.common.moments import Moments
+from transforms.duplicates import signature as dup_signature
 from transforms.store.metadata import ClipRow
 from transforms.store.results import REUSED, SUCCESS, ClipResult, Measures, Outputs
 
-FORMAT = "ghsl-result-record/2"
+FORMAT = "ghsl-result-record/3"
+UPGRADABLE = "ghsl-result-record/2"    # read, and upgraded by recomputing its features (reuse.decide)
 # Bumped when what the extractor writes into a .pose changes for the same options.
 LANDMARK_LAYOUT = "pose-format holistic 0.2, one person, upright frames"
 
@@ -96,9 +113,37 @@ def _unb64(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
 
 
-def to_record(result: ClipResult, source: Dict[str, object], landmarks: Dict[str, object], made_by: str) -> dict:
+def features_identity(data: bytes, array: np.ndarray, written: Optional[storage.ObjectInfo]) -> Dict[str, object]:
+    """The record's "features" section for a saved clip's .npy bytes."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "shape": list(array.shape),
+            "dtype": str(array.dtype), "stored": storage.identity(written)}
+
+
+def signature_of(points) -> Dict[str, Optional[str]]:
+    """The record's "signature" section from a clip's landmarks (ClipPoints); its data None when the
+    landmarks give none (transforms/duplicates/signature.py says when)."""
+    found = dup_signature.signature(points)
+    return {"format": dup_signature.FORMAT, "data": None if found is None else dup_signature.encode(found)}
+
+
+def has_current_signature(record: dict) -> bool:
+    """The record's signature (or its lack of one) was made by today's signature code."""
+    return (record.get("signature") or {}).get("format") == dup_signature.FORMAT
+
+
+def refreshed(record: dict, outputs) -> dict:
+    """The record naming its files as `outputs` lists them now (their contents checked to be the same)."""
+    record = dict(record, landmarks=dict(record["landmarks"], stored=storage.identity(outputs.pose)))
+    if record.get("features"):
+        record["features"] = dict(record["features"], stored=storage.identity(outputs.npy))
+    return record
+
+
+def to_record(result: ClipResult, source: Dict[str, object], landmarks: Dict[str, object], made_by: str,
+              features: Optional[Dict[str, object]] = None, signature: Optional[Dict[str, Optional[str]]] = None) -> dict:
     record = {"format": FORMAT, "video_file": result.video_file, "source": source,
-              "landmarks": landmarks, "fingerprint": made_by, "status": result.status, "error": result.error}
+              "landmarks": landmarks, "features": features, "signature": signature, "fingerprint": made_by,
+              "status": result.status, "error": result.error}
     record.update(result.measures.as_dict())
     m = result.moments
     record["moments"] = None if m is None else moments_json(m)
@@ -131,7 +176,11 @@ def read(path: str) -> Optional[dict]:
         record = json.loads(storage.read_bytes(path))
     except Exception:  # absent, or unreadable: either way the clip is decoded again
         return None
-    return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+    return record if isinstance(record, dict) and record.get("format") in (FORMAT, UPGRADABLE) else None
+
+
+def is_current_format(record: dict) -> bool:
+    return record.get("format") == FORMAT
 
 
 def result_from(record: dict, row: ClipRow, outputs: Outputs) -> ClipResult:

@@ -66,6 +66,8 @@ class ClipResult:
     record_object: Optional[ObjectInfo] = dataclasses.field(default=None, repr=False)
     # A saved clip's contribution to the statistics, when this run computed or read it.
     moments: Optional[Moments] = dataclasses.field(default=None, repr=False)
+    # A stored file this run found damaged and healed, and how (transforms/store/reuse.py); "" for none.
+    healed: str = ""
 
     @property
     def video_file(self) -> str:
@@ -115,6 +117,7 @@ class ToDecode(NamedTuple):
     source: Dict[str, object]            # the video's identity (records.source_identity)
     origin: str                          # NEW (no usable record) or CHANGED
     outputs: Outputs = Outputs()
+    healed: str = ""                     # the damaged stored file this decode heals, and why; "" for none
 
 
 class ToRecompute(NamedTuple):
@@ -128,6 +131,24 @@ class ToRecompute(NamedTuple):
     source: Dict[str, object]
     landmarks: Dict[str, object]         # the record's "landmarks" section
     outputs: Outputs = Outputs()
+    healed: str = ""                     # the damaged stored file this heals, and why; "" for none
+    # A record of the previous format (records.UPGRADABLE): the stored .npy is compared with the features
+    # recomputed, rewritten (and named healed) only when it differs.
+    upgrade: bool = False
+
+
+class ToVerify(NamedTuple):
+    """A clip whose record is current but whose .pose or .npy no longer shows, in the listing, the identity
+    the record keeps for it (a copied store, a file rewritten): the file is hashed before it is trusted.
+    The same bytes: the record is rewritten with the file's new identity. Other bytes: healed (features
+    recomputed from the .pose, or the video decoded again)."""
+
+    row: ClipRow
+    source: Dict[str, object]
+    record: dict                         # the index's (without moments)
+    outputs: Outputs
+    pose_listed_as_recorded: bool
+    npy_listed_as_recorded: bool
 
 
 class ToLookUp(NamedTuple):
