@@ -22,9 +22,9 @@ from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.common import storage
 from transforms.common.progress import LOG
-from transforms.release import layout, publish
+from transforms.release import layout, publish, verify
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
-from transforms.release.plan import EXISTS, check_columns, check_heldout, plan_release, read_split_file
+from transforms.release.plan import EXISTS, REPAIR, check_columns, check_heldout, plan_release, read_split_file
 from transforms.release.splits import heldout_order
 from transforms.release.schema import ADDED
 from transforms.release.settings import (ReleaseSettings, SettingsError, column_problems, from_options,
@@ -103,6 +103,7 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
         LOG.warning("No release: %s", exc)
         return publish.outcome(None, publish.SKIPPED, str(exc))
     if plan.status == EXISTS:
+        publish.settle_existing(output_dir, plan)
         publish.point_latest(output_dir, plan)
         return publish.outcome(plan, publish.UNCHANGED)
     detached = not runs_locally(options)  # the job gives the lease back as its last step
@@ -110,7 +111,14 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
     if detached and not options.view_as(GhslOptions).wait_for_job:
         return publish.outcome(plan, SUBMITTED)
     result.wait_until_finish()
-    return publish.outcome(plan, publish.BUILT)
+    # The job planned again and built, repaired or refused; what the folder holds now says which.
+    folder = layout.release_dir(output_dir, plan.release_id)
+    after = verify.check_release(output_dir, plan.release_id)
+    if after.state != verify.INTACT:
+        note = storage.read_if_present(storage.join(folder, layout.REFUSED))
+        raise ReleaseError(note.decode("utf-8").strip() if note else
+                           f"Release {plan.release_id} is not complete: {after.describe(folder)}")
+    return publish.outcome(plan, publish.REPAIRED if plan.status == REPAIR else publish.BUILT)
 
 
 def describe(outcome: Dict[str, object]) -> str:

@@ -193,7 +193,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print_summary(summary, summary["config"]["output_dir"])
         if "release" in summary:
             from pipeline.release import describe
+            from transforms.release.publish import REFUSED
 
+            if summary["release"].get("status") == REFUSED:  # the features are done; the release is not
+                print(f"error: the release was refused: {summary['release']['reason']}", file=sys.stderr)
+                return 2
             print(f"  release: {describe(summary['release'])}")
     return 0
 

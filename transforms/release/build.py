@@ -5,10 +5,13 @@
                      nothing else is read or written
   Write shards       one element per shard (its clips in video_file order), spread over the
                      workers; each reads its clips' .npy files (on threads: the reads wait on
-                     storage), casts them to --release_dtype, writes the Parquet file straight
-                     into releases/<id>/data/ and sums its train clips' moments. No array goes
-                     through a shuffle.
-  Publish            once every shard is written: the small files, the manifest last, latest.json
+                     storage), checks each against the sha256 its record vouches for, casts
+                     them to --release_dtype, writes the Parquet file straight into
+                     releases/<id>/data/ and sums its train clips' moments. No array goes
+                     through a shuffle. A file that fails its check refuses the release.
+  Publish            once every shard is written: the small files, the manifest last, latest.json.
+                     A release whose folder was found damaged (transforms/release/verify.py) has
+                     only its damaged files written again, each checked against its manifest.
 
 The step's output is one element whatever happened (built, unchanged, skipped), so
 what follows it in the job (the run summary, the lease) always runs.
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import logging
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import apache_beam as beam
 import numpy as np
@@ -30,7 +34,7 @@ from transforms.common.progress import NAMESPACE, ensure_log_handler
 from transforms.features import registry
 from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError
-from transforms.release.plan import BUILD, EXISTS, ClipEntry, ReleasePlan, plan_release
+from transforms.release.plan import EXISTS, REPAIR, ClipEntry, ReleasePlan, plan_release
 from transforms.release.schema import FEATURES, ReleaseSchema
 from transforms.release.settings import ReleaseSettings
 from transforms.release.shards import Shard, write_shard
@@ -103,12 +107,15 @@ def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bo
     except NothingToRelease as exc:
         LOG.warning("No release: %s", exc)
         return Planned(light, None, str(exc), names_latest)
+    publish.settle_existing(outputs.output_dir, plan)
     if plan.status == EXISTS:
         moved = names_latest and publish.point_latest(outputs.output_dir, plan)
         LOG.info("Release %s already exists, nothing to write%s: %s", plan.release_id,
                  " (latest.json now names it)" if moved else "",
                  layout.release_dir(outputs.output_dir, plan.release_id))
         plan = dataclasses.replace(plan, clips=[], inputs={})
+    elif plan.status == REPAIR:
+        LOG.info("Repairing release %s (%d shard(s) to write again)", plan.release_id, len(plan.shards_to_write()))
     else:
         publish.remove_unfinished(outputs.output_dir)
         LOG.info("Building release %s (%d clips)", plan.release_id, len(plan.clips))
@@ -117,11 +124,13 @@ def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bo
 
 def shard_work(planned: Planned) -> List[ShardWork]:
     plan = planned.plan
-    if plan is None or plan.status != BUILD:
+    if plan is None:
         return []
+    wanted = set(plan.shards_to_write())
     by_shard = {}
     for clip in plan.clips:  # in video_file order
-        by_shard.setdefault(clip.shard, []).append(clip)
+        if clip.shard in wanted:
+            by_shard.setdefault(clip.shard, []).append(clip)
     return [ShardWork(planned.outputs.output_dir, plan.release_id, name, plan.schema, planned.outputs.feature_options,
                       clips)
             for name, clips in by_shard.items()]
@@ -137,6 +146,10 @@ class WriteShard(beam.DoFn):
         with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
             arrays = list(pool.map(lambda clip: _array(work.output_dir, clip, work.schema), work.clips))
         self.read.inc(len(arrays))
+        refused = [array for array in arrays if isinstance(array, str)]
+        if refused:  # the shard is not written: the release is refused, naming the files (publish.refuse)
+            yield layout.shard_file(work.name), None, None, refused
+            return
         train, version = None, registry.of(work.feature_options)
         for clip, array in zip(work.clips, arrays):
             if clip.split == "train":
@@ -144,13 +157,19 @@ class WriteShard(beam.DoFn):
         shard = Shard(work.name, work.schema, [{**c.values, FEATURES: a} for c, a in zip(work.clips, arrays)])
         path = layout.shard_file(work.name)
         entry = write_shard(shard, storage.join(layout.release_dir(work.output_dir, work.release_id), path))
-        yield path, entry, train
+        yield path, entry, train, []
 
 
-def _array(output_dir: str, clip: ClipEntry, schema: ReleaseSchema) -> np.ndarray:
-    """The clip's features as the release stores them."""
+def _array(output_dir: str, clip: ClipEntry, schema: ReleaseSchema) -> Union[np.ndarray, str]:
+    """The clip's features as the release stores them; or, when the .npy is not the array its record
+    vouches for, why (a release never carries data nothing verified)."""
     path = feature_path(output_dir, clip.stem)
-    array = storage.load_npy(path)
+    data = storage.read_if_present(path)
+    if data is None:
+        return f"{path} is missing"
+    if hashlib.sha256(data).hexdigest() != clip.features_sha256:
+        return f"{path} is not the array its record vouches for (sha256 differs)"
+    array = storage.npy_from_bytes(data)
     if array.shape != (clip.num_frames, schema.dim):
         raise ReleaseError(f"{path} holds an array of shape {array.shape}, processed_metadata.csv says "
                            f"({clip.num_frames}, {schema.dim}): the outputs are not those of one finished run. "
@@ -164,16 +183,25 @@ def _plan_and_shards(items) -> Tuple[Planned, list]:
     return planned, [item for item in items if not isinstance(item, Planned)]
 
 
-def publish_planned(planned: Planned, written: List[Tuple[str, dict, Optional[stats.Moments]]]) -> Released:
+def publish_planned(planned: Planned, written: List[Tuple[str, dict, Optional[stats.Moments], List[str]]]) -> Released:
     plan, out = planned.plan, planned.outputs.output_dir
+    refused = sorted(problem for *_, problems in written for problem in problems)
     if plan is None:
         result = publish.outcome(None, publish.SKIPPED, planned.reason)
     elif plan.status == EXISTS:
         result = publish.outcome(plan, publish.UNCHANGED)
+    elif refused:
+        result = publish.refuse(plan, out, f"{len(refused)} feature file(s) cannot be released: {refused[0]}"
+                                           f"{' (and more)' if len(refused) > 1 else ''}. Run pipeline.run on {out} "
+                                           f"to heal them, then release again.")
     else:
         train = None
-        for _, _, moments in sorted(written, key=lambda w: w[0]):  # shard order: the same sum on every runner
+        for _, _, moments, _ in sorted(written, key=lambda w: w[0]):  # shard order: the same sum on every runner
             train = stats.add(train, moments)
-        result = publish.publish(plan, out, {path: entry for path, entry, _ in written}, train, planned.names_latest)
+        entries = {path: entry for path, entry, _, _ in written}
+        if plan.status == REPAIR:
+            result = publish.repair(plan, out, entries, train, planned.names_latest)
+        else:
+            result = publish.publish(plan, out, entries, train, planned.names_latest)
     Metrics.counter(NAMESPACE, f"releases_{result['status']}").inc()
     return Released(planned.outputs, result)

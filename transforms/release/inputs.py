@@ -11,12 +11,13 @@ clip's record comes through record_index.read_records, the one interface to reco
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Dict, List, Optional
 
 from transforms.reports.run_reports import PROCESSED_CSV, ReportsMissing, RunOutputs, read_run
 from transforms.store.paths import proc_path
 from transforms.store.record_index import read_records
-from transforms.store.results import SUCCESS
+from transforms.store.results import SUCCESS, Measures
 
 
 class ReleaseError(Exception):
@@ -35,14 +36,41 @@ def read_outputs(output_dir: str) -> RunOutputs:
     except ReportsMissing as exc:
         raise ReleaseError(f"{exc} Run pipeline.run first.") from None
     found = read_records(output_dir, [r.feature_stem for r in outputs.results])
+    differences = disagreements(outputs, found)
+    if differences:
+        raise ReleaseError(f"{proc_path(output_dir, PROCESSED_CSV)} no longer matches the records of the run that "
+                           f"wrote it ({len(differences)} value(s); {differences[0]}): it was edited by hand or comes "
+                           f"from another run. Run pipeline.run on {output_dir} to write it again, then release.")
     results = [dataclasses.replace(r, record=release_facts(found.get(r.feature_stem))) for r in outputs.results]
     return dataclasses.replace(outputs, results=results)
 
 
-# What the release reads of a clip's record (clip_records, manifest.py): the rest stays in the store, so a
-# saved clip travels to the release step small.
-RELEASE_FIELDS = ("status", "fingerprint")
-RELEASE_LANDMARK_FIELDS = ("sha256",)
+def disagreements(outputs: RunOutputs, found: Dict[str, dict]) -> List[str]:
+    """Where processed_metadata.csv's measured columns differ from the records that vouch for its rows
+    (the release takes those columns from the CSV)."""
+    columns = [c for c in Measures.names() if c in outputs.processed_columns and c != "kept_low"]
+    differences = []
+    for r in outputs.results:
+        record = found.get(r.feature_stem)
+        if record is None:
+            continue  # no record: clip_records refuses the release, naming it
+        for column in columns:
+            mine, theirs = getattr(r.measures, column), record.get(column)
+            if column in record and not _same(mine, theirs):
+                differences.append(f"{r.video_file}: {column} is {mine!r} in the CSV, {theirs!r} in its record")
+    return differences
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+# What the release reads of a clip's record (clip_records, manifest.py, the duplicate audit): the rest
+# stays in the store, so a saved clip travels to the release step small.
+RELEASE_FIELDS = ("status", "fingerprint", "signature")
+RELEASE_SECTIONS = {"landmarks": ("sha256",), "features": ("sha256", "shape")}
 
 
 def release_facts(record: Optional[dict]) -> Optional[dict]:
@@ -50,8 +78,9 @@ def release_facts(record: Optional[dict]) -> Optional[dict]:
     if record is None:
         return None
     facts = {k: record[k] for k in RELEASE_FIELDS if k in record}
-    if isinstance(record.get("landmarks"), dict):
-        facts["landmarks"] = {k: record["landmarks"][k] for k in RELEASE_LANDMARK_FIELDS if k in record["landmarks"]}
+    for section, fields in RELEASE_SECTIONS.items():
+        if isinstance(record.get(section), dict):
+            facts[section] = {k: record[section][k] for k in fields if k in record[section]}
     return facts
 
 
@@ -67,15 +96,28 @@ def clip_records(outputs: RunOutputs) -> Dict[str, dict]:
     """video_file → the record of every saved clip; raises ReleaseError if one has no usable record."""
     found: Dict[str, dict] = {}
     problems: List[str] = []
+    unverified: List[str] = []
     for r in outputs.saved:
         record = r.record
         if record is None or record.get("status") != SUCCESS or not (record.get("landmarks") or {}).get("sha256"):
             problems.append(r.video_file)
+        elif not (record.get("features") or {}).get("sha256"):
+            unverified.append(r.video_file)
         else:
             found[r.video_file] = record
     if problems:
         raise ReleaseError(f"{len(problems)} saved clip(s) have no usable record under features/records/ "
-                           f"({', '.join(problems[:3])}{', …' if len(problems) > 3 else ''}): the outputs are not "
-                           f"those of one finished run. Run pipeline.run again on {outputs.output_dir}.")
+                           f"({_some(problems)}): the outputs are not those of one finished run. Run pipeline.run "
+                           f"again on {outputs.output_dir}.")
+    if unverified:
+        # A release never carries an array nothing vouches for: records of the previous format name no
+        # checksum for theirs. A run upgrades them (without decoding a video).
+        raise ReleaseError(f"{len(unverified)} saved clip(s) have records of the previous format, which keep no "
+                           f"checksum of their features ({_some(unverified)}). Run pipeline.run on "
+                           f"{outputs.output_dir} once to upgrade them (no video is decoded), then release.")
     return found
+
+
+def _some(names: List[str]) -> str:
+    return ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
 

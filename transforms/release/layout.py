@@ -28,6 +28,7 @@ RELEASES = "releases"
 LATEST = "latest.json"
 FOLDS = "folds.json"
 MANIFEST = "manifest.json"
+REFUSED = "refused.txt"     # in a folder without manifest: why its release was refused
 DATA = "data"
 SHARD_SUFFIX = ".parquet"
 
@@ -61,9 +62,23 @@ def is_release(output_dir: str, release_id: str) -> bool:
     return storage.exists(manifest_path(output_dir, release_id))
 
 
+class LatestUnreadable(ValueError):
+    """releases/latest.json is not what a run writes; the message names it."""
+
+
 def read_latest(output_dir: str) -> Optional[dict]:
-    data = storage.read_if_present(latest_path(output_dir))
-    return json.loads(data) if data is not None else None
+    """latest.json's content, None when there is none; LatestUnreadable when it is not a latest.json."""
+    path = latest_path(output_dir)
+    data = storage.read_if_present(path)
+    if data is None:
+        return None
+    try:
+        found = json.loads(data)
+    except ValueError as exc:
+        raise LatestUnreadable(f"{path} is not JSON ({exc})") from None
+    if not isinstance(found, dict) or not isinstance(found.get("release_id"), str):
+        raise LatestUnreadable(f"{path} does not name a release")
+    return found
 
 
 def unfinished_folders(output_dir: str) -> List[str]:

@@ -32,6 +32,8 @@ import hashlib
 import json
 from typing import Dict, List, Mapping, Optional
 
+from transforms.common import storage
+
 FORMAT = "ghsl-release/1"
 ID_DIGITS = 16
 
@@ -77,5 +79,8 @@ def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping
                        "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False) + "\n"
 
 
-def file_entry(data: bytes) -> Dict[str, object]:
-    return {"size": len(data), "sha256": sha256(data)}
+def file_entry(data: bytes, written=None) -> Dict[str, object]:
+    """A file's manifest entry: its size and sha256, and (written: its listing entry) its identity in the
+    store, so a later run checks it from a listing (transforms/release/verify.py)."""
+    entry = {"size": len(data), "sha256": sha256(data)}
+    return {**entry, "stored": storage.identity(written)} if written is not None else entry

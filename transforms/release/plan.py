@@ -18,7 +18,8 @@ import numpy as np
 
 from transforms.common import storage
 from transforms.features import registry
-from transforms.release import layout, manifest
+from transforms.release import layout, manifest, verify
+from transforms.release.stats import STATS_NPZ
 from transforms.release.conditions import broken_promises, overlaps
 from transforms.release.inputs import ReleaseError, clip_records, require_saved_clips
 from transforms.release.schema import ADDED, ReleaseSchema, metadata_columns, release_feature_schema, release_schema
@@ -28,7 +29,8 @@ from transforms.release.splits import (Assignment, Clip, HeldOutError, HeldOutRu
 from transforms.reports.run_reports import RunOutputs
 
 BUILD = "build"        # no complete release has this id: build it
-EXISTS = "exists"      # already released: nothing to write
+EXISTS = "exists"      # already released, and its files are those its manifest names: nothing to write
+REPAIR = "repair"      # released, but some files are missing or damaged: rewrite them (transforms/release/verify.py)
 SKIPPED = "skipped"    # nothing to release (no saved clip)
 
 
@@ -42,6 +44,7 @@ class ClipEntry:
     shard: str
     num_frames: int
     values: Dict[str, object]
+    features_sha256: str = ""   # of its .npy, as its record vouches: checked when the shard reads it
 
 
 @dataclasses.dataclass
@@ -57,10 +60,23 @@ class ReleasePlan:
     counts: SplitCounts
     clips: List[ClipEntry]
     shards: Dict[str, List[str]]         # split → shard names, in order; a split without clips has none
+    check: Optional[verify.Check] = None # what the release folder held when planned (verify.check_release)
 
     @property
     def shard_files(self) -> List[str]:
         return [layout.shard_file(name) for names in self.shards.values() for name in names]
+
+    def shards_to_write(self) -> List[str]:
+        """The shard names this plan writes: all of them for a build; for a repair the damaged ones, and
+        every train shard when stats.npz is damaged (its moments are summed from them again)."""
+        if self.status == BUILD:
+            return [name for names in self.shards.values() for name in names]
+        if self.status != REPAIR:
+            return []
+        damaged = set(self.check.damaged)
+        stats_again = STATS_NPZ in damaged
+        return [name for split, names in self.shards.items() for name in names
+                if layout.shard_file(name) in damaged or (stats_again and split == "train")]
 
 
 def check_columns(outputs: RunOutputs, settings: ReleaseSettings) -> None:
@@ -99,7 +115,7 @@ def check_heldout(settings: ReleaseSettings, values, pins: Optional[SplitPins] =
 
 
 def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
-    """The plan (status BUILD or EXISTS); raises NothingToRelease (no saved clip) or ReleaseError.
+    """The plan (status BUILD, EXISTS or REPAIR); raises NothingToRelease (no saved clip) or ReleaseError.
 
     outputs: the run's typed results, each saved clip with its record (transforms/release/inputs.py).
     """
@@ -128,7 +144,8 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
                                settings.shard_bytes)
     try:
         clips = [ClipEntry(v, saved[v].feature_stem, assignment.split[v], shard_of[v], frames[v],
-                           schema.values(saved[v], assignment.split[v], output_dir)) for v in sorted(assignment.split)]
+                           schema.values(saved[v], assignment.split[v], output_dir), records[v]["features"]["sha256"])
+                 for v in sorted(assignment.split)]
     except ValueError as exc:
         raise ReleaseError(str(exc)) from None
     broken = broken_promises(overlaps([c.values for c in clips], assignment.splits, settings.split_by,
@@ -139,11 +156,12 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     inputs = manifest.release_inputs(settings.as_dict(), pins.for_id() if pins else None, proc_schema, columns,
                                      list(texts.values()), records)
     release_id = manifest.release_id(inputs)
-    status = EXISTS if layout.is_release(output_dir, release_id) else BUILD
+    check = verify.check_release(output_dir, release_id)
+    status = {verify.INTACT: EXISTS, verify.DAMAGED: REPAIR}.get(check.state, BUILD)
     presence = registry.of(outputs.feature_options).column_presence(outputs.feature_options)
     return ReleasePlan(status, release_id, inputs, settings, schema,
                        release_feature_schema(proc_schema, schema, presence), outputs.summary, assignment,
-                       counts, clips, shards)
+                       counts, clips, shards, check)
 
 
 def _shards(split_of: Dict[str, str], splits, frames: Dict[str, int], bytes_per_frame: int, shard_bytes: int):

@@ -30,8 +30,9 @@ class Shard(NamedTuple):
 
 
 def write_shard(shard: Shard, path: str) -> Mapping[str, object]:
-    """Writes the shard at `path` in one step; returns its manifest entry {"size", "sha256", "data_bytes"}
-    (data_bytes: the uncompressed size of its row groups, what `datasets` calls a split's num_bytes)."""
+    """Writes the shard at `path` in one step; returns its manifest entry {"size", "sha256", "data_bytes",
+    "stored"} (data_bytes: the uncompressed size of its row groups, what `datasets` calls a split's num_bytes;
+    stored: its identity in the store, storage.identity)."""
     import pyarrow.parquet as pq  # only where shards are written
 
     local = storage.temporary_file(path)
@@ -45,8 +46,8 @@ def write_shard(shard: Shard, path: str) -> Mapping[str, object]:
             size += len(chunk)
     footer = pq.ParquetFile(local).metadata
     data_bytes = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
-    storage.write_file(path, local)
-    return {"size": size, "sha256": digest.hexdigest(), "data_bytes": data_bytes}
+    written = storage.write_file(path, local)
+    return {"size": size, "sha256": digest.hexdigest(), "data_bytes": data_bytes, "stored": storage.identity(written)}
 
 
 def _row_groups(rows: List[Mapping[str, object]]):
