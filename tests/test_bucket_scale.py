@@ -109,8 +109,9 @@ def test_a_no_op_rerun_asks_nothing_about_any_video(runs):
     assert dict(per_video) == {}
     assert len(whole_run) <= WHOLE_RUN, whole_run
     # One listing per prefix: the videos (the launcher's check, then the job's own), landmarks/, features/,
-    # proc/. One read of the record index: the release step takes each saved clip's record from its result.
-    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 5
+    # proc/, and the release's folder (its files checked against its manifest: transforms/release/verify.py).
+    # One read of the record index: the release step takes each saved clip's record from its result.
+    assert sum(1 for kind, _, _ in whole_run if kind == "list") == 6
     assert [n for k, _, n in whole_run if k == "download" and n.endswith("metadata.csv")] == [
         f"{PREFIX}/metadata.csv"] * 2
     assert [n for _, _, n in whole_run if n.endswith("records.jsonl.gz")] == [f"{PREFIX}/out/features/index/records.jsonl.gz"]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import run as run_job
+from transforms.store import records
 from tests.conftest import REPO, make_dataset, read_csv
 from tests.hands_only_version import NAME as HANDS_ONLY
 
@@ -135,8 +136,8 @@ def old_code(tmp_path_factory):
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_a_store_written_before_versions_were_values_is_reused_as_it_stands(old_code, tmp_path, sign_clips,
-                                                                             version):
+def test_a_store_written_before_versions_were_values_is_upgraded_without_decoding(old_code, tmp_path, sign_clips,
+                                                                                  version):
     metadata, videos = make_dataset(tmp_path, [(name, sign_clips / name) for name in ("SOUP.mp4", "test_video.mp4")])
     out = tmp_path / "out"
     argv = [f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *OPTIONS,
@@ -147,12 +148,29 @@ def test_a_store_written_before_versions_were_values_is_reused_as_it_stands(old_
     assert done.returncode == 0, done.stderr[-3000:]
     before = _files(out)
     summary = run_job.run(argv)
-    assert (summary["videos_decoded"], summary["videos_recomputed"], summary["videos_reused"]) == (0, 0, 2)
-    # The index of then held no exact total: it is summed once from the records, nothing else is read.
-    assert summary["counters"].get("records_read", 0) == 0
+    # Its records keep no checksum of their files: each is upgraded from its checked .pose (features
+    # recomputed and compared with the stored .npy, which is the same), no video decoded.
+    assert (summary["videos_decoded"], summary["videos_recomputed"], summary["files_healed"]) == (0, 2, 0)
     after = _files(out)
+    upgraded = {name for name in before if name.startswith("features/records/")}
+    assert len(upgraded) == 2 and all(after[name] != before[name] for name in upgraded)
+    for name in upgraded:
+        record = json.loads((out / name).read_text())
+        assert record["format"] == records.FORMAT
+        stem = name[len("features/records/"):-len(".json")]
+        assert record["features"]["sha256"] == before[f"features/pose_data/{stem}.npy"]
     if version == "v2":
-        # The only difference: v2's saved clips had no preview before (a reshape error), so none was kept
-        # for the next report; now they have one.
+        # v2's saved clips had no preview before (a reshape error), so none was kept for the next report;
+        # now they have one.
         assert before.pop("proc/report_previews.json", None) != after.pop("proc/report_previews.json")
-    assert after == before
+    # The release's manifest kept no identities of its files then: they were hashed, found to be the bytes
+    # it names, and the manifest gained them (transforms/release/verify.py); nothing else in it changed.
+    [manifest] = [name for name in before if name.endswith("/manifest.json")]
+    upgraded.add(manifest)
+    stored = json.loads((out / manifest).read_text())
+    assert all("stored" in entry for entry in stored["files"].values())
+    assert after[manifest] != before[manifest]
+    assert {k: v for k, v in after.items() if k not in upgraded} == {k: v for k, v in before.items()
+                                                                     if k not in upgraded}
+    again = run_job.run(argv)
+    assert (again["videos_decoded"], again["videos_recomputed"], again["videos_reused"]) == (0, 0, 2)
