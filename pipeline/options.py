@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Type
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions, _BeamArgumentParser
 
+from transforms.common.safe_text import printable
 from transforms.features import registry
 from transforms.features.version import flag
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
@@ -351,7 +352,7 @@ def exit_on_unknown_arguments(argv: Optional[Sequence[str]]) -> None:
         if arg.startswith("--"):
             close = difflib.get_close_matches(arg.split("=", 1)[0], names, n=1)
             hint = f"did you mean {close[0]}?" if close else "no option has a similar name"
-            print(f"error: unknown option {arg} ({hint})", file=sys.stderr)
+            print(f"error: unknown option {printable(arg)} ({hint})", file=sys.stderr)
         else:
             print(f"error: unexpected argument {arg!r}: options are written --name=value", file=sys.stderr)
     print("Nothing was run. Run with --help for every option.", file=sys.stderr)

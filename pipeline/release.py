@@ -22,6 +22,7 @@ from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.common import storage
 from transforms.common.progress import LOG
+from transforms.common.safe_text import printable
 from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, check_columns, check_heldout, plan_release, read_split_file
@@ -178,7 +179,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if taken is not None and outcome.get("status") != SUBMITTED:  # a submitted job gives it back itself
                 lease.give_back(taken)
     except ReleaseConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     print(f"Release: {describe(outcome)}")
     return 0
