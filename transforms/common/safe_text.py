@@ -20,13 +20,13 @@ import unicodedata
 _INVISIBLE = ("Cc", "Cf", "Zl", "Zp", "Cs")
 
 
-def printable(text: object) -> str:
-    """`text` with every invisible or control character written as its Python escape (\\n, \\x1b, \\u202e),
-    so that a log line stays one line and a terminal shows what the value holds."""
+def printable(text: object, keep: str = "") -> str:
+    """`text` with every invisible or control character (but those in `keep`) written as its Python escape
+    (\\n, \\x1b, \\u202e), so that a log line stays one line and a terminal shows what the value holds."""
     text = str(text)
     if text.isprintable():  # the usual case, and fast
         return text
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _INVISIBLE else c for c in text)
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _INVISIBLE and c not in keep else c for c in text)
 
 
 def markdown_text(text: object) -> str:
@@ -46,3 +46,12 @@ def code_span(text: object) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_block(text: object) -> str:
+    """`text` as a fenced Markdown code block: its lines kept (and tabs), fenced with more backticks than any run
+    it holds, so no line of it can close the block early."""
+    lines = [printable(line, keep="\t") for line in str(text).splitlines()]
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return "\n".join([fence, *lines, fence])

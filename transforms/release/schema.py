@@ -181,7 +181,8 @@ def release_schema(csv_columns: Sequence[str], feature_options: Mapping[str, obj
     for name in present:
         kind, text = _KNOWN[name]
         fields.append(Field(name, kind, text.format(frames=frames, dim=dim, columns=columns)))
-    fields += [Field(c, "string", f"The metadata column `{c}`, as the metadata file wrote it.") for c in others]
+    # The name is the field's own: not repeated in the text, which the card shows as it is.
+    fields += [Field(c, "string", "A column of the metadata file, as the file wrote it.") for c in others]
     return ReleaseSchema(fields, str(feature_options["feature_version"]), dim, dtype)
 
 
