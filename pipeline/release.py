@@ -26,7 +26,7 @@ from transforms.common.safe_text import printable
 from transforms.release import layout, publish
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, check_columns, check_heldout, plan_release, read_split_file
-from transforms.release.splits import heldout_order
+from transforms.release.splits import blank_values, blank_words, heldout_order
 from transforms.release.schema import ADDED
 from transforms.release.settings import (ReleaseSettings, SettingsError, column_problems, from_options,
                                         heldout_column_problems)
@@ -138,7 +138,16 @@ def _check_outputs(opts: GhslOptions) -> ReleaseSettings:
             check_heldout(settings, [r.row.extra.get(settings.heldout_by, "") for r in outputs.saved], pins)
     except (SettingsError, ReleaseError) as exc:
         raise ReleaseConfigError(str(exc)) from exc
+    log_blank_values(settings, [outputs.processed_text(r) for r in outputs.saved])
     return settings
+
+
+def log_blank_values(settings: ReleaseSettings, rows: Sequence[Dict[str, str]], what: str = "saved clip(s)") -> None:
+    """What the splits do with blank --split_by and --heldout_by values, in the log (the card says it too)."""
+    columns = list(settings.split_by) + ([settings.heldout_by] if settings.heldout_by else [])
+    words = blank_words(blank_values(rows, columns), settings.split_by, settings.heldout_by, what=what)
+    if words:
+        LOG.warning("Blank values: %s", " ".join(words))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

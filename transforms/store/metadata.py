@@ -486,6 +486,21 @@ def sentence_error(sentence: str) -> Optional[str]:
     return None
 
 
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def formula_like(value: str) -> bool:
+    """A spreadsheet opening a CSV would take this cell for a formula: it starts with =, +, - or @ and is not a
+    plain number (-5 and +7 are numbers; =1+1, +1+1, @SUM(A1), -A1 and +1.mp4 are not)."""
+    if not value or not value.startswith(_FORMULA_START):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
 def is_blank(text: str) -> bool:
     """Nothing a reader would see: whitespace (no-break spaces included) and format characters
     (zero-width spaces and joiners, a stray BOM)."""
