@@ -155,7 +155,11 @@ def _typed(f: Field, given: object, video_file: str):
         if f.kind == "bool":
             return given if isinstance(given, bool) else {"True": True, "False": False}[given]
         if f.kind in ("int32", "int64"):
-            return int(given)
+            number, bits = int(given), int(f.kind[3:])
+            # Arrow would overflow while the shards are written, inside the job: refused here, with the value.
+            if not -2 ** (bits - 1) <= number < 2 ** (bits - 1):
+                raise ValueError(f"outside the range of an {f.kind}")
+            return number
         if f.kind == "float64":
             return float(given)
         if f.kind == "strings":
