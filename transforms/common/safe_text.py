@@ -40,8 +40,10 @@ def markdown_text(text: object) -> str:
 def code_span(text: object) -> str:
     """`text` as a Markdown code span, fit for a table cell: shown literally (a code span never renders HTML or
     emphasis), fenced with more backticks than it holds, one line, its `|` escaped (GitHub's tables split
-    cells on `|` even inside code, and show `\\|` there as `|`)."""
-    text = printable(text).replace("|", "\\|")
+    cells on `|` even inside code, and show `\\|` there as `|`; a backslash just before a pipe shows doubled)."""
+    # A table's cells are split before the code span is read, pairing each backslash with the character after
+    # it: a pipe needs an odd run of backslashes before it to stay in its cell.
+    text = re.sub(r"(\\*)\|", lambda m: "\\" * (2 * len(m.group(1)) + 1) + "|", printable(text))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
