@@ -194,8 +194,6 @@ def row_values(row: metadata.ClipRow) -> Dict[str, str]:
     return {**row.extra, **{c: getattr(row, c) for c in metadata.REQUIRED_COLUMNS}}
 
 
-
-
 def log_formula_like_values(opts: GhslOptions, rows: List[metadata.ClipRow]) -> None:
     """Warn when metadata values start like a spreadsheet formula (=, +, -, @): the reports keep every value as
     written (docs/bad-input.md, "Hostile values"), so a spreadsheet that opens them by a double click may run
