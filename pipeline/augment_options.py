@@ -1,6 +1,7 @@
 """Checks of the sentence-variations options (declared with the others in pipeline/options.py)."""
 from __future__ import annotations
 
+import math
 import os
 from typing import List, Mapping
 
@@ -37,6 +38,6 @@ def option_problems(opts: GhslOptions) -> List[str]:
             problems.append(f"--{name} must be 1 or more.")
     if opts.max_retries < 0:
         problems.append("--max_retries must not be negative.")
-    if opts.request_timeout_s <= 0:
-        problems.append("--request_timeout_s must be positive.")
+    if not (math.isfinite(opts.request_timeout_s) and opts.request_timeout_s > 0):
+        problems.append("--request_timeout_s must be a positive number of seconds.")
     return problems

@@ -38,6 +38,7 @@ from pipeline.logs import configure_logging
 from pipeline.augment_options import AugmentConfigError, credential_problems, option_problems
 from pipeline.options import GhslOptions, runs_locally, exit_on_unknown_arguments, exit_with_help
 from transforms.common import storage
+from transforms.common.safe_text import printable
 from transforms.text import variations_cache
 from transforms.text import variations_csv
 from transforms.text.sentence_steps import CACHE_JSON, COUNTERS, FAILED_CSV
@@ -131,7 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      "run (OUT/proc/processed_metadata.csv).")
         summary = augment(input_csv, options)
     except AugmentConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     print_summary(summary)
     return 0

@@ -21,6 +21,7 @@ from pipeline.logs import cause, interrupted, is_disk_full
 from pipeline.options import GhslOptions
 from pipeline.preflight import ConfigError, metadata_rows
 from transforms.common import storage
+from transforms.common.safe_text import printable
 from transforms.reports.run_reports import SUMMARY_JSON
 from transforms.store.paths import proc_path
 
@@ -43,7 +44,7 @@ def ending(exc: BaseException, argv: Optional[List[str]]) -> Tuple[int, str]:
             f"{out}, each complete (a video being saved when Ctrl-C came is finished first; press Ctrl-C again "
             f"to stop at once); {stands}. Run the same command again to finish the work: it reuses what was kept.")
     if isinstance(exc, (ConfigError, AugmentConfigError)):
-        return 2, f"error: {exc}"
+        return 2, f"error: {printable(exc)}"  # one line, whatever value it quotes
     if cause(exc, is_disk_full) or "[Errno 28]" in str(exc):  # the text: an error from a worker process
         return 1, disk_full_message(exc, argv)
     if _summary_stands(out):  # it failed before rewriting anything

@@ -33,7 +33,7 @@ from transforms.reports.write_reports import STATUSES, WriteReports
 from transforms.store import lease
 from transforms.store.listings import PROBLEM, TOTAL, ListFiles, ListOutputs, ReadIndex
 from transforms.store.reuse import Fingerprints
-from transforms.store.rows import PER_VIDEO, SENTENCES, PairSentences, ReadMetadata, nfc, pack
+from transforms.store.rows import PER_VIDEO, SENTENCES, PairSentences, ReadMetadata, SentencesAgree, nfc, pack
 
 
 class Job(NamedTuple):
@@ -63,7 +63,7 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     # video_file column it is a sentence table, whose rows are paired with their videos by sentence id first
     # (docs/published-layout.md).
     if "video_file" in job.header:
-        rows = read[PER_VIDEO]
+        rows = read[PER_VIDEO] | "One sentence per id" >> SentencesAgree()
         files = videos | "Files by stem" >> beam.Map(lambda item: (stem_key(item[0]), (item[0], tuple(item[1]))))
         paired = p | "No paired rows" >> beam.Create([])
     else:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import sys
 from typing import List, Optional, Sequence, Type
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions, _BeamArgumentParser
 
+from transforms.common.safe_text import printable
 from transforms.features import registry
 from transforms.features.version import flag
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
@@ -248,13 +250,38 @@ def option_problems(opts: GhslOptions) -> list:
     for name in ("metadata_csv", "video_dir", "output_dir"):
         if not getattr(opts, name):
             problems.append(f"--{name} is required.")
+    problems += non_finite_numbers(opts)
     for name in ("min_detection_confidence", "min_tracking_confidence"):
         if not 0.0 <= getattr(opts, name) <= 1.0:
             problems.append(f"--{name} must be between 0 and 1.")
     if not 0.0 <= opts.max_missing_fraction <= 1.0:
         problems.append("--max_missing_fraction must be between 0 and 1 (1 turns the check off).")
+    for name in ("preview_samples", "max_previews"):
+        if getattr(opts, name) < 0:
+            problems.append(f"--{name}={getattr(opts, name)}: give 0 (none) or more.")
     values = {option.name: getattr(opts, option.name) for option in registry.all_options()}
     return problems + registry.option_problems(opts.feature_version, values)
+
+
+def non_finite_numbers(opts: GhslOptions) -> List[str]:
+    """Every number option of ours given as nan or inf (which Python's float() accepts): refused where it enters.
+
+    NaN passes no comparison, so a range check alone lets it through, and it would reach the job (an
+    --release_shard_mb of inf or nan crashed while the shards were written) or be written into
+    run_summary.json as a bare NaN, which strict JSON readers refuse. The feature options' own check
+    (version.Option.problem) says the same for them."""
+    features = {option.name for option in registry.all_options()}
+    parser = argparse.ArgumentParser(add_help=False)
+    GhslOptions._add_argparse_args(parser)
+    problems = []
+    for action in parser._actions:
+        name = action.dest
+        if action.type is not float or name in features:
+            continue
+        value = getattr(opts, name, None)
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"--{name}={value} is not a number: give a finite number (default: {action.default}).")
+    return problems
 
 
 def landmark_config(opts: GhslOptions) -> dict:
@@ -351,7 +378,7 @@ def exit_on_unknown_arguments(argv: Optional[Sequence[str]]) -> None:
         if arg.startswith("--"):
             close = difflib.get_close_matches(arg.split("=", 1)[0], names, n=1)
             hint = f"did you mean {close[0]}?" if close else "no option has a similar name"
-            print(f"error: unknown option {arg} ({hint})", file=sys.stderr)
+            print(f"error: unknown option {printable(arg)} ({hint})", file=sys.stderr)
         else:
             print(f"error: unexpected argument {arg!r}: options are written --name=value", file=sys.stderr)
     print("Nothing was run. Run with --help for every option.", file=sys.stderr)

@@ -180,9 +180,33 @@ def preflight(options: PipelineOptions) -> Preflight:
             settings = release.release_settings(opts, header, values)
         except release.ReleaseConfigError as exc:
             raise ConfigError(str(exc)) from exc
-    check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
+        # How many usable rows have a blank --split_by or --heldout_by value, and what the release does with them.
+        release.log_blank_values(settings, [row_values(r) for r in rows if not r.error], what="metadata row(s)")
+    log_formula_like_values(opts, rows)
+    # Last, and only then a write: every check that can stop the run has run, so a stopped run leaves nothing.
     check_missing_videos(opts, rows, videos)
+    check_output_dir(opts, writes_lease=not options.view_as(TestOptions).dry_run)
     return Preflight(sheet_header, header, rows, videos, settings)
+
+
+def row_values(row: metadata.ClipRow) -> Dict[str, str]:
+    """A row's values by column, ours and the metadata's own."""
+    return {**row.extra, **{c: getattr(row, c) for c in metadata.REQUIRED_COLUMNS}}
+
+
+def log_formula_like_values(opts: GhslOptions, rows: List[metadata.ClipRow]) -> None:
+    """Warn when metadata values start like a spreadsheet formula (=, +, -, @): the reports keep every value as
+    written (docs/bad-input.md, "Hostile values"), so a spreadsheet that opens them by a double click may run
+    them as formulas."""
+    found = [(row.line, column, value) for row in rows for column, value in row_values(row).items()
+             if metadata.formula_like(value)]
+    if found:
+        line, column, value = found[0]
+        LOG.warning("%d value(s) of the metadata file %s start like a spreadsheet formula (=, +, -, @), e.g. line %s, "
+                    "%s = %r. The reports under proc/ keep every value exactly as written (the pipeline and its "
+                    "readers read them back; a video may be named +1.mp4): open them in a spreadsheet through its "
+                    "import dialog with the columns as text, not by a double click, which may run a formula.",
+                    len(found), opts.metadata_csv, line, column, value)
 
 
 def check_column_names(opts: GhslOptions, header: List[str]) -> None:
@@ -269,16 +293,37 @@ def list_videos(opts: GhslOptions) -> Dict[str, storage.ObjectInfo]:
 
 def check_output_dir(opts: GhslOptions, writes_lease: bool) -> None:
     """Stop unless --output_dir can be written. A run that takes the lease on a bucket proves it with
-    that write (transforms/store/lease.py), so only a dry run or a local folder needs a probe."""
+    that write (transforms/store/lease.py), so only a dry run or a local folder needs a probe, which
+    leaves no folder it made behind (the run's lease makes them again)."""
     if writes_lease and not storage.is_local(opts.output_dir):
         return
     probe = proc_path(opts.output_dir, f".write-check-{uuid.uuid4().hex}")
+    made = _missing_folders(os.path.dirname(probe)) if storage.is_local(probe) else []
     try:
         storage.write_bytes(probe, b"")
         storage.delete(probe)
     except Exception as exc:  # permissions, a file in the way, a bucket that does not exist…
         raise ConfigError(f"Cannot write under --output_dir {opts.output_dir}: {exc}. Check the path and "
                           f"that this account may write there.") from exc
+    finally:
+        for folder in made:  # deepest first
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+
+
+def _missing_folders(folder: str) -> List[str]:
+    """`folder` and each of its parents that does not exist yet, deepest first."""
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.exists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
 
 
 def check_missing_videos(opts: GhslOptions, rows, videos: Dict[str, storage.ObjectInfo]) -> None:

@@ -22,10 +22,11 @@ from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help, runs_locally
 from transforms.common import storage
 from transforms.common.progress import LOG
+from transforms.common.safe_text import printable
 from transforms.release import layout, publish, verify
 from transforms.release.inputs import NothingToRelease, ReleaseError, read_outputs, require_saved_clips
 from transforms.release.plan import EXISTS, REPAIR, check_columns, check_heldout, plan_release, read_split_file
-from transforms.release.splits import heldout_order
+from transforms.release.splits import blank_values, blank_words, heldout_order
 from transforms.release.schema import ADDED
 from transforms.release.settings import (ReleaseSettings, SettingsError, column_problems, from_options,
                                         heldout_column_problems)
@@ -145,7 +146,16 @@ def _check_outputs(opts: GhslOptions) -> ReleaseSettings:
             check_heldout(settings, [r.row.extra.get(settings.heldout_by, "") for r in outputs.saved], pins)
     except (SettingsError, ReleaseError) as exc:
         raise ReleaseConfigError(str(exc)) from exc
+    log_blank_values(settings, [outputs.processed_text(r) for r in outputs.saved])
     return settings
+
+
+def log_blank_values(settings: ReleaseSettings, rows: Sequence[Dict[str, str]], what: str = "saved clip(s)") -> None:
+    """What the splits do with blank --split_by and --heldout_by values, in the log (the card says it too)."""
+    columns = list(settings.split_by) + ([settings.heldout_by] if settings.heldout_by else [])
+    words = blank_words(blank_values(rows, columns), settings.split_by, settings.heldout_by, what=what)
+    if words:
+        LOG.warning("Blank values: %s", " ".join(words))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -186,7 +196,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if taken is not None and outcome.get("status") != SUBMITTED:  # a submitted job gives it back itself
                 lease.give_back(taken)
     except ReleaseConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     print(f"Release: {describe(outcome)}")
     return 0

@@ -14,6 +14,7 @@ from typing import List, Optional
 from pipeline.logs import configure_logging
 from pipeline.process_exit import exit_now
 from pipeline.options import GhslOptions, exit_on_unknown_arguments, exit_with_help
+from transforms.common.safe_text import printable
 from transforms.landmarks.native_logs import quiet_native_logs
 from transforms.reports.report_html import write_report_page
 from transforms.reports.run_reports import ReportsMissing, read_run
@@ -43,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         path = build_report(opts)
     except ReportsMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     print(f"Report: {path}")
     return 0

@@ -24,17 +24,28 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
+from transforms.common.safe_text import printable
+
 LOG = logging.getLogger("ghsl")
 NAMESPACE = "ghsl"  # Beam metrics namespace
 FLUSH_SECONDS = 0.5
 LOG_FILE = "run_log.txt"
 
 
+class OneLineFormatter(logging.Formatter):
+    """Each message one line, as written: a value quoted in it (a video's name, a metadata cell) cannot start a
+    line of its own or send the terminal an escape (safe_text.printable). A traceback still follows below."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def ensure_log_handler() -> None:
     """Progress lines must show in every worker process, whatever logging it set up."""
     if not LOG.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
         LOG.addHandler(handler)
         LOG.propagate = False
     LOG.setLevel(logging.INFO)
@@ -45,9 +56,10 @@ def run_folder(run_id: str) -> str:
 
 
 def line(status: str, frames: int, seconds: float, video_file: str, reason: str = "") -> str:
-    """One finished video, as the log shows it (before its number)."""
-    suffix = f" ({reason})" if reason else ""
-    return f"{status:<11} {frames:4d} frames {seconds:6.1f}s  {video_file}{suffix}"
+    """One finished video, as the log shows it (before its number): always one line, whatever the video's name
+    or the reason hold (a newline in a name would otherwise forge a line of the run log)."""
+    suffix = f" ({printable(reason)})" if reason else ""
+    return f"{status:<11} {frames:4d} frames {seconds:6.1f}s  {printable(video_file)}{suffix}"
 
 
 class Progress:

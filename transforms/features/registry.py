@@ -127,9 +127,29 @@ def declared(name: str) -> Option:
 
 
 def option_problems(version_name: str, values: Dict[str, object]) -> List[str]:
-    """Mistakes in the feature options: values out of their bounds, then what the chosen version says."""
+    """Mistakes in the feature options: values out of their bounds, options the chosen version would ignore,
+    then what the chosen version says."""
     problems = [p for o in all_options() if o.name in values for p in [o.problem(values[o.name])] if p]
-    return problems + get(version_name).option_problems(values)
+    return problems + ignored_options(version_name, values) + get(version_name).option_problems(values)
+
+
+def ignored_options(version_name: str, values: Dict[str, object]) -> List[str]:
+    """An option set away from its default that the chosen version does not read, for every such option alike.
+
+    It would change nothing (neither the features nor the fingerprint), silently: --min_hand_ratio on a v1
+    run looks like a stricter rule and is none. A value equal to the default is no mistake (a scheduler
+    may pass every parameter)."""
+    chosen = get(version_name)
+    read = {o.name for o in chosen.options}
+    problems = []
+    for option in all_options():
+        if option.name in read or option.name not in values or values[option.name] == option.default:
+            continue
+        readers = [v.name for v in versions() if option.name in {o.name for o in v.options}]
+        problems.append(f"--{option.name} needs --feature_version={' or '.join(readers)}: {version_name} does not "
+                        f"read it, so it would be ignored. Add --feature_version={readers[0]}, or drop "
+                        f"--{option.name}.")
+    return problems
 
 
 def help_text() -> str:

@@ -242,11 +242,11 @@ class FeaturesV1(version.FeatureVersion):
         version.Option("min_valid_ratio", float, QualityConfig.min_valid_ratio,
                        "Lower share of frames with pose or a hand → low quality.", bounds=(0.0, 1.0)),
         version.Option("visibility_threshold", float, QualityConfig.visibility_threshold,
-                       "A frame is kept if its mean pose visibility reaches this…"),
+                       "A frame is kept if its mean pose visibility reaches this…", bounds=(0.0, 1.0)),
         version.Option("motion_keep_threshold", float, QualityConfig.motion_keep_threshold,
-                       "…or its motion energy reaches this."),
+                       "…or its motion energy reaches this.", bounds=(0.0, float("inf"))),
         version.Option("motion_rejection_threshold", float, QualityConfig.motion_rejection_threshold,
-                       "Lower mean motion energy → 'Low motion'."),
+                       "Lower mean motion energy → 'Low motion'.", bounds=(0.0, float("inf"))),
         version.Option("ema_alpha", float, QualityConfig.ema_alpha,
                        "Exponential smoothing weight of the new frame; 0 disables smoothing.", bounds=(0.0, 1.0)),
         version.Option("keep_low_quality", version.flag, QualityConfig.keep_low_quality,
@@ -261,16 +261,6 @@ class FeaturesV1(version.FeatureVersion):
         limits=("Features v1: a part not detected is stored as zeros *before* normalization, so it appears at "
                 "-centre/scale (a phantom hand that moves with the torso), and frames are dropped, so time jumps. "
                 "Prefer a v2 release for new models.",))
-
-    def option_problems(self, values: Dict[str, object]) -> List[str]:
-        problems = []
-        if values.get("canonical_hand"):
-            problems.append("--canonical_hand needs --feature_version=v2: v1 is the team's fixed definition and "
-                            "never mirrors. Add --feature_version=v2, or drop --canonical_hand.")
-        if values.get("fill_gaps"):
-            problems.append("--fill_gaps needs --feature_version=v2: v1 is the team's fixed definition and fills "
-                            "nothing. Add --feature_version=v2, or drop --fill_gaps.")
-        return problems
 
     def compute(self, points: ClipPoints, options: Dict[str, object]) -> ClipFeatures:
         quality = QualityConfig(**{f.name: options[f.name] for f in dataclasses.fields(QualityConfig)})

@@ -24,6 +24,7 @@ Pure NumPy, no Beam or MediaPipe. docs/features.md, "Adding a feature version".
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -58,7 +59,13 @@ class Option:
     bounds: Optional[Tuple[float, float]] = None   # inclusive; checked before any work
 
     def problem(self, value) -> Optional[str]:
-        """What is wrong with `value`, with how to fix it; None when it is usable."""
+        """What is wrong with `value`, with how to fix it; None when it is usable.
+
+        A float must be finite whatever its bounds: NaN passes no comparison, so a threshold of NaN keeps or
+        rejects everything, and it would be written into run_summary.json and feature_schema.json, which
+        strict JSON readers then refuse."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"--{self.name}={value} is not a number: give a finite number, e.g. --{self.name}={self.default}."
         if self.bounds is None or self.bounds[0] <= value <= self.bounds[1]:
             return None
         low, high = self.bounds

@@ -7,6 +7,10 @@ were made, how the data was created, known limits, licence and citation.
 Every number and name in it comes from the plan the files were written from
 (and the file sizes from the files themselves); nothing is typed twice.
 
+Every value that came from the metadata or the options (a category, a column's name, a
+video's name, a group, a path, the citation) is written through transforms/common/safe_text.py:
+a `|`, a newline or HTML in it never changes the card's shape or puts markup in it.
+
 A split without clips is left out of the header: `datasets` cannot load an
 empty split, and would refuse the whole folder.
 """
@@ -15,12 +19,14 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Mapping
 
+from transforms.common.safe_text import code_block, code_span, markdown_text
 from transforms.features import registry
 from transforms.features.version import FeatureVersion
 from transforms.release import layout
 from transforms.release.plan import ReleasePlan
 from transforms.release.conditions import conditions_markdown
 from transforms.release.plan import heldout_rule
+from transforms.release.splits import BLANK_VALUE, blank_values, blank_words
 from transforms.release.stats import STATS_NPZ
 
 FEATURE_SCHEMA_JSON = "feature_schema.json"
@@ -85,7 +91,7 @@ def _summary(plan: ReleasePlan) -> str:
 
 def _group_words(plan: ReleasePlan) -> str:
     columns = plan.settings.split_by
-    return f"`{columns[0]}`" if len(columns) == 1 else "(" + ", ".join(f"`{c}`" for c in columns) + ") group"
+    return code_span(columns[0]) if len(columns) == 1 else "(" + ", ".join(map(code_span, columns)) + ") group"
 
 
 def _loading(plan: ReleasePlan) -> str:
@@ -137,7 +143,7 @@ standardized as above) in `transforms/release/batches.py`.
 def _structure(plan: ReleasePlan, shards: Mapping[str, Mapping]) -> str:
     lines = ["## Structure", "", "One row per clip, in video_file order. Fields (the same names as the Parquet "
              f"schema and `{FEATURE_SCHEMA_JSON}`'s `fields`):", ""]
-    lines += [f"- `{f['name']}` ({f['type']}): {f['description']}" for f in plan.schema.field_docs()]
+    lines += [f"- {code_span(f['name'])} ({f['type']}): {f['description']}" for f in plan.schema.field_docs()]
     rows_per_shard: Dict[str, int] = {}
     for clip in plan.clips:
         rows_per_shard[clip.shard] = rows_per_shard.get(clip.shard, 0) + 1
@@ -165,7 +171,8 @@ def _splits_csv_words(plan: ReleasePlan) -> str:
     heldout = plan.assignment.heldout
     if heldout is None:
         return "video_file, group, split of every clip"
-    return (f"video_file, group, sentence_split, {heldout.column}, heldout, split (its condition, or left_out) of "
+    return (f"video_file, group, sentence_split, {markdown_text(heldout.column)}, heldout, split (its condition, or "
+            f"left_out) of "
             f"every clip; as --split_file it pins both axes")
 
 
@@ -183,39 +190,43 @@ def _splits(plan: ReleasePlan) -> str:
     ratios = ", ".join(f"{split} {r:g}" for split, r in zip(("train", "validation", "test"), s.ratios))
     total = max(len(plan.clips), 1)
     lines = ["## Splits and how they were made", "",
-             f"Group-disjoint by `{', '.join(s.split_by)}` (--split_by): a clip's group is "
+             f"Group-disjoint by {code_span(', '.join(s.split_by))} (--split_by): a clip's group is "
              + ("its value" if len(s.split_by) == 1 else "the JSON list of those values")
              + ", and every clip of a group is in the same split. Each group's position is the first 8 bytes of "
                f"sha256(\"{s.seed}:<group>\") as a number in [0, 1) (--split_seed={s.seed}); positions below the "
                f"train ratio go to train, below train + validation to validation, the rest to test (--split_ratios: "
                f"{ratios}). A group's split depends on its own key and the seed alone, so adding data never moves "
-               "a clip already released; the ratios hold on average, not exactly.", "",
-             "| split | clips | share | groups | frames |", "|---|---|---|---|---|"]
+               "a clip already released; the ratios hold on average, not exactly.", ""]
+    blanks = _blank_values(plan)
+    if blanks:
+        lines += ["**Blank values.** " + " ".join(markdown_text(w) for w in blanks), ""]
+    lines += ["| split | clips | share | groups | frames |", "|---|---|---|---|---|"]
     lines += [f"| {split} | {counts.clips[split]} | {counts.clips[split] / total:.1%} | {counts.groups[split]} | "
               f"{counts.frames[split]} |" for split in a.splits]
     lines += ["", "Clips per category:", "", "| category | " + " | ".join(a.splits) + " |",
               "|---|" + "---|" * len(a.splits)]
-    lines += [f"| {cat} | " + " | ".join(str(by[split]) for split in a.splits) + " |"
+    lines += [f"| {markdown_text(cat)} | " + " | ".join(str(by[split]) for split in a.splits) + " |"
               for cat, by in counts.by_category.items()]
     lines += ["", "**Duplicate recordings.** Clips whose landmark files (.pose) have the same sha256 are the same "
               "recording; groups linked by one are assigned together, to the split of the linked group with the "
               "lowest position (pinned groups first), so a recording is never on two sides of a split. "]
     if a.duplicates:
         lines[-1] += f"{len(a.duplicates)} set(s) here:"
-        lines += [""] + [f"- {', '.join(f'`{v}`' for v in d.video_files)} → {d.split}"
+        lines += [""] + [f"- {', '.join(map(code_span, d.video_files))} → {d.split}"
                          for d in a.duplicates[:MAX_LISTED]] + _more(a.duplicates)
     else:
         lines[-1] += "None here."
     if a.moved:
         lines += ["", f"Groups that left their own split to stay with a group sharing a recording ({len(a.moved)}):", ""]
-        lines += [f"- `{m.group}`: {m.own_split} → {m.split} (with `{m.decided_by}`)" for m in a.moved[:MAX_LISTED]]
+        lines += [f"- {code_span(m.group)}: {m.own_split} → {m.split} (with {code_span(m.decided_by)})"
+                  for m in a.moved[:MAX_LISTED]]
         lines += _more(a.moved)
     if s.split_file:
-        lines += ["", f"**Pinned splits.** `{s.split_file}` (--split_file) pins {a.pinned_groups} of the "
+        lines += ["", f"**Pinned splits.** {code_span(s.split_file)} (--split_file) pins {a.pinned_groups} of the "
                       f"{sum(counts.groups.values())} groups. Groups it does not name follow the rule above "
                       f"({len(a.unpinned)}){':' if a.unpinned else '.'}"]
         if a.unpinned:
-            lines += [""] + [f"- `{g}` → {_split_of_group(plan, g)}" for g in a.unpinned[:MAX_LISTED]]
+            lines += [""] + [f"- {code_span(g)} → {_split_of_group(plan, g)}" for g in a.unpinned[:MAX_LISTED]]
             lines += _more(a.unpinned)
     lines += ["", conditions_markdown([c.values for c in plan.clips], a.splits, s.split_by, s.heldout_by,
                                       list(a.left_out.values()), a.heldout, heldout_rule(s, None), s.seed).rstrip()]
@@ -230,6 +241,16 @@ def _splits(plan: ReleasePlan) -> str:
             lines += ["", "An empty split has no file and is not declared in the header above (`datasets` cannot "
                           "load an empty split), so `load_dataset` returns only the others."]
     return "\n".join(lines) + "\n"
+
+
+def _blank_values(plan: ReleasePlan) -> List[str]:
+    """What the splits did with blank values of the --split_by and --heldout_by columns (splits.blank_words):
+    counted over the clips released, and the clips left out for a blank held-out value."""
+    s = plan.settings
+    counts = blank_values([c.values for c in plan.clips], s.split_by)
+    if s.heldout_by:
+        counts[s.heldout_by] = sum(1 for o in plan.assignment.left_out.values() if o.kind == BLANK_VALUE)
+    return blank_words(counts, s.split_by, s.heldout_by)
 
 
 def _split_of_group(plan: ReleasePlan, group: str) -> str:
@@ -250,11 +271,11 @@ def _creation(plan: ReleasePlan) -> str:
              f"Each video went through MediaPipe Holistic frame by frame; its landmarks were normalized around the "
              f"torso, smoothed and judged for quality by feature definition {definition}. Clips the quality rules "
              f"rejected are not here (see the run's `proc/low_quality_videos.csv`). Source metadata: "
-             f"`{config.get('metadata_csv', 'unknown')}`.", "",
+             f"{code_span(config.get('metadata_csv', 'unknown'))}.", "",
              "| | |", "|---|---|"]
-    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in fs["options"].items()]
-    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in landmark.items()]
-    lines += [f"| {k} | `{json.dumps(v)}` |" for k, v in plan.settings.as_dict().items()]
+    lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in fs["options"].items()]
+    lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in landmark.items()]
+    lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in plan.settings.as_dict().items()]
     lines += [f"| version of {k} | {v} |" for k, v in versions.items()]
     lines += ["", f"The release id `{plan.release_id}` is the start of the sha256 of the inputs in `{layout.MANIFEST}` "
                   "(the metadata rows, each clip's feature fingerprint and landmark sha256, the options): the same "
@@ -271,16 +292,16 @@ def _limits(plan: ReleasePlan) -> str:
               "- Only exact copies of a video are detected as duplicates (same landmark bytes); a re-encoded, "
               "trimmed or mirrored copy of a recording is not.",
               f"- Signers are only kept apart if a column names them and --split_by uses it; this release splits by "
-              f"`{', '.join(plan.settings.split_by)}`.", ""]
+              f"{code_span(', '.join(plan.settings.split_by))}.", ""]
     return "\n".join(lines)
 
 
 def _licence(plan: ReleasePlan) -> str:
     s = plan.settings
-    licence = (s.license + " (--release_license)" if s.license else
+    licence = (markdown_text(s.license) + " (--release_license)" if s.license else
                "_To be completed by the dataset's owners (--release_license): the licence of the videos these "
                "features were made from applies._")
-    citation = (f"```\n{s.citation}\n```" if s.citation else
+    citation = (code_block(s.citation) if s.citation else
                 "_To be completed by the dataset's owners (--release_citation)._")
     return f"## Licence\n\n{licence}\n\n## Citation\n\n{citation}\n"
 

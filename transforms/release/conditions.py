@@ -15,8 +15,9 @@ import json
 from collections import defaultdict
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
+from transforms.common.safe_text import code_span, markdown_text
 from transforms.release.settings import HELDOUT_SPLITS
-from transforms.release.splits import COPY_OF_SEEN, VALIDATION_SENTENCE, HeldOut, HeldOutRule, LeftOut
+from transforms.release.splits import BLANK_VALUE, COPY_OF_SEEN, VALIDATION_SENTENCE, HeldOut, HeldOutRule, LeftOut
 
 SENTENCE_COLUMN = "sentence_id"
 MAX_LISTED = 50  # left-out clips listed by name; beyond that, counted
@@ -107,7 +108,7 @@ def _group(row: Mapping[str, object], split_by: Sequence[str]) -> str:
 
 
 def _columns(split_by: Sequence[str]) -> str:
-    return ", ".join(f"`{c}`" for c in split_by)
+    return ", ".join(map(code_span, split_by))
 
 
 def conditions_markdown(rows: Sequence[Mapping[str, object]], splits: Sequence[str], split_by: Sequence[str],
@@ -128,19 +129,19 @@ def conditions_markdown(rows: Sequence[Mapping[str, object]], splits: Sequence[s
 
 def heldout_rule_markdown(heldout: HeldOut, rule: HeldOutRule, seed: int) -> str:
     column, n = heldout.column, len(heldout.order)
-    order = ", ".join(f"`{v}`" for v in heldout.order)
+    order = ", ".join(map(code_span, heldout.order))
     if heldout.fold is not None:
         how = f"fold {heldout.fold} of {n} (--heldout_fold={heldout.fold}) holds out value {heldout.fold} of the order"
     else:
         how = f"{rule.size_words()} holds out the first {len(heldout.by_rule)} of the order"
-    text = (f"Held out: `{column}` (--heldout_by) = " + ", ".join(f"`{v}`" for v in heldout.held)
-            + "; seen: " + ", ".join(f"`{v}`" for v in heldout.seen) + ". \"Signers\" below means values of "
-            f"`{column}`. The {n} values in their order, by the first 8 bytes of sha256(\"{seed}:heldout:<value>\") "
+    text = (f"Held out: {code_span(column)} (--heldout_by) = " + ", ".join(map(code_span, heldout.held))
+            + "; seen: " + ", ".join(map(code_span, heldout.seen)) + ". \"Signers\" below means values of "
+            f"{code_span(column)}. The {n} values in their order, by the first 8 bytes of sha256(\"{seed}:heldout:<value>\") "
             f"(value text on a tie): {order}; {how}. The order depends on the seed and the set of values alone, so "
             f"videos of these values added later never change it.")
     if heldout.unpinned is not None:
         text += (f" The --split_file pins {len(heldout.pinned)} of the values; "
-                 + ("the others follow the rule: " + ", ".join(f"`{v}`" for v in heldout.unpinned) + "."
+                 + ("the others follow the rule: " + ", ".join(map(code_span, heldout.unpinned)) + "."
                     if heldout.unpinned else "it names them all."))
     return text
 
@@ -148,7 +149,7 @@ def heldout_rule_markdown(heldout: HeldOut, rule: HeldOutRule, seed: int) -> str
 def summary_table(summaries: Sequence[SplitSummary], heldout_by: Optional[str] = None) -> str:
     head = ["split", "signers", "sentences", "clips", "frames", "distinct sentences"]
     if heldout_by:
-        head.append(f"distinct `{heldout_by}`")
+        head.append(f"distinct {code_span(heldout_by)}")
     head += ["categories", "measures"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summaries:
@@ -164,7 +165,7 @@ def summary_table(summaries: Sequence[SplitSummary], heldout_by: Optional[str] =
 def overlap_table(found: Sequence[Overlap], split_by: Sequence[str], heldout_by: Optional[str] = None) -> str:
     head = ["split", f"{_columns(split_by)} groups also in train"]
     if heldout_by:
-        head.append(f"`{heldout_by}` values also in train")
+        head.append(f"{code_span(heldout_by)} values also in train")
     lines = ["What each split shares with train, counted from the rows (\"0, promised\": the rule guarantees 0):", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for o in found:
@@ -186,11 +187,12 @@ def left_out_markdown(left_out: Sequence[LeftOut]) -> str:
     for clip in left_out:
         by_kind[clip.kind].append(clip)
     why = {VALIDATION_SENTENCE: "a held-out value with a validation sentence (neither unseen condition applies)",
-           COPY_OF_SEEN: "the same recording as a seen value's clip (kept on the seen side only)"}
+           COPY_OF_SEEN: "the same recording as a seen value's clip (kept on the seen side only)",
+           BLANK_VALUE: "a blank held-out value (whose clip it is is unknown: neither side)"}
     lines = [f"**Left out.** {len(left_out)} clip(s) are in no split (`split` = left_out in splits.csv):"]
     for kind, clips in sorted(by_kind.items()):
         lines += ["", f"{len(clips)} for {why[kind]}:", ""]
-        lines += [f"- `{c.video_file}`: {c.reason}" for c in clips[:MAX_LISTED]]
+        lines += [f"- {code_span(c.video_file)}: {markdown_text(c.reason)}" for c in clips[:MAX_LISTED]]
         if len(clips) > MAX_LISTED:
             lines.append(f"- … and {len(clips) - MAX_LISTED} more (see splits.csv)")
     return "\n".join(lines)

@@ -341,7 +341,8 @@ def split_policy(plan: ReleasePlan) -> List[str]:
                    f"sha256(\"{s.seed}:heldout:<value>\") and {how}, unless --split_file pins them; held out of "
                    f"training: {', '.join(heldout.held)}; seen: {', '.join(heldout.seen)}. A held-out value's "
                    f"clip with a train sentence is in test_unseen_signers, with a test sentence in test_unseen_both, "
-                   f"with a validation sentence in no split ({len(a.left_out)} clip(s) left out, listed in "
+                   f"with a validation sentence (or with a blank {heldout.column}) in no split ({len(a.left_out)} "
+                   f"clip(s) left out, listed in "
                    f"splits.csv and the card). Report test, test_unseen_signers and test_unseen_both side "
                    f"by side; choose models on validation only.")
     return out
@@ -410,7 +411,7 @@ def _left_out_words(plan: ReleasePlan) -> List[str]:
     if plan.assignment.heldout is None:
         return []
     return [f"{len(plan.assignment.left_out)} saved clip(s) are in no split (held-out values with a validation "
-            f"sentence, or copies of a seen recording; splits.csv and the card list them)."]
+            f"sentence, copies of a seen recording, or a blank held-out value; splits.csv and the card list them)."]
 
 
 def _preprocessing(plan: ReleasePlan, mediapipe: str, landmarks: str, features: str) -> List[str]:

@@ -39,7 +39,9 @@ ID_DIGITS = 16
 
 
 def canonical(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # Strict JSON (no NaN or Infinity) everywhere a release is described: strict readers refuse the rest.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
 
 
 def sha256(data: bytes) -> str:
@@ -76,7 +78,7 @@ def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping
                   created: Optional[str] = None) -> str:
     created = created or now()
     return json.dumps({"format": FORMAT, "release_id": release_id_, "created_at": created, "inputs": inputs,
-                       "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False) + "\n"
+                       "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def file_entry(data: bytes, written=None) -> Dict[str, object]:

@@ -181,7 +181,8 @@ def _small_files(plan: ReleasePlan, shards: Mapping[str, Mapping], train_moments
     columns, splits = splits_csv(plan.assignment)
     return {
         STATS_NPZ: train_stats_npz(train_moments, plan.feature_schema["options"], plan.counts.clips["train"]),
-        FEATURE_SCHEMA_JSON: (json.dumps(plan.feature_schema, indent=1, ensure_ascii=False) + "\n").encode("utf-8"),
+        FEATURE_SCHEMA_JSON: (json.dumps(plan.feature_schema, indent=1, ensure_ascii=False, allow_nan=False)
+                              + "\n").encode("utf-8"),
         SPLITS_CSV: csv_text(columns, splits).encode("utf-8"),
         README: dataset_card(plan, shards).encode("utf-8"),
     }

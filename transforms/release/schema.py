@@ -155,7 +155,11 @@ def _typed(f: Field, given: object, video_file: str):
         if f.kind == "bool":
             return given if isinstance(given, bool) else {"True": True, "False": False}[given]
         if f.kind in ("int32", "int64"):
-            return int(given)
+            number, bits = int(given), int(f.kind[3:])
+            # Arrow would overflow while the shards are written, inside the job: refused here, with the value.
+            if not -2 ** (bits - 1) <= number < 2 ** (bits - 1):
+                raise ValueError(f"outside the range of an {f.kind}")
+            return number
         if f.kind == "float64":
             return float(given)
         if f.kind == "strings":
@@ -181,7 +185,8 @@ def release_schema(csv_columns: Sequence[str], feature_options: Mapping[str, obj
     for name in present:
         kind, text = _KNOWN[name]
         fields.append(Field(name, kind, text.format(frames=frames, dim=dim, columns=columns)))
-    fields += [Field(c, "string", f"The metadata column `{c}`, as the metadata file wrote it.") for c in others]
+    # The name is the field's own: not repeated in the text, which the card shows as it is.
+    fields += [Field(c, "string", "A column of the metadata file, as the file wrote it.") for c in others]
     return ReleaseSchema(fields, str(feature_options["feature_version"]), dim, dtype)
 
 

@@ -104,6 +104,13 @@ def parse_split_by(text: str) -> Tuple[str, ...]:
     if not columns:
         raise SettingsError("--split_by is empty: name the metadata column(s) that make a group, e.g. "
                             "--split_by=sentence_id or --split_by=signer,take.")
+    # A repeated column changes every group's text (["7", "7"] instead of "7"), and so every group's
+    # position: the same data would be split differently, moving clips between splits, for nothing.
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        once = ",".join(dict.fromkeys(columns))
+        raise SettingsError(f"--split_by={text} names {', '.join(repeated)} more than once, which would change every "
+                            f"group and move clips between splits: name each column once, --split_by={once}.")
     return columns
 
 
@@ -197,8 +204,11 @@ def from_options(opts) -> ReleaseSettings:
     if fold is not None and heldout_by is None and _blank(heldout_text):
         problems.append(f"--heldout_fold={fold_text} needs --heldout_by: name the column whose values the folds hold "
                         f"out, e.g. --heldout_by=signer --heldout_fold={fold_text}.")
-    if opts.release_shard_mb <= 0:
-        problems.append(f"--release_shard_mb={opts.release_shard_mb:g}: give a positive size in MB.")
+    shard_mb = opts.release_shard_mb
+    # NaN passes no comparison and int(inf) overflows: both crashed inside the job, while shards were written.
+    if not (math.isfinite(shard_mb) and shard_mb * 1024 * 1024 >= 1):
+        problems.append(f"--release_shard_mb={shard_mb:g}: give a positive size in MB (at least one byte), "
+                        f"e.g. --release_shard_mb=256.")
     if problems:
         raise SettingsError(" ".join(problems))
     on = heldout_by is not None

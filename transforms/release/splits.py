@@ -43,6 +43,15 @@ The held-out axis (--heldout_by; docs/release.md, "Evaluation conditions"):
 7. A recording (one .pose sha256) found under a held-out value and a seen value
    is kept on the seen side only: its held-out copies are left out, so no
    recording is on two sides of the held-out axis either.
+
+Blank values (empty, or only spaces): in a --split_by column a blank is a value
+like any other, written as it is, so the clips that share it (with the same other
+--split_by values) are one group, in one split. In the held-out column a blank says
+nothing about who signed: the clip could be a held-out signer's as well as a seen
+one's, so it is in neither side (left out, point 8) and its blank is no value of
+the order. Both are counted in the log and in the card (`blank_values`).
+
+8. A clip whose held-out value is blank is left out.
 """
 from __future__ import annotations
 
@@ -54,7 +63,7 @@ import json
 import math
 from collections import defaultdict
 from fractions import Fraction
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from transforms.release.settings import ALL_SPLITS, HELDOUT_SPLITS, SPLITS, ReleaseSettings
 
@@ -71,6 +80,7 @@ UNSEEN_SPLIT = {"train": HELDOUT_SPLITS[0], "test": HELDOUT_SPLITS[1]}
 # Why a clip is left out (LeftOut.kind).
 VALIDATION_SENTENCE = "validation sentence"
 COPY_OF_SEEN = "copy of a seen recording"
+BLANK_VALUE = "blank held-out value"
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 
 
@@ -108,9 +118,39 @@ def heldout_position(value: str, seed: int) -> float:
     return position(f"{HELDOUT_SALT}:{value}", seed)
 
 
+def is_blank(value) -> bool:
+    return value is None or not str(value).strip()
+
+
+def blank_values(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> Dict[str, int]:
+    """For each of `columns` (in order) that has any, how many rows have a blank value there."""
+    counts = {c: 0 for c in columns}
+    for row in rows:
+        for c in columns:
+            counts[c] += is_blank(row.get(c))
+    return {c: n for c, n in counts.items() if n}
+
+
+def blank_words(counts: Mapping[str, int], split_by: Sequence[str], heldout_by: Optional[str],
+                what: str = "clip(s)") -> List[str]:
+    """What the splits do with blank values, one sentence per column that has any (module docstring)."""
+    words = []
+    for column in split_by:
+        if counts.get(column):
+            words.append(f"{counts[column]} {what} have a blank {column} (--split_by): a blank is a value like any "
+                         f"other there, so those with the same blank (and the same other --split_by values) are "
+                         f"one group, all in one split.")
+    if heldout_by and counts.get(heldout_by):
+        words.append(f"{counts[heldout_by]} {what} have a blank {heldout_by} (--heldout_by): whose they are is "
+                     f"unknown, so they are left out of every split (neither held out nor seen; left_out in "
+                     f"splits.csv).")
+    return words
+
+
 def heldout_order(values, seed: int) -> List[str]:
-    """The documented order of the held-out column's values: the rule holds out its first k, fold i its i-th."""
-    return sorted(set(values), key=lambda v: (heldout_position(v, seed), v))
+    """The documented order of the held-out column's values: the rule holds out its first k, fold i its i-th.
+    A blank is no value (module docstring, point 8)."""
+    return sorted({v for v in values if not is_blank(v)}, key=lambda v: (heldout_position(v, seed), v))
 
 
 def heldout_size(n: int, count: Optional[int] = None, share: Optional[float] = None) -> int:
@@ -432,12 +472,16 @@ def _conditions(sentences: Assignment, clips: Sequence[Clip], seed: int, rule: H
     held = set(decided.held)
     seen_copy: Dict[str, Clip] = {}
     for c in sorted(clips, key=lambda c: c.video_file):
-        if c.heldout_value not in held:
+        if c.heldout_value not in held and not is_blank(c.heldout_value):
             seen_copy.setdefault(c.recording, c)
     split, left_out = {}, {}
     for c in clips:
         own = sentences.sentence_split[c.video_file]
-        if c.heldout_value not in held:
+        if is_blank(c.heldout_value):
+            left_out[c.video_file] = LeftOut(
+                c.video_file, BLANK_VALUE,
+                f"its {rule.column} is blank ({c.heldout_value!r}): it could be a held-out or a seen one's")
+        elif c.heldout_value not in held:
             split[c.video_file] = own
         elif c.recording in seen_copy:
             other = seen_copy[c.recording]

@@ -351,5 +351,7 @@ def write_summary(released) -> dict:
     content = dict(released.outputs.summary)
     if released.outcome is not None:
         content["release"] = released.outcome
-    storage.write_text(proc_path(released.outputs.output_dir, SUMMARY_JSON), json.dumps(content, indent=2) + "\n")
+    # Strict JSON: a NaN written bare is refused by strict readers (the options are checked finite where they enter).
+    storage.write_text(proc_path(released.outputs.output_dir, SUMMARY_JSON),
+                       json.dumps(content, indent=2, allow_nan=False) + "\n")
     return content

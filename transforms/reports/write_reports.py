@@ -336,8 +336,8 @@ def _write_index(entries: List, stale: bool, total: Optional[ExactMoments], outp
 def _run_outputs(page_picks, ctx: RunContext, proc: Dict, saved: List[ClipResult], counts: Dict,
                  orphans: List[dict], total: Optional[ExactMoments], *_written) -> RunOutputs:
     options = ctx.feature_options
-    storage.write_text(proc_path(ctx.output_dir, SCHEMA_JSON), json.dumps(feature_schema(options), indent=1) + "\n",
-                       unless=proc.get(SCHEMA_JSON))
+    schema = json.dumps(feature_schema(options), indent=1, allow_nan=False) + "\n"  # strict JSON: no NaN
+    storage.write_text(proc_path(ctx.output_dir, SCHEMA_JSON), schema, unless=proc.get(SCHEMA_JSON))
     moments = total.rounded() if total is not None else None
     return RunOutputs(ctx.output_dir, saved, list(ctx.extra_columns), dict(options),
                       summary(counts, moments, ctx.config, options, ctx.started_at, orphans), orphans, page_picks)

@@ -24,6 +24,7 @@ import logging
 import posixpath
 import re
 import unicodedata
+import zipfile
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from transforms.common import storage
@@ -33,7 +34,10 @@ REQUIRED_COLUMNS = ("video_file", "sentence_id", "sentence", "category")
 PUBLISHED_COLUMNS = {"sentence_id": "Sentence ID", "sentence": "Sentence Text", "category": "Category"}
 
 _SCHEME_OR_DRIVE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+_INTEGER = re.compile(r"^[+-]?[0-9]+\Z")
+_DIGITS = re.compile(r"^[+-]?\d+\Z")               # any script's digits (full-width ７, Arabic-Indic ٧…)
+# The release's sentence_id is an int64 (transforms/release/schema.py): an id beyond it cannot be written.
+SENTENCE_ID_MIN, SENTENCE_ID_MAX = -2 ** 63, 2 ** 63 - 1
 _ZIP = b"PK\x03\x04"                               # an .xlsx is a zip archive
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
 _COLUMNS_EXAMPLE = 'sentence_id="Sentence ID",sentence="Sentence Text",category=Category'
@@ -62,6 +66,9 @@ class ClipRow:
     extra: Dict[str, str]     # every other input column, in input order
     error: Optional[str] = None
     missing: bool = False     # a sentence with no video: reported missing, `error` says why
+    # sentence_id as the file writes it ("007"; sentence_id holds "7"), until the rows of one id are compared
+    # (mark_sentence_conflicts); "" when it is written as sentence_id says.
+    written_id: str = ""
 
     @property
     def feature_stem(self) -> str:
@@ -71,7 +78,7 @@ class ClipRow:
     def __reduce__(self):
         # Positional: a job moves rows by the hundred thousand (see verdict.Measures.__reduce__).
         return ClipRow, (self.line, self.video_file, self.sentence_id, self.sentence, self.category, self.extra,
-                         self.error, self.missing)
+                         self.error, self.missing, self.written_id)
 
 
 def read_bytes(path: str) -> bytes:
@@ -136,6 +143,26 @@ def sheet_of_csv(text: str, source: str, columns: Optional[Dict[str, str]] = Non
     return _sheet(_csv_lines(text, source), source, "the file must be comma-separated", columns, stream)
 
 
+class FormulaCell(str):
+    """An .xlsx cell holding a formula whose value the file does not hold: its text is empty, and the formula is
+    kept to name it (Excel and LibreOffice save each formula's value with it; a workbook written by a script or
+    some other tools holds the formula alone, which a reader cannot compute)."""
+
+    formula: str
+
+    def __new__(cls, formula: str) -> "FormulaCell":
+        cell = super().__new__(cls, "")
+        cell.formula = formula
+        return cell
+
+
+class OpenQuote(list):
+    """The fields of a CSV line that opens a quote (") never closed, read from that line alone: the quote would
+    have swallowed every line after it (`swallowed` of them) into one field."""
+
+    swallowed: int = 0
+
+
 def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]] = None,
                       stream: bool = False) -> Sheet:
     """The first sheet of an .xlsx workbook, its rows cut to the header's width."""
@@ -143,23 +170,48 @@ def sheet_of_workbook(raw: bytes, source: str, columns: Optional[Dict[str, str]]
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        # The same sheet with its formulas, to tell a formula with no saved value (FormulaCell) from an empty
+        # cell; read only when the workbook has formulas at all, since it doubles the time a sheet takes.
+        formulas = (openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
+                    if _has_formulas(raw) else None)
     except Exception as exc:  # a zip that is not a workbook, a damaged file…
         raise MetadataError(f"The {source} cannot be opened as an Excel .xlsx workbook: {exc}. Save it again "
                             f"from Excel, or export the sheet as CSV UTF-8.") from exc
 
     def rows():
         try:
-            for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
-                yield number, [_cell_text(v) for v in values]
+            shown = book.worksheets[0].iter_rows(values_only=True)
+            if formulas is None:
+                for number, values in enumerate(shown, start=1):
+                    yield number, [_cell_text(v) for v in values]
+                return
+            written = formulas.worksheets[0].iter_rows()
+            for number, (values, cells) in enumerate(zip(shown, written), start=1):
+                yield number, [_cell_text(v, c) for v, c in zip(values, cells)]
         finally:
             book.close()
+            if formulas is not None:
+                formulas.close()
 
     return _sheet(_to_header_width(rows()), source, "the first sheet is read", columns, stream)
 
 
-def _cell_text(value) -> str:
-    """A cell as the sheet shows it: 12 (stored as the float 12.0) is "12", an empty cell ""."""
+_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")   # <f>SUM(A1)</f>, <f t="shared" …/>, <x:f>
+
+
+def _has_formulas(raw: bytes) -> bool:
+    """Some worksheet of the .xlsx holds a formula (an <f> element in its XML)."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        return any(_FORMULA_ELEMENT.search(archive.read(name)) for name in archive.namelist()
+                   if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+
+
+def _cell_text(value, cell=None) -> str:
+    """A cell as the sheet shows it: 12 (stored as the float 12.0) is "12", an empty cell "", a formula whose
+    value was not saved a FormulaCell. cell: the same cell read with its formulas."""
     if value is None:
+        if getattr(cell, "data_type", None) == "f":
+            return FormulaCell(str(cell.value))
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -193,17 +245,86 @@ def _to_header_width(lines: Iterable[Tuple[int, List[str]]]) -> Iterator[Tuple[i
             yield number, (values + [""] * width)[:width]
 
 
+class _Taken:
+    """The lines a csv.reader takes from a text, those of the record it is reading remembered."""
+
+    def __init__(self, text: str):
+        self._lines = io.StringIO(text, newline="")
+        self.record: List[str] = []   # the raw lines of the record being read
+        self.record_start = 0         # where that record starts in the text
+        self.consumed = 0             # characters taken so far
+        self.exhausted = False        # the reader asked for a line past the end
+
+    def next_record(self) -> None:
+        self.record, self.record_start = [], self.consumed
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._lines)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.record.append(line)
+        self.consumed += len(line)
+        return line
+
+
 def _csv_lines(text: str, source: str) -> Iterator[Tuple[int, List[str]]]:
-    """(line where the record starts, its fields) for every record of a CSV text."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    try:
-        for values in reader:
+    """(line where the record starts, its fields) for every record of a CSV text.
+
+    A quote (") opened and never closed would swallow every line after it into one field: a file of
+    a thousand rows read as a few, the rest gone without a word. Such a line is given as an OpenQuote
+    (judged a failed row naming it), and the lines after it are read again on their own. So is a
+    quoted field longer than csv's field limit (128 KiB), which only a quote left open makes.
+    """
+    first = 1
+    while True:
+        taken = _Taken(text)
+        reader = csv.reader(taken)
+        start, rest = first, None
+        while True:
+            taken.next_record()
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if "field larger than field limit" not in str(exc):
+                    where = f" near line {start}" if start > 1 else ""
+                    raise MetadataError(f"The {source} is not valid CSV{where}: {exc}.") from exc
+                values = None
+            if values is None or (taken.exhausted and _opens_quote(taken.record)):
+                yield start, _open_quote(taken.record[0], len(taken.record) - 1 if values is not None else None)
+                rest = text[taken.record_start + len(taken.record[0]):]
+                break
             yield start, values
-            start = reader.line_num + 1
+            start = first + reader.line_num
+        text, first = rest, start + 1
+
+
+def _opens_quote(record: List[str]) -> bool:
+    """The raw lines of a CSV record end inside a quoted field (only the last record of a text can)."""
+    try:
+        for _ in csv.reader(record, strict=True):
+            pass
     except csv.Error as exc:
-        where = f" near line {start}" if start > 1 else ""
-        raise MetadataError(f"The {source} is not valid CSV{where}: {exc}.") from exc
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _open_quote(line: str, swallowed: Optional[int]) -> OpenQuote:
+    """The fields of a line that opens a quote, from that line alone; swallowed: the lines after it the quote
+    took (None: more than csv's field limit)."""
+    try:
+        read = next(csv.reader([line]), [])
+    except csv.Error:  # the line alone is longer than the field limit: its start holds the fields before the quote
+        read = next(csv.reader([line[:4096]]), [])
+    fields = OpenQuote(read)
+    fields.swallowed = swallowed
+    return fields
 
 
 def _sheet(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str,
@@ -215,12 +336,37 @@ def _sheet(lines: Iterable[Tuple[int, List[str]]], source: str, layout: str,
     except StopIteration:
         raise MetadataError(
             f"The {source} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}.") from None
+    blank = [i for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        raise MetadataError(_blank_header(source, header, blank))
     header = rename_columns([name.strip() for name in header], columns, source)
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise MetadataError(f"The {source} repeats the column(s) {', '.join(dupes)}; give each column one name.")
-    data = ((line, values) for line, values in lines if values and any(v.strip() for v in values))
+    data = ((line, values) for line, values in lines
+            if values and any(v.strip() or isinstance(v, FormulaCell) for v in values))
     return Sheet(source=source, layout=layout, header=header, lines=data if stream else list(data))
+
+
+def column_letter(index: int) -> str:
+    """A spreadsheet's name of the column at 0-based `index`: A, B, … Z, AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _blank_header(source: str, header: List[str], blank: List[int]) -> str:
+    """Why a header with empty names cannot be read: its values would go into the release as a column named ''."""
+    where = ", ".join(f"column {i + 1} ({column_letter(i)})" + (
+        f", whose formula {header[i].formula} has no value saved" if isinstance(header[i], FormulaCell) else "")
+        for i in blank[:5])
+    return (f"The {source} has a header cell with no name: {where}. Every column needs a name, or its values would "
+            f"be carried into the reports and the release under an empty one (a merged header cell leaves the "
+            f"cells it covers empty). Name the column, unmerge the header cells and name each, or delete the "
+            f"column, and run again.")
 
 
 def check_columns(sheet: Sheet, required: Iterable[str], what: str) -> None:
@@ -243,6 +389,7 @@ def judge(sheet: Sheet, listing: Optional[Iterable[str]] = None) -> Tuple[List[s
     """
     check_columns(sheet, REQUIRED_COLUMNS, "")
     rows = [judge_line(sheet.header, values, line) for line, values in sheet.lines]
+    mark_sentence_conflicts(rows)
     if listing is not None:
         match_normalization(rows, listing, sheet.source)
     mark_duplicates(rows)
@@ -251,7 +398,7 @@ def judge(sheet: Sheet, listing: Optional[Iterable[str]] = None) -> Tuple[List[s
 
 def judge_line(header: List[str], values: List[str], line: int) -> ClipRow:
     """One line of a per-video file as a row, judged on its own (the checks that need other rows or the
-    listing come after: match_normalization, mark_duplicates, the plan)."""
+    listing come after: mark_sentence_conflicts, match_normalization, mark_duplicates, the plan)."""
     fields = dict(zip(header, values))
     row = ClipRow(
         line=line,
@@ -261,13 +408,14 @@ def judge_line(header: List[str], values: List[str], line: int) -> ClipRow:
         category=fields.get("category", ""),
         extra={k: fields.get(k, "") for k in header if k not in REQUIRED_COLUMNS},
     )
-    if len(values) != len(header):
-        row.error = field_count_error(values, header)
+    if line_problem(header, values, line):
+        row.error = line_problem(header, values, line)
     elif unsafe_path_reason(row.video_file):
         row.error = f"unsafe path: {unsafe_path_reason(row.video_file)}"
     elif sentence_id_error(row.sentence_id):
         row.error = sentence_id_error(row.sentence_id)
     else:
+        row.written_id = row.sentence_id
         row.sentence_id = normal_sentence_id(row.sentence_id)
         row.error = sentence_error(row.sentence)
     if not row.error:
@@ -277,13 +425,54 @@ def judge_line(header: List[str], values: List[str], line: int) -> ClipRow:
     return row
 
 
-def field_count_error(values: List[str], header: List[str]) -> str:
-    return (f"Row has {len(values)} fields but the header has {len(header)}: "
-            f"check for an unquoted comma or a missing field")
+def line_problem(header: List[str], values: List[str], line: int) -> Optional[str]:
+    """Why a line of the file cannot be read as a row at all, or None: a quote left open, a formula with no
+    value saved, the wrong number of fields. A per-video row and a sentence table's line alike."""
+    if isinstance(values, OpenQuote):
+        column = header[len(values) - 1] if 0 < len(values) <= len(header) else f"field {len(values)}"
+        if values.swallowed == 0:
+            what = "that is never closed (the file ends inside it)"
+        elif values.swallowed is not None:
+            what = (f"that is never closed, so every line after it ({values.swallowed}) would have been read into "
+                    f"that one field")
+        else:
+            what = "that runs over more than 128 KiB (it is never closed, or closed far from where it was meant)"
+        return (f"line {line} opens a quote (\") in its {column} field {what}: this row is refused and the lines "
+                f"after it are read on their own. Close the quote, or write a quote that is part of the text as "
+                f"two (\"\")")
+    formulas = [(i, v) for i, v in enumerate(values) if isinstance(v, FormulaCell)]
+    if formulas:
+        cells = ", ".join(f"{column_letter(i)}{line} ({header[i] if i < len(header) else 'no column'}) "
+                          f"holds the formula {v.formula}" for i, v in formulas[:3])
+        return (f"{cells} with no value saved in the workbook, so its value cannot be read: open the workbook in "
+                f"Excel or LibreOffice and save it (they save each formula's value), or replace the formula by "
+                f"its value")
+    if len(values) != len(header):
+        return field_count_error(values, header, line)
+    return None
+
+
+def field_count_error(values: List[str], header: List[str], line: Optional[int] = None) -> str:
+    message = (f"Row has {len(values)} fields but the header has {len(header)}: "
+               f"check for an unquoted comma or a missing field")
+    if line is not None and any("\n" in v or "\r" in v for v in values):
+        # A quote that closes far from where it opened makes one field of several lines.
+        message += (f", and for a quote (\") that closes lines after it opened: a field of this row, from line "
+                    f"{line}, runs over several lines")
+    return message
 
 
 def sentence_id_error(sentence_id: str) -> Optional[str]:
-    return None if _INTEGER.match(sentence_id) else f"sentence_id {sentence_id!r} is not an integer"
+    """Why a sentence id cannot be used, or None: an integer written with 0-9 that the release's int64 holds."""
+    if not _INTEGER.match(sentence_id):
+        if _DIGITS.match(sentence_id):
+            return (f"sentence_id {sentence_id!r} is written with digits other than 0-9 (full-width or another "
+                    f"script's); write it with 0-9")
+        return f"sentence_id {sentence_id!r} is not an integer"
+    if not SENTENCE_ID_MIN <= int(sentence_id) <= SENTENCE_ID_MAX:
+        return (f"sentence_id {sentence_id!r} is outside the range of the release's sentence_id, a 64-bit integer "
+                f"({SENTENCE_ID_MIN} to {SENTENCE_ID_MAX}); give the sentence a smaller id")
+    return None
 
 
 def sentence_error(sentence: str) -> Optional[str]:
@@ -295,6 +484,21 @@ def sentence_error(sentence: str) -> Optional[str]:
         return (f"sentence is empty: it holds only spaces or invisible characters ({sentence!r}); "
                 f"fill it in")
     return None
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def formula_like(value: str) -> bool:
+    """A spreadsheet opening a CSV would take this cell for a formula: it starts with =, +, - or @ and is not a
+    plain number (-5 and +7 are numbers; =1+1, +1+1, @SUM(A1), -A1 and +1.mp4 are not)."""
+    if not value or not value.startswith(_FORMULA_START):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def is_blank(text: str) -> bool:
@@ -399,6 +603,39 @@ def unsafe_path_reason(video_file: str) -> Optional[str]:
     if "\\" in video_file:
         return f"{video_file!r} contains a backslash; use '/' between folders"
     return None
+
+
+def mark_sentence_conflicts(rows: Iterable[ClipRow]) -> None:
+    """One sentence id is one sentence: the first row of an id (by line) sets how it is written and its text;
+    a later row that writes the id otherwise (007 and 7 are one integer in the release) or gives it another
+    text fails, naming that line. Rows already refused take no part.
+
+    Only rows of the same id are compared, so this gives the same reasons over the whole file (the launcher)
+    or over each id's rows apart (the job's join on the id, transforms/store/rows.py SentencesAgree).
+    """
+    first: Dict[str, ClipRow] = {}
+    for row in sorted((r for r in rows if not r.error), key=lambda r: (r.line is None, r.line or 0)):
+        earlier = first.setdefault(row.sentence_id, row)
+        if earlier is not row:
+            row.error = sentence_conflict(earlier, row)
+
+
+def sentence_conflict(earlier: ClipRow, row: ClipRow) -> Optional[str]:
+    """Why `row` disagrees with `earlier`, the first row of its sentence id; None when it agrees."""
+    written, first_written = row.written_id or row.sentence_id, earlier.written_id or earlier.sentence_id
+    if written != first_written:
+        return (f"sentence_id {written!r} is the same integer, {row.sentence_id}, as {first_written!r} on line "
+                f"{earlier.line} (leading zeros and signs do not count; the release stores an integer): write one "
+                f"sentence's id the same way on every row, or give another sentence another id")
+    if row.sentence != earlier.sentence:
+        return (f"sentence_id {row.sentence_id} has another sentence on line {earlier.line} "
+                f"({_shown(earlier.sentence)}; here {_shown(row.sentence)}): one sentence id is one sentence. Make "
+                f"the texts the same, or give this sentence another id")
+    return None
+
+
+def _shown(text: str, most: int = 80) -> str:
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 def mark_duplicates(rows: List[ClipRow]) -> None:

@@ -8,6 +8,8 @@ them before any work (pipeline/preflight.py).
   ReadMetadata    one read of the file (CSV or .xlsx, transforms/store/metadata.py),
                   each line judged on its own as it is read: per-video rows, or a
                   sentence table's sentences (transforms/store/sentence_table.py)
+  SentencesAgree  per-video rows of one sentence id agree on how it is written and on
+                  its text (metadata.mark_sentence_conflicts, by a join on the id)
   PairSentences   a sentence table's sentences and the listed videos, paired by the
                   sentence id each video's name gives (a join on it)
   NearMisses      for a row whose video is not listed, the names a person probably
@@ -67,6 +69,26 @@ class _ReadSheet(beam.DoFn):
             return
         for row in sentence_table.sentences(sheet, sentence_table.compile_pattern(self.pattern)):
             yield beam.pvalue.TaggedOutput(SENTENCES, row)
+
+
+class SentencesAgree(beam.PTransform):
+    """Per-video rows → the same rows, those that disagree with the first row of their sentence id failed
+    (metadata.mark_sentence_conflicts, which the launcher runs over the whole file: the same reasons)."""
+
+    def expand(self, rows):
+        refused, judged = rows | "Rows still usable" >> beam.Partition(lambda row, _: 0 if row.error else 1, 2)
+        agreed = (judged
+                  | "By sentence id" >> beam.Map(lambda row: (row.sentence_id, row))
+                  | "Rows of each id" >> beam.GroupByKey()
+                  | "Same id, same sentence" >> beam.FlatMap(_agreeing))
+        return (refused, agreed) | "Every row" >> beam.Flatten()
+
+
+def _agreeing(group) -> Iterable[ClipRow]:
+    _, rows = group
+    rows = list(rows)
+    metadata.mark_sentence_conflicts(rows)
+    return rows
 
 
 # --- per-video rows: their files ------------------------------------------------------------------

@@ -185,8 +185,8 @@ def _sentence(sheet: Sheet, line: int, values: List[str], table_extra: List[str]
     row = ClipRow(line=line, video_file="", sentence_id=fields.get("sentence_id", "").strip(),
                   sentence=fields.get("sentence", ""), category=fields.get("category", ""),
                   extra={**{c: fields.get(c, "") for c in table_extra}, **{g: "" for g in groups}})
-    if len(values) != len(sheet.header):
-        row.error = metadata.field_count_error(values, sheet.header)
+    if metadata.line_problem(sheet.header, values, line):
+        row.error = metadata.line_problem(sheet.header, values, line)
     else:
         row.error = metadata.sentence_id_error(row.sentence_id) or metadata.sentence_error(row.sentence)
     if not metadata.sentence_id_error(row.sentence_id):
@@ -240,9 +240,10 @@ def judge_video(header: List[str], path: str, pattern: Pattern) -> Tuple[Optiona
     sentence_id = (found.group(SENTENCE_ID_GROUP) or "").strip()
     unpaired.extra.update(values)
     unpaired.sentence_id = sentence_id
-    if metadata.sentence_id_error(sentence_id):
-        unpaired.error = (f"sentence_id {sentence_id!r} read from the name {name_of(path)!r} by --video_name_pattern "
-                          f"'{pattern.pattern}' is not an integer: rename the video or change the pattern")
+    problem = metadata.sentence_id_error(sentence_id)
+    if problem:
+        unpaired.error = (f"{problem} (read from the name {name_of(path)!r} by --video_name_pattern "
+                          f"'{pattern.pattern}'): rename the video or change the pattern")
         return unpaired, None
     sentence_id = metadata.normal_sentence_id(sentence_id)
     return None, _Video(path=posixpath.normpath(path), groups={SENTENCE_ID_GROUP: sentence_id, **values},
