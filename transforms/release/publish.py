@@ -51,7 +51,7 @@ def point_latest(output_dir: str, plan: ReleasePlan) -> bool:
     latest = {"release_id": plan.release_id, "path": plan.release_id, "clips": dict(plan.counts.clips)}
     if current == latest:
         return False
-    storage.write_text(layout.latest_path(output_dir), json.dumps(latest, indent=1) + "\n")
+    storage.write_text(layout.latest_path(output_dir), json.dumps(latest, indent=1, allow_nan=False) + "\n")
     return True
 
 
@@ -135,7 +135,7 @@ def write_folds(output_dir: str, heldout_by: str, outcomes) -> dict:
              "folds": [{"fold": fold, "heldout": value, "release_id": outcome.get("release_id")}
                        for fold, value, outcome in sorted(outcomes)]}
     path = storage.join(layout.releases_dir(output_dir), layout.FOLDS)
-    text = json.dumps(folds, indent=1, ensure_ascii=False) + "\n"
+    text = json.dumps(folds, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     if storage.read_if_present(path) != text.encode("utf-8"):  # the same folds: left as they are
         storage.write_text(path, text)
     return folds

@@ -97,7 +97,7 @@ def with_identities(found: dict, identities: Dict[str, dict]) -> str:
     """The manifest's text with these files' stored identities (their bytes are those it names)."""
     files = {name: dict(entry, **({"stored": identities[name]} if name in identities else {}))
              for name, entry in found["files"].items()}
-    return json.dumps({**found, "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False) + "\n"
+    return json.dumps({**found, "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def relist(output_dir: str, release_id: str, check: Check) -> None:

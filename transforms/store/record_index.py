@@ -150,9 +150,10 @@ def records_jsonl(entries: Dict[str, Entry], total: Optional[Total]) -> bytes:
     header = {"format": FORMAT,
               "total": None if total is None else {"fingerprint": total.fingerprint,
                                                    "moments": total.moments.to_json()}}
-    lines = [json.dumps(header)]
+    lines = [json.dumps(header, allow_nan=False)]
     for stem in sorted(entries):
         entry = entries[stem]
-        lines.append(json.dumps({"stem": stem, "size": entry.size, "version": entry.version, "record": entry.record},
-                                separators=(",", ":")))
+        lines.append(json.dumps({"stem": stem, "size": entry.size, "version": entry.version,
+                                 "record": records.finite(entry.record)},
+                                separators=(",", ":"), allow_nan=False))
     return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)

@@ -52,6 +52,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from importlib import metadata as importlib_metadata
 from typing import Dict, Optional
 
@@ -151,7 +152,19 @@ def to_record(result: ClipResult, source: Dict[str, object], landmarks: Dict[str
 
 
 def to_json(record: dict) -> str:
-    return json.dumps(record, indent=1) + "\n"
+    """Strict JSON (a NaN measure is written null, and read back as NaN: result_from)."""
+    return json.dumps(finite(record), indent=1, allow_nan=False) + "\n"
+
+
+def finite(value):
+    """`value` with every NaN or infinite float replaced by None, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
 
 
 def moments_json(m: Moments) -> dict:
@@ -183,9 +196,14 @@ def is_current_format(record: dict) -> bool:
     return record.get("format") == FORMAT
 
 
+def _measure(name: str, value):
+    # A float measure written null (to_json) was not a number.
+    return math.nan if value is None and isinstance(getattr(Measures(), name), float) else value
+
+
 def result_from(record: dict, row: ClipRow, outputs: Outputs) -> ClipResult:
     """The result a record vouches for, for the row as it stands in today's metadata (origin REUSED)."""
-    measures = Measures(**{k: record[k] for k in Measures.names() if k in record})
+    measures = Measures(**{k: _measure(k, record[k]) for k in Measures.names() if k in record})
     moments = record.get("moments")
     return ClipResult(row=row, status=record["status"], error=record["error"], measures=measures, origin=REUSED,
                       outputs=outputs, record=without_moments(record), record_object=outputs.record,
