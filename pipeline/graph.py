@@ -31,7 +31,7 @@ from transforms.reports.run_reports import RunContext, write_summary
 from transforms.reports.statistics import SavedMoments
 from transforms.reports.write_reports import STATUSES, WriteReports
 from transforms.store import lease
-from transforms.store.listings import PROBLEM, TOTAL, ListFiles, ListOutputs, ReadIndex
+from transforms.store.listings import COUNT, DIGEST, PROBLEM, TOTAL, ListFiles, ListOutputs, ReadIndex
 from transforms.store.reuse import Fingerprints
 from transforms.store.rows import PER_VIDEO, SENTENCES, PairSentences, ReadMetadata, SentencesAgree, nfc, pack
 
@@ -56,7 +56,8 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
 
     read = p | "Read the metadata" >> ReadMetadata(opts.metadata_csv, opts.metadata_columns, opts.video_name_pattern)
-    videos = p | "List the videos" >> ListFiles(opts.video_dir)
+    listed = p | "List the videos" >> ListFiles(opts.video_dir)
+    videos = listed.entries
     index = p | "Read the record index" >> ReadIndex(out)
     # Per clip, one join on the Unicode form of its feature stem (rows.nfc): its rows, the files that could
     # be its video, its published outputs and its index entry. The file's layout is in its header: with no
@@ -87,14 +88,14 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     refused = ((refused, refused_pairs | "Their rows" >> beam.Map(lambda found: found.row))
                | "Refused rows" >> beam.Flatten())
 
-    streams = ((clips, refused, index[TOTAL], videos)
+    streams = ((clips, refused, index[TOTAL], videos, listed[COUNT])
                | "The video step" >> VideoStep(opts.video_dir, out, landmark_config(opts), feature_config(opts),
                                                job.made_by, reprocess_all=opts.reprocess == "all",
                                                run_id=job.run_id, threads=job.threads, log_each=job.log_each))
     total = ((streams[TOTAL_CHANGES], index[TOTAL], index[PROBLEM])
              | "Saved clips' moments" >> SavedMoments(out, job.made_by.features, from_scratch=opts.reprocess == "all"))
     outputs = (({**{status: streams[status] for status in STATUSES}, "orphans": streams[ORPHANS]}, total,
-                index.entries, index[TOTAL], index[PROBLEM])
+                index[DIGEST], index[TOTAL], index[PROBLEM])
                | "Write reports and index" >> WriteReports(job.context, job.made_by.features, opts.preview_samples,
                                                          opts.max_previews)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,

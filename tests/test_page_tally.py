@@ -1,8 +1,9 @@
 """The report page's tally in the job: the same page whatever bundles and merge order a runner picks.
 
-The job tallies each status's rows with PageTallyFn (combined where the rows are made) and merges the
-four tallies with PagePicksFn; the page built from a finished run's CSVs tallies the whole list at once
-(report_data.picks). Both must choose the same clips and the same numbers, in the same order.
+The job tallies each status's rows with RunTallyFn (combined where the rows are made) and merges the
+four tallies with MergedTallyFn; the page built from a finished run's CSVs tallies the whole list at once
+(report_data.picks). Both must choose the same clips and the same numbers, in the same order, and the
+run's counts and index digest add up the same whatever the bundles.
 """
 import random
 
@@ -12,7 +13,8 @@ import pytest
 from transforms.reports.report_data import (MAX_TABLE_ROWS, MEASURED, METRICS, REPORT_STATUSES, ReportClip,
                                             picks)
 from transforms.reports.run_reports import KEPT_LOW
-from transforms.reports.write_reports import PagePicksFn, PageTallyFn
+from transforms.reports.write_reports import MergedTallyFn, RunTallyFn
+from transforms.store.record_index import entry_hash
 from transforms.store.results import FAILED, LOW_QUALITY, MISSING, SUCCESS
 
 from tests.runner_like import as_a_runner_would
@@ -45,12 +47,22 @@ def rows(n, seed):
     return found
 
 
+def tally_items(found):
+    """The tally items _Fields makes: one per clip here, with its status counted and an index entry's hash."""
+    return [([(position, clip)], {"rows": 1, clip.status: 1}, entry_hash(clip.video_file, i, "v"))
+            for i, (position, clip) in enumerate(found)]
+
+
+def run_tally(found, rng):
+    by_stream = {stream: [] for stream in sorted(set(STREAM.values()))}
+    for item in tally_items(found):
+        by_stream[STREAM[item[0][0][1].status]].append(item)
+    tallies = [as_a_runner_would(RunTallyFn(SAMPLES, MAX_PREVIEWS), items, rng) for items in by_stream.values()]
+    return as_a_runner_would(MergedTallyFn(SAMPLES, MAX_PREVIEWS), tallies, rng)
+
+
 def as_the_job_would(found, rng):
-    by_stream = {stream: [] for stream in set(STREAM.values())}
-    for position, clip in found:
-        by_stream[STREAM[clip.status]].append((position, clip))
-    tallies = [as_a_runner_would(PageTallyFn(SAMPLES, MAX_PREVIEWS), items, rng) for items in by_stream.values()]
-    return as_a_runner_would(PagePicksFn(), tallies, rng)
+    return run_tally(found, rng).page.picks()
 
 
 def same(a, b):
@@ -88,3 +100,11 @@ def test_no_rows_make_an_empty_page():
     assert tallied.problems == [] and tallied.previews == []
     assert tallied.stats.rows_per_report == {}
     assert all(len(tallied.stats.values[g][m]) == 0 for g in MEASURED for m in METRICS)
+
+
+def test_the_counts_and_the_index_digest_add_up_whatever_the_bundles():
+    found = rows(600, 4)
+    tallies = [run_tally(found, random.Random(k)) for k in range(3)]
+    expected = sum(entry_hash(clip.video_file, i, "v") for i, (_, clip) in enumerate(found)) % (1 << 256)
+    assert all(t.digest == expected for t in tallies)
+    assert all(t.counts == tallies[0].counts for t in tallies) and tallies[0].counts["rows"] == len(found)

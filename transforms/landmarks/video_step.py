@@ -108,10 +108,10 @@ class VideoStep(beam.PTransform):
                                             log_each=log_each)
 
     def expand(self, inputs):
-        clips, refused, total, listing = inputs
+        clips, refused, total, listing, count = inputs
         statuses = (SUCCESS, LOW_QUALITY, FAILED, MISSING)
         # With no file listed there is nothing a person could have meant: a missing row is settled as it is.
-        files = beam.pvalue.AsSingleton(listing | "Count the files" >> beam.combiners.Count.Globally())
+        files = beam.pvalue.AsSingleton(count)
         decided = ((clips, refused)
                    | "Clips and refused rows" >> beam.Flatten()
                    | "Decide" >> beam.ParDo(Decide(self.output_dir, self.made_by, self.reprocess_all, self.run_id,

@@ -22,10 +22,11 @@ ExactMoments, O(feature columns), whatever the number of clips.
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Iterable, List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.common.moments import ExactMoments
 from transforms.common.progress import NAMESPACE
@@ -74,8 +75,8 @@ class MomentsTotal(beam.CombineFn):
 
 
 class SavedMoments(beam.PTransform):
-    """(total changes, the stored total, how many index problems) → one element: the exact total of this
-    run's saved clips (None without any)."""
+    """(total changes, the stored total, the index's problems) → the exact total of this run's saved clips:
+    one element, or none without any saved clip (read it with AsSingleton(default_value=None))."""
 
     def __init__(self, output_dir: str, fingerprint: str, from_scratch: bool = False):
         """from_scratch: do not start from the stored total (--reprocess=all rewrites every record)."""
@@ -85,52 +86,63 @@ class SavedMoments(beam.PTransform):
     def expand(self, inputs):
         changes, stored, problems = inputs
         pipeline = changes.pipeline
-        stale = (changes
-                 | "Stale clips" >> beam.Filter(lambda change: change.kind == plan.STALE)
-                 | "Count stale" >> beam.combiners.Count.Globally())
-        # A damaged index has no total: `stored` is then empty.
-        unusable = problems | "Count problems" >> beam.combiners.Count.Globally()
+        # Stale clips are few (none but after a killed run or a hand-edited record): a list, not a count.
+        stale = changes | "Stale clips" >> beam.Filter(lambda change: change.kind == plan.STALE)
+        # A damaged index has no total: `stored` is then empty, and `problems` (at most one) says why.
         start = (pipeline
                  | "Start" >> beam.Impulse()
                  | "Where to start" >> beam.Map(
-                     lambda _, total, stale, problems, fingerprint: basis(total, stale, problems, fingerprint),
-                     beam.pvalue.AsSingleton(stored, default_value=None), beam.pvalue.AsSingleton(stale),
-                     beam.pvalue.AsSingleton(unusable), None if self.from_scratch else self.fingerprint))
-        signed = (changes
-                  | "In batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=256)
-                  | "Signed moments" >> beam.ParDo(_Signed(self.output_dir), beam.pvalue.AsSingleton(start)))
+                     lambda _, total, stale, problems, fingerprint: basis(total, len(stale), len(problems),
+                                                                          fingerprint),
+                     beam.pvalue.AsSingleton(stored, default_value=None), beam.pvalue.AsList(stale),
+                     beam.pvalue.AsList(problems), None if self.from_scratch else self.fingerprint))
+        signed = changes | "Signed moments" >> beam.ParDo(_Signed(self.output_dir), beam.pvalue.AsSingleton(start))
         starting = start | "The stored total" >> beam.FlatMap(lambda b: [] if b.from_scratch else [b.start])
         return ((signed, starting)
                 | "Every part" >> beam.Flatten()
-                | "Sum exactly" >> beam.CombineGlobally(MomentsTotal()))
+                # No element when nothing was summed: its readers take it with AsSingleton(default_value=None)
+                # (one stage fewer than a combine's default).
+                | "Sum exactly" >> beam.CombineGlobally(MomentsTotal()).without_defaults())
 
 
 class _Signed(beam.DoFn):
-    """TotalChanges (in batches) → the sum of each batch's ExactMoments to add (negated to take out), reading
-    the records of the clips whose moments are not in hand, on threads. One sum a batch, so the runner
+    """TotalChanges → the sum of each bundle's ExactMoments to add (negated to take out), reading the records
+    of the clips whose moments are not in hand, READ_THREADS at a time. One sum a bundle, so the runner
     never holds a stream of per-clip moments (each is O(feature columns))."""
+
+    BATCH = 256   # records read at once
 
     def __init__(self, output_dir: str):
         self.output_dir = output_dir
         self.read = Metrics.counter(NAMESPACE, "moments_read_from_records")
 
-    def process(self, batch: List, start: Basis) -> Iterable[ExactMoments]:
-        found = MomentsTotal().merge_accumulators(self.signed(batch, start))
-        if found is not None:
-            yield found
+    def start_bundle(self):
+        self.found: Optional[ExactMoments] = None
+        self.wanted: List = []   # (sign, stem) whose record must be read
 
-    def signed(self, batch: List, start: Basis) -> Iterable[ExactMoments]:
-        wanted = []   # (sign, stem) whose record must be read
-        for change in batch:
-            if change.kind == plan.ADD:
-                yield ExactMoments.of(change.moments)
-            elif change.kind == plan.KEPT and start.from_scratch:
-                wanted.append((1, change.stem))
-            elif change.kind == plan.TAKE_OUT and not start.from_scratch:
-                if change.moments is not None:
-                    yield ExactMoments.of(change.moments).negated()
-                else:
-                    wanted.append((-1, change.stem))
+    def process(self, change, start: Basis):
+        if change.kind == plan.ADD:
+            self._add(ExactMoments.of(change.moments))
+        elif change.kind == plan.KEPT and start.from_scratch:
+            self.wanted.append((1, change.stem))
+        elif change.kind == plan.TAKE_OUT and not start.from_scratch:
+            if change.moments is not None:
+                self._add(ExactMoments.of(change.moments).negated())
+            else:
+                self.wanted.append((-1, change.stem))
+        if len(self.wanted) >= self.BATCH:
+            self._read_wanted()
+
+    def finish_bundle(self):
+        self._read_wanted()
+        if self.found is not None:
+            yield GlobalWindows.windowed_value(self.found)
+
+    def _add(self, moments: ExactMoments) -> None:
+        self.found = moments if self.found is None else self.found.plus(moments)
+
+    def _read_wanted(self) -> None:
+        wanted, self.wanted = self.wanted, []
         if not wanted:
             return
         with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(wanted))) as pool:
@@ -142,4 +154,4 @@ class _Signed(beam.DoFn):
                                        f"{record_path(self.output_dir, stem)} is gone or holds none. Run again "
                                        f"with --reprocess=all.")
                 moments = ExactMoments.of(records.moments_from_json(record["moments"]))
-                yield moments if sign > 0 else moments.negated()
+                self._add(moments if sign > 0 else moments.negated())

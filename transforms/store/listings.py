@@ -5,10 +5,11 @@ DoFn), never values the launcher put into the graph: a folder of a million files
 is listed once, by one worker, page by page (GCS: 1,000 objects a request), and
 its entries are spread to the workers by the joins that follow.
 
-  ListFiles        (path relative to the folder, ObjectInfo) of every file under it
+  ListFiles        (path relative to the folder, ObjectInfo) of every file under it, and how many
+                   (tag COUNT)
   ListOutputs      (stem, (kind, ObjectInfo)) of every .pose, .npy and record under OUT
-  ReadIndex        (stem, Entry) of the record index, and its stored total (tag TOTAL),
-                   or why it cannot be used (tag PROBLEM)
+  ReadIndex        (stem, Entry) of the record index, its stored total (tag TOTAL), or why it
+                   cannot be used (tag PROBLEM), and a digest of its entries (tag DIGEST)
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from transforms.store import record_index
 from transforms.store.plan import NPY, POSE, RECORD
 from transforms.store.paths import FEATURES_SUBDIR, LANDMARK_SUFFIX, LANDMARKS_SUBDIR, RECORDS_SUBDIR
 
-TOTAL, PROBLEM = "total", "problem"
+TOTAL, PROBLEM, COUNT, DIGEST = "total", "problem", "count", "digest"
 
 
 class _ReadOnce(beam.PTransform):
@@ -46,8 +47,10 @@ class _Read(beam.DoFn):
 
 
 class ListFiles(_ReadOnce):
+    """Main output: the files; tag COUNT: how many (one element), counted as they are listed."""
+
     def __init__(self, folder: str):
-        super().__init__(_files, folder)
+        super().__init__(_files, folder, outputs=(COUNT,))
 
 
 class ListOutputs(_ReadOnce):
@@ -58,12 +61,17 @@ class ListOutputs(_ReadOnce):
 
 
 class ReadIndex(_ReadOnce):
+    """Main output: (stem, Entry); tags TOTAL (the stored total, when usable), PROBLEM (why the index cannot
+    be used) and DIGEST (record_index.entries_digest of the entries read, one element)."""
+
     def __init__(self, output_dir: str):
-        super().__init__(_index, output_dir, outputs=(TOTAL, PROBLEM))
+        super().__init__(_index, output_dir, outputs=(TOTAL, PROBLEM, DIGEST))
 
 
 def _files(folder: str):
-    return storage.list_objects(folder).items()
+    listed = storage.list_objects(folder)
+    yield from listed.items()
+    yield beam.pvalue.TaggedOutput(COUNT, len(listed))
 
 
 def published(output_dir: str) -> Iterable[Tuple[str, Tuple[str, storage.ObjectInfo]]]:
@@ -100,13 +108,17 @@ def _index(output_dir: str):
     # Entries are emitted as they are read: each is used only while its record file is the one it
     # describes (Entry.is_current), so a damaged line further down does not spoil them. The total
     # vouches for the whole file, so it is emitted only once the last line has been read.
+    digest = 0
     try:
         total, entries = record_index.read(output_dir)
-        yield from entries
+        for stem, entry in entries:
+            digest = record_index.add_to_digest(digest, stem, entry.size, entry.version)
+            yield stem, entry
     except record_index.Unusable as exc:
         LOG.warning("The record index %s cannot be used (%s); the records it would have given are read "
                     "instead.", record_index.path(output_dir), exc)
         yield beam.pvalue.TaggedOutput(PROBLEM, str(exc))
-        return
+        total = None
+    yield beam.pvalue.TaggedOutput(DIGEST, digest)
     if total is not None:
         yield beam.pvalue.TaggedOutput(TOTAL, total)

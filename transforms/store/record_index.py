@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -69,6 +70,16 @@ class Total(NamedTuple):
 
     fingerprint: str
     moments: ExactMoments
+
+
+def entry_hash(stem: str, size: int, version: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{stem}\0{size}\0{version}".encode()).digest(), "big")
+
+
+def add_to_digest(digest: int, stem: str, size: int, version: str) -> int:
+    """A digest of (stem, size, version) entries that is the same whatever their order (a sum of their
+    hashes): equal digests say the index holds the entries a run would write, so it is left alone."""
+    return (digest + entry_hash(stem, size, version)) % (1 << 256)
 
 
 def path(output_dir: str, name: str = RECORDS_FILE) -> str:
