@@ -340,4 +340,5 @@ def _run_outputs(page_picks, ctx: RunContext, proc: Dict, saved: List[ClipResult
     storage.write_text(proc_path(ctx.output_dir, SCHEMA_JSON), schema, unless=proc.get(SCHEMA_JSON))
     moments = total.rounded() if total is not None else None
     return RunOutputs(ctx.output_dir, saved, list(ctx.extra_columns), dict(options),
-                      summary(counts, moments, ctx.config, options, ctx.started_at, orphans), orphans, page_picks)
+                      summary(counts, moments, ctx.config, options, ctx.started_at, orphans), orphans, page_picks,
+                      proc_listing=dict(proc))
