@@ -125,7 +125,7 @@ def build_release(options: PipelineOptions, output_dir: str, settings: ReleaseSe
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
     finished = (p
                 | "Start" >> beam.Impulse()
-                | "Finished run" >> beam.Map(lambda _, out: read_outputs(out), output_dir))
+                | "Finished run" >> beam.Map(lambda _, out: read_outputs(out, audit=True), output_dir))
     if not folds:
         released = finished | "Build the release" >> BuildRelease(settings)
     else:
