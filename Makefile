@@ -51,7 +51,7 @@ test: install
 
 # Memory of a worker, Gemini requests per sentence, the fan-out speed-up, requests to the bucket
 # per row of a weekly re-run, a run's bookkeeping at 100,000 rows and the job's size, what the dataset
-# release costs a run, then the fixed cost of a
+# release costs a run, the duplicate audit at 10,000 and 100,000 synthetic clips, then the fixed cost of a
 # one-video run alternated with a bare `import apache_beam`, and last the pipeline alternated
 # with the notebook's Pool(2) and pose-format's videos_to_poses on 6 HD clips (ratios printed last).
 bench: install
@@ -61,6 +61,7 @@ bench: install
 	$(PY) -m bench.bucket_requests
 	$(PY) -m bench.bookkeeping
 	$(PY) -m bench.release
+	$(PY) -m bench.duplicates
 	$(PY) -m bench.fixed_cost
 	$(PY) -m bench.vs_pool
 

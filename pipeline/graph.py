@@ -1,5 +1,5 @@
 """Every job, each top to bottom. `build`, the main one: the metadata and the videos read → each clip's video
-step → reports and index → report page → release → run summary → the lease given back; `build_release`,
+step → reports and index → duplicate audit → report page → release → run summary → the lease given back; `build_release`,
 a finished run's release alone; `build_text`, the Gemini sentence variations.
 
 The entry points (pipeline/run.py, pipeline/release.py) check the options, take the
@@ -9,7 +9,9 @@ metadata and lists the folders itself, so its graph is the same for ten rows and
 million. Per clip, the rows, the published outputs and the record index meet in one
 join on the feature stem; the video step's results leave on four tagged streams
 (success, low_quality, failed, missing), each written to its own report, and the
-statistics are one CombineFn over what changed. The same graph runs on the
+statistics are one CombineFn over what changed. The duplicate audit is global (every
+saved clip's signature in one place): it takes the saved clips the reports step
+gathers for the release anyway, a few small values each. The same graph runs on the
 DirectRunner, Beam's portable runner and Dataflow.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from transforms.release.build import BuildRelease, Released
 from transforms.release.inputs import read_outputs
 from transforms.release.publish import write_folds
 from transforms.release.settings import ReleaseSettings
+from transforms.reports.duplicates_report import with_duplicates
 from transforms.reports.report_html import with_report_page
 from transforms.reports.run_reports import RunContext, write_summary
 from transforms.reports.statistics import SavedMoments
@@ -98,6 +101,7 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
                 index[DIGEST], index[TOTAL], index[PROBLEM])
                | "Write reports and index" >> WriteReports(job.context, job.made_by.features, opts.preview_samples,
                                                          opts.max_previews)
+               | "Find duplicate recordings" >> beam.Map(with_duplicates)
                | "Write report page" >> beam.Map(with_report_page, opts.video_dir, opts.preview_overlay,
                                                  opts.preview_samples, opts.max_previews))
     if job.release is not None:
@@ -122,7 +126,7 @@ def build_release(options: PipelineOptions, output_dir: str, settings: ReleaseSe
     p = beam.Pipeline(runner=batch_runner(options), options=without_type_check(options))
     finished = (p
                 | "Start" >> beam.Impulse()
-                | "Finished run" >> beam.Map(lambda _, out: read_outputs(out), output_dir))
+                | "Finished run" >> beam.Map(lambda _, out: read_outputs(out, audit=True), output_dir))
     if not folds:
         released = finished | "Build the release" >> BuildRelease(settings)
     else:

@@ -110,6 +110,11 @@ class GhslOptions(PipelineOptions):
         rel.add_argument("--release_citation", default="",
                          help="How to cite the release (BibTeX or a sentence), stated in its card and "
                               "croissant.json; empty: both say it is not set.")
+        rel.add_argument("--drop_duplicates", type=flag, nargs="?", const=True, default=False,
+                         help="Keep one clip of each family of copies the duplicate audit found (exact copies and "
+                              "near copies at or above its threshold, docs/duplicates.md): the earliest by "
+                              "video_file; the card lists the others. Off: every copy is released, each family in "
+                              "one split.")
         rel.add_argument("--heldout_by", default="",
                          help="Metadata column whose values (signers, say) are held out of training, for the "
                               "unseen-signer test splits test_unseen_signers and test_unseen_both; empty: one axis "

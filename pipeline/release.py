@@ -68,7 +68,7 @@ def build_folds(output_dir: str, settings: ReleaseSettings, options: PipelineOpt
     """
     from pipeline import graph
 
-    outputs = read_outputs(output_dir)
+    outputs = read_outputs(output_dir, audit=True)
     order = heldout_order([r.row.extra.get(settings.heldout_by, "") for r in outputs.saved], settings.seed)
     plans = [plan_release(outputs, settings.fold(i)) for i in range(len(order))]
     if all(plan.status == EXISTS for plan in plans):
@@ -97,7 +97,7 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
     """
     from pipeline import graph  # Beam and the release's steps: only when a release is built
 
-    outputs = read_outputs(output_dir)
+    outputs = read_outputs(output_dir, audit=True)
     try:
         plan = plan_release(outputs, settings)
     except NothingToRelease as exc:
@@ -105,7 +105,7 @@ def build_release(output_dir: str, settings: ReleaseSettings, options: PipelineO
         return publish.outcome(None, publish.SKIPPED, str(exc))
     if plan.status == EXISTS:
         publish.settle_existing(output_dir, plan)
-        publish.point_latest(output_dir, plan)
+        publish.point_latest(output_dir, plan, plan.latest)
         return publish.outcome(plan, publish.UNCHANGED)
     detached = not runs_locally(options)  # the job gives the lease back as its last step
     result = graph.build_release(options, output_dir, settings, taken if detached else None).run()

@@ -25,10 +25,11 @@ CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 VIDEOS = 12
 PREFIX = "scale"
 OPTIONS = ["--model_complexity=1", "--min_frames=20"]
-# Whole-run requests (metadata, listings, lease, index, reports, previews, summary, run log, release),
-# whatever the number of videos: 18 measured on a no-op re-run (the launcher reads the metadata and
-# lists the videos to check them, and the job reads and lists them again itself).
-WHOLE_RUN = 19
+# Whole-run requests (metadata, listings, lease, index, reports, previews, duplicate links, summary, run log,
+# release), whatever the number of videos: 20 measured on a no-op re-run (the launcher reads the metadata and
+# lists the videos to check them, and the job reads and lists them again itself; the duplicate audit reads
+# the links it kept, proc/duplicate_links.json, instead of searching again).
+WHOLE_RUN = 20
 # A release built from scratch adds its own whole-run objects: its Parquet shards (written in
 # place) and its small files (stats, schema, splits, card, croissant.json, manifest, latest.json).
 RELEASE = 33

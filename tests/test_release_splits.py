@@ -108,6 +108,70 @@ def test_without_a_split_file_nothing_is_listed_as_unpinned():
     assert assign(clips_for(range(3)), seed=0, ratios=RATIOS).unpinned is None
 
 
+# --- earlier releases, sentence texts, --drop_duplicates -------------------------------------------------------
+
+def first_group(split, ratios=RATIOS, seed=0, start=0):
+    return next(str(g) for g in range(start, 100_000) if rule_split(str(g), seed, ratios) == split)
+
+
+def test_a_group_an_earlier_release_placed_keeps_its_split_and_a_new_copy_joins_it():
+    ratios = (0.4, 0.3, 0.3)
+    released = first_group("test", ratios)
+    # A new group placed before it by position, whose own split is another: the rule alone would move the family.
+    newcomer = next(str(g) for g in range(100_000) if position(str(g), 0) < position(released, 0)
+                    and rule_split(str(g), 0, ratios) != "test")
+    clips = [Clip("old.mp4", released, "r"), Clip("new_copy.mp4", newcomer, "r")]
+    assert set(assign(clips, seed=0, ratios=ratios).split.values()) == {rule_split(newcomer, 0, ratios)}
+    a = assign(clips, seed=0, ratios=ratios, released={released: "test"})
+    assert a.split == {"old.mp4": "test", "new_copy.mp4": "test"} and a.released_groups == 1
+
+
+def test_an_earlier_releases_split_holds_over_the_rule_and_a_pin_over_both():
+    group = first_group("train")
+    clips = [Clip("a.mp4", group, "ra"), Clip("b.mp4", "pinned", "rb")]
+    a = assign(clips, seed=0, ratios=RATIOS, pins={"pinned": "test"}, released={group: "validation", "pinned": "train"})
+    assert a.split == {"a.mp4": "validation", "b.mp4": "test"} and a.moved == []
+
+
+def test_a_family_joining_groups_released_in_two_splits_takes_the_best_placed_ones_split():
+    ratios = (0.4, 0.3, 0.3)
+    a_group, b_group = first_group("train", ratios), first_group("test", ratios)
+    clips = [Clip("a.mp4", a_group, "family"), Clip("b.mp4", b_group, "family")]
+    a = assign(clips, seed=0, ratios=ratios, released={a_group: "train", b_group: "test"})
+    decider = min((a_group, b_group), key=lambda g: position(g, 0))
+    assert set(a.split.values()) == {"train" if decider == a_group else "test"}
+    [moved] = a.moved
+    assert moved.decided_by == decider and moved.own_split in ("train", "test")
+
+
+def test_sentence_ids_with_one_text_are_assigned_as_one_group():
+    ratios = (0.4, 0.3, 0.3)
+    one, other = first_group("train", ratios), first_group("test", ratios)
+    clips = [Clip("a.mp4", one, "ra", text_key=one), Clip("b.mp4", other, "rb", text_key=one),
+             Clip("c.mp4", other, "rc", text_key=one)]
+    a = assign(clips, seed=0, ratios=ratios)
+    assert len(set(a.split.values())) == 1 and a.duplicates == []
+    alone = assign([Clip(c.video_file, c.group, c.recording) for c in clips], seed=0, ratios=ratios)
+    assert len(set(alone.split.values())) == 2
+
+
+def test_drop_copies_keeps_the_earliest_clip_of_each_family_and_lists_the_others():
+    clips = [Clip("b.mp4", "1", "fam"), Clip("a.mp4", "2", "fam"), Clip("c.mp4", "3", "fam"), Clip("d.mp4", "4", "x")]
+    a = splits.drop_copies(assign(clips, seed=0, ratios=RATIOS))
+    assert sorted(a.split) == ["a.mp4", "d.mp4"] and a.dropped == {"b.mp4": "a.mp4", "c.mp4": "a.mp4"}
+    columns, rows = splits.splits_csv(a)
+    assert [r["video_file"] for r in rows] == ["a.mp4", "d.mp4"]
+
+
+def test_moved_rows_compare_an_earlier_release_with_the_new_splits():
+    from transforms.release.history import Previous, moved_rows
+
+    previous = Previous("0123", {"a.mp4": "train", "b.mp4": "test", "gone.mp4": "test", "c.mp4": "left_out"}, {}, {})
+    assert moved_rows(previous, {"a.mp4": "train", "b.mp4": "train"}, {"c.mp4": object()}) == (
+        ("b.mp4", "test", "train"),)
+    assert moved_rows(None, {"a.mp4": "train"}, {}) == ()
+
+
 def test_a_group_of_several_columns_is_the_json_list_of_their_values():
     row = {"signer": "A", "take": "2", "sentence_id": "9"}
     assert group_key(row, ["signer", "take"]) == '["A", "2"]'

@@ -13,4 +13,9 @@ Modules, in the order the audit uses them:
   families.py    union-find over links → families; duplicate_of and one report row per copy.
   text.py        sentence normalization and text-duplicate groups of sentence ids.
   settings.py    VERSION and THRESHOLD: inputs of a release.
+  audit.py       all of the above over a run's saved clips (small values each), the links kept under the
+                 digest of their inputs, and the rows of proc/duplicates.csv and sentence_duplicates.csv.
+
+Its step in the job is transforms/reports/duplicates_report.py; the release keeps each family in one split
+(transforms/release/plan.py, splits.py).
 """

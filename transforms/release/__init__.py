@@ -1,7 +1,8 @@
 """Stage 4: the saved clips → a versioned dataset release under OUT/releases/<release id>/ (docs/release.md).
 
 settings    the options a release is built with, checked before any work
-splits      which split each clip goes to: group-disjoint, stable, duplicate-safe
+splits      which split each clip goes to: group-disjoint, stable, families of copies and sentence texts kept together
+history     the previous release of the same split options: where it put each group, the rows that moved since
 schema      the fields of a release row: Parquet schema, card lines and feature_schema.json from one list
 inputs      what a release is built from: the run's reports and the clips' records
 plan        the release id, every clip's split and shard, decided before any feature file is read

@@ -109,7 +109,8 @@ def plan_in_job(outputs: RunOutputs, settings: ReleaseSettings, names_latest: bo
         return Planned(light, None, str(exc), names_latest)
     publish.settle_existing(outputs.output_dir, plan)
     if plan.status == EXISTS:
-        moved = names_latest and publish.point_latest(outputs.output_dir, plan)
+        # Nothing was written since the plan read latest.json (an intact release settles nothing but its manifest).
+        moved = names_latest and publish.point_latest(outputs.output_dir, plan, plan.latest)
         LOG.info("Release %s already exists, nothing to write%s: %s", plan.release_id,
                  " (latest.json now names it)" if moved else "",
                  layout.release_dir(outputs.output_dir, plan.release_id))

@@ -20,6 +20,8 @@ import json
 from typing import Dict, List, Mapping
 
 from transforms.common.safe_text import code_block, code_span, markdown_text
+from transforms.duplicates.links import EXACT
+from transforms.duplicates.settings import audit_settings
 from transforms.features import registry
 from transforms.features.version import FeatureVersion
 from transforms.release import layout
@@ -195,8 +197,9 @@ def _splits(plan: ReleasePlan) -> str:
              + ", and every clip of a group is in the same split. Each group's position is the first 8 bytes of "
                f"sha256(\"{s.seed}:<group>\") as a number in [0, 1) (--split_seed={s.seed}); positions below the "
                f"train ratio go to train, below train + validation to validation, the rest to test (--split_ratios: "
-               f"{ratios}). A group's split depends on its own key and the seed alone, so adding data never moves "
-               "a clip already released; the ratios hold on average, not exactly.", ""]
+               f"{ratios}). A group's split depends on its own key and the seed alone, and a group an earlier release "
+               "placed keeps its split (Earlier releases, below), so adding data never moves a clip already released; "
+               "the ratios hold on average, not exactly.", ""]
     blanks = _blank_values(plan)
     if blanks:
         lines += ["**Blank values.** " + " ".join(markdown_text(w) for w in blanks), ""]
@@ -207,20 +210,14 @@ def _splits(plan: ReleasePlan) -> str:
               "|---|" + "---|" * len(a.splits)]
     lines += [f"| {markdown_text(cat)} | " + " | ".join(str(by[split]) for split in a.splits) + " |"
               for cat, by in counts.by_category.items()]
-    lines += ["", "**Duplicate recordings.** Clips whose landmark files (.pose) have the same sha256 are the same "
-              "recording; groups linked by one are assigned together, to the split of the linked group with the "
-              "lowest position (pinned groups first), so a recording is never on two sides of a split. "]
-    if a.duplicates:
-        lines[-1] += f"{len(a.duplicates)} set(s) here:"
-        lines += [""] + [f"- {', '.join(map(code_span, d.video_files))} → {d.split}"
-                         for d in a.duplicates[:MAX_LISTED]] + _more(a.duplicates)
-    else:
-        lines[-1] += "None here."
+    lines += [""] + duplicate_lines(plan) + [""] + text_lines(plan)
     if a.moved:
-        lines += ["", f"Groups that left their own split to stay with a group sharing a recording ({len(a.moved)}):", ""]
+        lines += ["", f"Groups that left their own split to stay with a group sharing a recording or a sentence text "
+                      f"({len(a.moved)}):", ""]
         lines += [f"- {code_span(m.group)}: {m.own_split} → {m.split} (with {code_span(m.decided_by)})"
                   for m in a.moved[:MAX_LISTED]]
         lines += _more(a.moved)
+    lines += [""] + history_lines(plan) + [""] + dropped_lines(plan)
     if s.split_file:
         lines += ["", f"**Pinned splits.** {code_span(s.split_file)} (--split_file) pins {a.pinned_groups} of the "
                       f"{sum(counts.groups.values())} groups. Groups it does not name follow the rule above "
@@ -241,6 +238,96 @@ def _splits(plan: ReleasePlan) -> str:
             lines += ["", "An empty split has no file and is not declared in the header above (`datasets` cannot "
                           "load an empty split), so `load_dataset` returns only the others."]
     return "\n".join(lines) + "\n"
+
+
+def duplicate_lines(plan: ReleasePlan) -> List[str]:
+    """The card's "Duplicate recordings" paragraph and its list of families."""
+    a, audit, settings = plan.assignment, plan.audit, audit_settings()
+    how = {r.video_file: r for r in audit.rows} if audit is not None else {}
+    sides = " (nor in train and a held-out condition: a held-out value's copies of a seen recording are left out)" \
+        if a.heldout is not None else ""
+    exact = sum(1 for r in how.values() if r.kind == EXACT)
+    lines = [f"**Duplicate recordings.** The duplicate audit ({settings['version']}, threshold {settings['threshold']:g}) "
+             "links the clips that are one recording: exact copies (the same landmark file, by its sha256) and near "
+             "copies (the same movement, read from the landmarks in either orientation: a re-encoded, downscaled, "
+             "trimmed, mirrored or frame-rate-converted copy; similarity from the threshold to 1). A family of copies "
+             "is one recording: the groups it touches are assigned together, to the split of the best-ranked one "
+             "(a pinned group first, then a group an earlier release placed, then the lowest position), so a family "
+             f"is never on two sides of a split{sides}. "]
+    if not a.duplicates:
+        return [lines[0] + "None here."]
+    lines[0] += (f"{len(a.duplicates)} families here, {len(how)} copies ({exact} exact, {len(how) - exact} near), "
+                 f"each listed with its split and how its copies were linked:")
+    lines.append("")
+    for d in a.duplicates[:MAX_LISTED]:
+        copies = "; ".join(_copy_words(how[v]) for v in d.video_files if v in how)
+        out = f" (left out: {', '.join(map(code_span, d.left_out))})" if d.left_out else ""
+        lines.append(f"- {', '.join(map(code_span, d.video_files))} → {d.split}{out}"
+                     + (f" — {copies}" if copies else ""))
+    return lines + _more(a.duplicates)
+
+
+def _copy_words(row) -> str:
+    if row.kind == EXACT:
+        return f"{code_span(row.video_file)} exact"
+    return (f"{code_span(row.video_file)} near {row.similarity:.3f}" + (", mirrored" if row.mirrored else "")
+            + ("" if row.linked_to == row.duplicate_of else f", through {code_span(row.linked_to)}"))
+
+
+def text_lines(plan: ReleasePlan) -> List[str]:
+    """The card's "Sentences with the same text" paragraph."""
+    groups = plan.audit.text_groups if plan.audit is not None else ()
+    lines = ["**Sentences with the same text.** Sentence ids whose texts are the same after normalization (Unicode "
+             "form, case, spacing and punctuation, but a question mark, which makes a question of a statement) are "
+             "one sentence typed twice. "]
+    by_sentence = "sentence_id" in plan.settings.split_by
+    lines[0] += ("Their groups are assigned together, like a family, so that the sentence is not trained on under "
+                 "one id and tested under another. " if by_sentence else
+                 "The split is not by sentence_id, so they are reported only. ")
+    if not groups:
+        return [lines[0] + "None here."]
+    split_of: Dict[str, set] = {}
+    for c in plan.clips:
+        split_of.setdefault(str(c.values["sentence_id"]), set()).add(c.split)
+    lines[0] += f"{len(groups)} group(s) of ids here:"
+    lines.append("")
+    for g in groups[:MAX_LISTED]:
+        splits = sorted(set().union(*(split_of.get(sid, set()) for sid in g.sentence_ids)))
+        lines.append(f"- {', '.join(map(code_span, g.sentence_ids))}: {' / '.join(map(code_span, g.texts))}"
+                     + (f" → {', '.join(splits)}" if splits else ""))
+    return lines + _more(list(groups))
+
+
+def history_lines(plan: ReleasePlan) -> List[str]:
+    """The card's "Earlier releases" paragraph: what this release was cut after, and the rows that moved."""
+    previous, moved = plan.cut_from.get("release_id"), plan.cut_from.get("moved") or []
+    if previous is None:
+        return ["**Earlier releases.** No earlier release with these split options was found here when this release "
+                "was cut: every group took its own split (its pin, else its position)."]
+    lines = [f"**Earlier releases.** Cut after release {code_span(previous)}, the latest of the same split options: "
+             f"every group it placed kept its split, so a clip it released moves only when a family of copies or "
+             f"of sentence ids joins groups it had put in different splits (copies first found among released "
+             f"clips). "]
+    if not moved:
+        return [lines[0] + "None of its rows moved."]
+    lines[0] += f"{len(moved)} of its rows moved:"
+    return lines + [""] + [f"- {code_span(v)}: {before} → {now}" for v, before, now in moved[:MAX_LISTED]] + _more(moved)
+
+
+def dropped_lines(plan: ReleasePlan) -> List[str]:
+    dropped = plan.assignment.dropped
+    if not plan.settings.drop_duplicates:
+        return ["**Copies kept.** Every copy is released, each family in one split (--drop_duplicates would keep one "
+                "clip of each)."]
+    lines = ["**Dropped copies (--drop_duplicates).** One clip of each family is released: the earliest video_file "
+             "among its clips in a split; the others (exact copies, and near copies at or above the threshold) are "
+             f"not in this release, nor in {SPLITS_CSV}. "]
+    if not dropped:
+        return [lines[0] + "None here."]
+    lines[0] += f"{len(dropped)} dropped:"
+    items = sorted(dropped.items())
+    return lines + [""] + [f"- {code_span(v)} (a copy of {code_span(kept)})" for v, kept in items[:MAX_LISTED]] \
+        + _more(items)
 
 
 def _blank_values(plan: ReleasePlan) -> List[str]:
@@ -276,6 +363,7 @@ def _creation(plan: ReleasePlan) -> str:
     lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in fs["options"].items()]
     lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in landmark.items()]
     lines += [f"| {k} | {code_span(json.dumps(v))} |" for k, v in plan.settings.as_dict().items()]
+    lines += [f"| duplicate audit | {code_span(json.dumps(audit_settings()))} |"]
     lines += [f"| version of {k} | {v} |" for k, v in versions.items()]
     lines += ["", f"The release id `{plan.release_id}` is the start of the sha256 of the inputs in `{layout.MANIFEST}` "
                   "(the metadata rows, each clip's feature fingerprint and landmark sha256, the options): the same "
@@ -289,8 +377,10 @@ def _limits(plan: ReleasePlan) -> str:
     if plan.schema.dtype == "float16":
         lines += ["- The arrays are float16 (about 3 significant digits; relative rounding up to 5e-4)."]
     lines += ["- Splits come from a hash of each group: with few groups a split's share can be far from its ratio.",
-              "- Only exact copies of a video are detected as duplicates (same landmark bytes); a re-encoded, "
-              "trimmed or mirrored copy of a recording is not.",
+              "- Copies are found from the landmarks (the pipeline's docs/duplicates.md): a copy sped up or slowed "
+              "down, cut by more than 30% of its length, rotated, or degraded until MediaPipe loses the body is not "
+              "found, and clips that hardly move are linked only when they are the same file. A re-take is another "
+              "recording and is not linked.",
               f"- Signers are only kept apart if a column names them and --split_by uses it; this release splits by "
               f"{code_span(', '.join(plan.settings.split_by))}.", ""]
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from transforms.common import storage
+from transforms.duplicates.settings import audit_settings
 from transforms.landmarks.holistic import LANDMARK_OPTIONS
 from transforms.release import layout
 from transforms.release.card import FEATURE_SCHEMA_JSON, README, SPLITS_CSV, title
@@ -326,7 +327,16 @@ def split_policy(plan: ReleasePlan) -> List[str]:
     out = [f"Splits are disjoint by group: a clip's group is its {', '.join(s.split_by)} (--split_by), and every clip "
            f"of a group is in the same split, placed by the first 8 bytes of sha256(\"{s.seed}:<group>\") against "
            f"the ratios {ratios} (--split_ratios, --split_seed={s.seed}), so adding data never moves a released "
-           f"clip; clips that are exact copies of one recording (the same landmark file) share a split."]
+           f"clip (a group an earlier release placed keeps its split); clips that are copies of one recording "
+           f"(the same landmark file, or the same movement found by the duplicate audit "
+           f"{audit_settings()['version']} at threshold {audit_settings()['threshold']:g}) share a split, and so do "
+           f"sentence ids with the same text when the split is by sentence_id."]
+    if plan.cut_from.get("moved"):
+        out.append(f"{len(plan.cut_from['moved'])} clips of the previous release {plan.cut_from['release_id']} moved "
+                   f"split, their families of copies first found among released clips (the card lists them).")
+    if plan.settings.drop_duplicates:
+        out.append(f"One clip of each family of copies is released (--drop_duplicates): "
+                   f"{len(plan.assignment.dropped)} copies dropped.")
     if s.split_file:
         out.append(f"A split file (--split_file) pins {a.pinned_groups} of the groups; the others follow the rule.")
     heldout = a.heldout
@@ -520,8 +530,9 @@ def _limitations(plan: ReleasePlan) -> List[str]:
     if rates:
         out.append("Share of the run's saved frames in which each part was seen: "
                    + ", ".join(f"{part} {rate:.1%}" for part, rate in rates.items()) + ".")
-    out += ["Only exact copies of a video are detected as duplicates (the same landmark bytes); a re-encoded, "
-            "trimmed or mirrored copy of a recording is not.",
+    out += ["Copies of a recording are found from its landmarks: a copy sped up or slowed down, cut by more than 30% "
+            "of its length, rotated or degraded until MediaPipe loses the body is not found; a re-take is another "
+            "recording and is not linked.",
             f"The card (README.md, Known limits) lists the limits of feature definition "
             f"{plan.schema.feature_version}."]
     return out

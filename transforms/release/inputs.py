@@ -28,9 +28,11 @@ class NothingToRelease(ReleaseError):
     """The run saved no clip."""
 
 
-def read_outputs(output_dir: str) -> RunOutputs:
+def read_outputs(output_dir: str, audit: bool = False) -> RunOutputs:
     """A finished run's saved clips, each with its record; ReleaseError when the folder holds no finished run
-    or a saved clip has no usable record."""
+    or a saved clip has no usable record. audit: with the duplicate audit of the saved clips attached (the
+    run's links reused when its saved clips are these: transforms/reports/duplicates_report.py), for the
+    plans that follow (one per fold) to share."""
     try:
         outputs = read_run(output_dir, statuses=(SUCCESS,))
     except ReportsMissing as exc:
@@ -42,7 +44,16 @@ def read_outputs(output_dir: str) -> RunOutputs:
                            f"wrote it ({len(differences)} value(s); {differences[0]}): it was edited by hand or comes "
                            f"from another run. Run pipeline.run on {output_dir} to write it again, then release.")
     results = [dataclasses.replace(r, record=release_facts(found.get(r.feature_stem))) for r in outputs.results]
-    return dataclasses.replace(outputs, results=results)
+    outputs = dataclasses.replace(outputs, results=results)
+    if audit and outputs.saved:
+        from transforms.reports.duplicates_report import AuditInputError, audit_of
+
+        clip_records(outputs)  # a clip without a usable record is named as such first
+        try:
+            outputs = dataclasses.replace(outputs, duplicates=audit_of(outputs))
+        except AuditInputError as exc:
+            raise ReleaseError(str(exc)) from None
+    return outputs
 
 
 def disagreements(outputs: RunOutputs, found: Dict[str, dict]) -> List[str]:

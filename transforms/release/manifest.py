@@ -17,13 +17,24 @@ where `inputs` (kept whole in manifest.json, so anyone can recompute the id) hol
                   sorted order (every column but feature_path, a path into the output folder)
   clips           per video_file: the record's feature fingerprint (feature options, landmark
                   options, MediaPipe version) and the sha256 of its .pose file
+  duplicates      the duplicate audit's version, threshold and other constants
+                  (transforms/duplicates/settings.audit_settings): another audit can link other
+                  clips, so place them elsewhere
+  splits_sha256   the sha256 of the canonical JSON of splits.csv's columns and rows: the splits
+                  follow from the above and from the previous release (history.py), which keeps
+                  released clips where they are; so the same inputs placed otherwise are another
+                  release, and an id always names one set of splits
 
 The .npy files are not hashed: a record vouches for its clip's features, so the id
 costs no feature read. Canonical JSON: sorted keys, no spaces, UTF-8.
 
 manifest.json (written last: a folder without it is not a release):
   {"format", "release_id", "created_at", "inputs": {…},
+   "cut_from": {"release_id": the previous release of the same split options or null,
+                "moved": [[video_file, split then, split now], …]},
    "files": {"data/train-00000-of-00001.parquet": {"size": …, "sha256": …}, …}}
+`cut_from` is not an input: it records what the card says about rows that moved when the
+release was cut, so a repaired card says it again.
 """
 from __future__ import annotations
 
@@ -36,6 +47,7 @@ from transforms.common import storage
 
 FORMAT = "ghsl-release/1"
 ID_DIGITS = 16
+CUT_FROM = "cut_from"
 
 
 def canonical(value) -> bytes:
@@ -49,11 +61,14 @@ def sha256(data: bytes) -> str:
 
 
 def release_inputs(options: Mapping[str, object], pins: Optional[Mapping[str, str]], feature_schema: Mapping,
-                   columns: List[str], rows: List[Mapping[str, str]], records: Mapping[str, Mapping]) -> dict:
+                   columns: List[str], rows: List[Mapping[str, str]], records: Mapping[str, Mapping],
+                   duplicates: Mapping[str, object], splits_sha256: str) -> dict:
     kept = [c for c in columns if c != "feature_path"]
     # A split file counts by what it pins, not by where it lies.
     chosen = {k: v for k, v in options.items() if k != "split_file"}
     return {
+        "duplicates": dict(duplicates),
+        "splits_sha256": splits_sha256,
         "format": FORMAT,
         "options": {**chosen, "split_pins_sha256": None if pins is None else sha256(canonical(pins))},
         "feature_schema": {k: feature_schema[k] for k in ("feature_version", "dim", "options")},
@@ -75,9 +90,10 @@ def now() -> str:
 
 
 def manifest_json(release_id_: str, inputs: Mapping, files: Mapping[str, Mapping[str, object]],
-                  created: Optional[str] = None) -> str:
+                  created: Optional[str] = None, cut_from: Optional[Mapping[str, object]] = None) -> str:
     created = created or now()
     return json.dumps({"format": FORMAT, "release_id": release_id_, "created_at": created, "inputs": inputs,
+                       CUT_FROM: dict(cut_from or {"release_id": None, "moved": []}),
                        "files": dict(sorted(files.items()))}, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 

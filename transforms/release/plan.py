@@ -17,21 +17,26 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from transforms.common import storage
+from transforms.duplicates.audit import Audit, text_key_of
+from transforms.duplicates.settings import audit_settings
 from transforms.features import registry
-from transforms.release import layout, manifest, verify
+from transforms.release import history, layout, manifest, verify
 from transforms.release.stats import STATS_NPZ
 from transforms.release.conditions import broken_promises, overlaps
 from transforms.release.inputs import ReleaseError, clip_records, require_saved_clips
 from transforms.release.schema import ADDED, ReleaseSchema, metadata_columns, release_feature_schema, release_schema
 from transforms.release.settings import ReleaseSettings, column_problems, heldout_column_problems
 from transforms.release.splits import (Assignment, Clip, HeldOutError, HeldOutRule, SplitCounts, SplitFileError,
-                                       SplitPins, assign, count, group_key, heldout_problems, read_split_pins)
+                                       SplitPins, assign, count, drop_copies, group_key, heldout_problems,
+                                       read_split_pins, splits_csv)
+from transforms.reports.duplicates_report import AuditInputError, audit_of
 from transforms.reports.run_reports import RunOutputs
 
 BUILD = "build"        # no complete release has this id: build it
 EXISTS = "exists"      # already released, and its files are those its manifest names: nothing to write
 REPAIR = "repair"      # released, but some files are missing or damaged: rewrite them (transforms/release/verify.py)
 SKIPPED = "skipped"    # nothing to release (no saved clip)
+UNREAD = "unread"      # ReleasePlan.latest before latest.json is read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +66,13 @@ class ReleasePlan:
     clips: List[ClipEntry]
     shards: Dict[str, List[str]]         # split → shard names, in order; a split without clips has none
     check: Optional[verify.Check] = None # what the release folder held when planned (verify.check_release)
+    audit: Optional[Audit] = None        # the duplicate audit of the saved clips
+    # The release this one was cut after, and the rows that moved since (manifest.json's "cut_from"):
+    # {"release_id": id or None, "moved": [[video_file, split then, split now], …]}.
+    cut_from: Dict[str, object] = dataclasses.field(default_factory=lambda: {"release_id": None, "moved": []})
+    # What releases/latest.json held when planned (plan.read_latest), so naming an existing release needs no
+    # second read; UNREAD when not read.
+    latest: object = UNREAD
 
     @property
     def shard_files(self) -> List[str]:
@@ -124,6 +136,10 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     check_columns(outputs, settings)
     pins = read_split_file(settings)
     records = clip_records(outputs)
+    try:
+        audit = outputs.duplicates if outputs.duplicates is not None else audit_of(outputs)
+    except AuditInputError as exc:
+        raise ReleaseError(str(exc)) from None
 
     proc_schema = outputs.feature_schema
     dim = int(proc_schema["dim"])
@@ -132,12 +148,39 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     saved = {r.video_file: r for r in outputs.saved}
     texts = {v: outputs.processed_text(r) for v, r in saved.items()}
     heldout_by = settings.heldout_by
-    try:
-        assignment = assign([Clip(v, group_key(texts[v], settings.split_by), records[v]["landmarks"]["sha256"],
-                                  texts[v][heldout_by] if heldout_by else None) for v in saved],
-                            settings.seed, settings.ratios, pins.groups if pins else None, heldout_rule(settings, pins))
-    except HeldOutError as exc:
-        raise ReleaseError(str(exc)) from None
+    # A family of copies is one recording: the .pose sha256 of its earliest clip stands for all of them.
+    family_of = audit.family_of()
+    recording = {v: records[family_of.get(v, v)]["landmarks"]["sha256"] for v in saved}
+    text_key = _text_keys(texts, settings.split_by, audit)
+    clip_list = [Clip(v, group_key(texts[v], settings.split_by), recording[v],
+                      texts[v][heldout_by] if heldout_by else None, text_key.get(v)) for v in saved]
+
+    def placed(previous: Optional[history.Previous]):
+        """(assignment, inputs, release id) with the groups an earlier release placed kept there."""
+        try:
+            found = assign(clip_list, settings.seed, settings.ratios, pins.groups if pins else None,
+                           heldout_rule(settings, pins), released=previous.group_split if previous else None)
+        except HeldOutError as exc:
+            raise ReleaseError(str(exc)) from None
+        if settings.drop_duplicates:
+            found = drop_copies(found)
+        # The splits are an input too: the same data and options after another earlier release can place a
+        # family elsewhere (history.py), and an id always names one set of splits.
+        found_inputs = manifest.release_inputs(settings.as_dict(), pins.for_id() if pins else None, proc_schema,
+                                               columns, list(texts.values()), records, audit_settings(),
+                                               manifest.sha256(manifest.canonical(splits_csv(found))))
+        return found, found_inputs, manifest.release_id(found_inputs)
+
+    # Placed by the rule alone first: when that is the release latest.json names, it is the release the earlier
+    # one gives too (a release keeps every group where it already is), so a re-run with nothing new reads no
+    # earlier splits. Otherwise the previous release of these split options keeps its groups in their splits.
+    latest = read_latest(output_dir)
+    assignment, inputs, release_id = placed(None)
+    previous = None
+    if not (isinstance(latest, dict) and latest.get("release_id") == release_id):
+        previous = history.previous_release(output_dir, settings, latest)
+        if previous is not None:
+            assignment, inputs, release_id = placed(previous)
     frames = {v: r.measures.num_frames for v, r in saved.items()}
     counts = count(assignment, {v: r.row.category for v, r in saved.items()}, frames)
     shard_of, shards = _shards(assignment.split, assignment.splits, frames, dim * np.dtype(settings.dtype).itemsize,
@@ -153,15 +196,36 @@ def plan_release(outputs: RunOutputs, settings: ReleaseSettings) -> ReleasePlan:
     if broken:  # the rule guarantees these zeros; a release that contradicts them is never published
         raise ReleaseError(f"The splits break their promises ({'; '.join(broken)}); this is a bug, please report it.")
 
-    inputs = manifest.release_inputs(settings.as_dict(), pins.for_id() if pins else None, proc_schema, columns,
-                                     list(texts.values()), records)
-    release_id = manifest.release_id(inputs)
-    check = verify.check_release(output_dir, release_id)
+    known = (previous.manifest if previous and previous.release_id == release_id else None)
+    check = verify.check_release(output_dir, release_id, known)
     status = {verify.INTACT: EXISTS, verify.DAMAGED: REPAIR}.get(check.state, BUILD)
+    # A release written already says what it was cut after (its card says it too); a new one compares.
+    cut_from = (check.manifest.get(manifest.CUT_FROM) if check.manifest else None) or {
+        "release_id": previous.release_id if previous and previous.release_id != release_id else None,
+        "moved": [list(m) for m in history.moved_rows(previous, assignment.split, assignment.left_out)]}
     presence = registry.of(outputs.feature_options).column_presence(outputs.feature_options)
     return ReleasePlan(status, release_id, inputs, settings, schema,
                        release_feature_schema(proc_schema, schema, presence), outputs.summary, assignment,
-                       counts, clips, shards, check)
+                       counts, clips, shards, check, audit, cut_from, latest)
+
+
+def read_latest(output_dir: str):
+    """What releases/latest.json holds: its content, None when there is none, or the LatestUnreadable it raised."""
+    try:
+        return layout.read_latest(output_dir)
+    except layout.LatestUnreadable as exc:
+        return exc
+
+
+def _text_keys(texts: Dict[str, Dict[str, str]], split_by, audit: Audit) -> Dict[str, str]:
+    """video_file → the group its clip would have if its sentence id were its text group's first id, for clips
+    whose sentence id shares its text with another id. Only when the split is by sentence (sentence_id among
+    --split_by): a split by signer keeps no sentence apart anyway."""
+    if "sentence_id" not in split_by:
+        return {}
+    first_id = text_key_of(audit.text_groups)
+    return {v: group_key({**row, "sentence_id": first_id[row["sentence_id"]]}, split_by)
+            for v, row in texts.items() if row["sentence_id"] in first_id}
 
 
 def _shards(split_of: Dict[str, str], splits, frames: Dict[str, int], bytes_per_frame: int, shard_bytes: int):

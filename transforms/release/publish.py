@@ -18,7 +18,7 @@ from transforms.common.moments import Moments
 from transforms.release import layout, manifest, verify
 from transforms.release.card import CROISSANT_JSON, FEATURE_SCHEMA_JSON, README, SPLITS_CSV, dataset_card
 from transforms.release.croissant import croissant_json
-from transforms.release.plan import BUILD, ReleasePlan
+from transforms.release.plan import BUILD, UNREAD, ReleasePlan, read_latest
 from transforms.release.splits import splits_csv
 from transforms.release.stats import STATS_NPZ, train_stats_npz
 from transforms.reports.run_reports import csv_text
@@ -40,13 +40,13 @@ def outcome(plan: Optional[ReleasePlan], status: str, reason: str = "") -> Dict[
     return {**found, "reason": reason} if reason else found
 
 
-def point_latest(output_dir: str, plan: ReleasePlan) -> bool:
+def point_latest(output_dir: str, plan: ReleasePlan, known=UNREAD) -> bool:
     """Makes latest.json name this release; False (and no write) when it already does. A latest.json that
-    is not one (garbage, hand-edited) is replaced, with a warning naming it."""
-    try:
-        current = layout.read_latest(output_dir)
-    except layout.LatestUnreadable as exc:
-        LOG.warning("%s; it is written again to name release %s.", exc, plan.release_id)
+    is not one (garbage, hand-edited) is replaced, with a warning naming it. known: what latest.json holds
+    when the caller has read it since the last write (plan.read_latest)."""
+    current = read_latest(output_dir) if known is UNREAD else known
+    if isinstance(current, layout.LatestUnreadable):
+        LOG.warning("%s; it is written again to name release %s.", current, plan.release_id)
         current = None
     latest = {"release_id": plan.release_id, "path": plan.release_id, "clips": dict(plan.counts.clips)}
     if current == latest:
@@ -169,7 +169,7 @@ def publish(plan: ReleasePlan, output_dir: str, shard_entries: Mapping[str, Mapp
     written = storage.write_bytes(storage.join(folder, CROISSANT_JSON), data)
     files[CROISSANT_JSON] = manifest.file_entry(data, written)
     storage.write_text(storage.join(folder, layout.MANIFEST),
-                       manifest.manifest_json(plan.release_id, plan.inputs, files, created))
+                       manifest.manifest_json(plan.release_id, plan.inputs, files, created, plan.cut_from))
     if names_latest:
         point_latest(output_dir, plan)
     LOG.info("Release %s: %s clips at %s", plan.release_id,

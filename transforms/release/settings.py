@@ -43,6 +43,7 @@ class ReleaseSettings:
     heldout_fold: Optional[int] = None     # hold out exactly value i of the documented order instead
     license: Optional[str] = None          # the release's licence (an SPDX id or a URL); None: not set
     citation: Optional[str] = None         # how to cite it (BibTeX or text); None: not set
+    drop_duplicates: bool = False          # keep one clip of each family of copies (splits.drop_copies)
 
     @property
     def splits(self) -> Tuple[str, ...]:
@@ -73,6 +74,9 @@ class ReleaseSettings:
             out["release_license"] = self.license
         if self.citation is not None:
             out["release_citation"] = self.citation
+        # Another set of rows: another release. Off, it is not in the inputs at all.
+        if self.drop_duplicates:
+            out["drop_duplicates"] = True
         return out
 
 
@@ -216,7 +220,8 @@ def from_options(opts) -> ReleaseSettings:
                            dtype=opts.release_dtype, shard_bytes=int(opts.release_shard_mb * 1024 * 1024),
                            heldout_by=heldout_by, heldout_count=count if on else None,
                            heldout_share=share if on else None, heldout_fold=fold if on else None,
-                           license=_text_or_none(opts.release_license), citation=_text_or_none(opts.release_citation))
+                           license=_text_or_none(opts.release_license), citation=_text_or_none(opts.release_citation),
+                           drop_duplicates=bool(opts.drop_duplicates))
 
 
 def _text_or_none(text) -> Optional[str]:

@@ -14,14 +14,15 @@ The rule (docs/release.md, "How the splits are made"):
    says so).
 3. A --split_file pins groups to splits; a group it does not name falls back to
    the rule (the card lists them).
-4. Two clips whose .pose files have the same sha256 are the same recording.
-   Groups linked by a shared recording (directly or through other groups) are
-   assigned as one: they all take the split of the linked group with the lowest
-   position — among the pinned groups of the set if it has any. Hence a
-   recording is never on two sides of a split. The only way a released clip can
-   move is that a later video is an exact copy of a recording in another group
-   whose position is lower; the card lists every linked set, and passing a
-   release's splits.csv as --split_file freezes its splits for good.
+4. A family of copies (transforms/duplicates: the same .pose sha256, or the same
+   movement read from the landmarks) is one recording; a clip's `recording` is its
+   family's. Groups linked by a shared recording, or (sentence-level splits) by
+   sentence ids whose texts are one sentence (`text_key`), directly or through
+   other groups, are assigned as one: they all take the split of the best-ranked
+   group of the set: a pinned group first, then a group an earlier release placed
+   (point 9), then the lowest position. Hence a recording is never on two sides of
+   a split. The card lists every linked set, and passing a release's splits.csv as
+   --split_file freezes its splits for good.
 
 The held-out axis (--heldout_by; docs/release.md, "Evaluation conditions"):
 
@@ -52,6 +53,15 @@ one's, so it is in neither side (left out, point 8) and its blank is no value of
 the order. Both are counted in the log and in the card (`blank_values`).
 
 8. A clip whose held-out value is blank is left out.
+
+9. Earlier releases (transforms/release/history.py): a group the previous release
+   of the same split options placed keeps that split, and ranks before unplaced
+   groups in a linked set. So a new copy joins its family's split, and a released
+   clip moves only when a family (or text group) joins groups an earlier release
+   put in different splits: a family first found among released clips, which the
+   card reports with the rows that moved.
+10. --drop_duplicates (drop_copies): of each family's clips in a split, the
+   earliest video_file stays and the others leave the release.
 """
 from __future__ import annotations
 
@@ -367,8 +377,9 @@ def _value_pins(rows, heldout_by: str, source: str) -> Dict[str, bool]:
 class Clip:
     video_file: str
     group: str
-    recording: str     # sha256 of the clip's .pose: equal for two copies of one video
+    recording: str     # its family's: the .pose sha256 of the family's earliest clip (its own outside a family)
     heldout_value: Optional[str] = None   # its value of the held-out column, in a two-axis release
+    text_key: Optional[str] = None        # equal for clips whose sentence ids share one text (None: no other id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,7 +392,8 @@ class DuplicateSet:
 
 @dataclasses.dataclass(frozen=True)
 class MovedGroup:
-    """A group that left its own split (rule or pin) to stay with a group sharing a recording."""
+    """A group that left its own split (rule, pin or earlier release) to stay with a group sharing a recording
+    or a sentence text."""
 
     group: str
     own_split: str
@@ -411,24 +423,32 @@ class Assignment:
     heldout: Optional[HeldOut] = None                                  # two-axis: the held-out values
     heldout_value: Dict[str, str] = dataclasses.field(default_factory=dict)  # two-axis: video_file → value
     left_out: Dict[str, LeftOut] = dataclasses.field(default_factory=dict)   # two-axis: clips in no split
+    released_groups: int = 0                                           # groups placed by an earlier release
+    dropped: Dict[str, str] = dataclasses.field(default_factory=dict)  # --drop_duplicates: copy → the one kept
 
 
 def assign(clips: Sequence[Clip], seed: int, ratios: Sequence[float],
-           pins: Optional[Mapping[str, str]] = None, heldout: Optional[HeldOutRule] = None) -> Assignment:
+           pins: Optional[Mapping[str, str]] = None, heldout: Optional[HeldOutRule] = None,
+           released: Optional[Mapping[str, str]] = None) -> Assignment:
     """Every clip's split (module docstring). heldout: the held-out axis; without it, one axis as always.
-    Raises HeldOutError when the values cannot be held out as asked."""
-    sentences = _sentence_axis(clips, seed, ratios, pins)
+    released: group → the split an earlier release put it in (point 9). Raises HeldOutError when the values
+    cannot be held out as asked."""
+    sentences = _sentence_axis(clips, seed, ratios, pins, released)
     if heldout is None:
         return sentences
     return _conditions(sentences, clips, seed, heldout)
 
 
 def _sentence_axis(clips: Sequence[Clip], seed: int, ratios: Sequence[float],
-                   pins: Optional[Mapping[str, str]]) -> Assignment:
+                   pins: Optional[Mapping[str, str]], released: Optional[Mapping[str, str]] = None) -> Assignment:
     groups = sorted({c.group for c in clips})
-    own = {g: pins[g] if pins and g in pins else rule_split(g, seed, ratios) for g in groups}
-    # The order that decides a linked set: pinned groups first, then by position (group text on a tie).
-    rank = {g: (not (pins and g in pins), position(g, seed), g) for g in groups}
+    pinned = {g for g in groups if pins and g in pins}
+    earlier = {g for g in groups if released and g in released and released[g] in SPLITS and g not in pinned}
+    own = {g: pins[g] if g in pinned else released[g] if g in earlier else rule_split(g, seed, ratios)
+           for g in groups}
+    # The order that decides a linked set: pinned groups first, then groups an earlier release placed, then by
+    # position (group text on a tie).
+    rank = {g: (g not in pinned, g not in earlier, position(g, seed), g) for g in groups}
 
     parent = {g: g for g in groups}
 
@@ -439,9 +459,12 @@ def _sentence_axis(clips: Sequence[Clip], seed: int, ratios: Sequence[float],
         return g
 
     by_recording: Dict[str, List[Clip]] = defaultdict(list)
+    by_text: Dict[str, List[Clip]] = defaultdict(list)
     for c in clips:
         by_recording[c.recording].append(c)
-    for same in by_recording.values():
+        if c.text_key is not None:
+            by_text[c.text_key].append(c)
+    for same in [*by_recording.values(), *by_text.values()]:
         for c in same[1:]:
             a, b = root(same[0].group), root(c.group)
             if a != b:
@@ -458,10 +481,27 @@ def _sentence_axis(clips: Sequence[Clip], seed: int, ratios: Sequence[float],
         group={c.video_file: c.group for c in clips},
         duplicates=sorted(duplicates, key=lambda d: d.video_files),
         moved=moved,
-        pinned_groups=sum(1 for g in groups if pins and g in pins),
+        pinned_groups=len(pinned),
         unpinned=None if pins is None else [g for g in groups if g not in pins],
         sentence_split=dict(split),
+        released_groups=len(earlier),
     )
+
+
+def drop_copies(assignment: Assignment) -> Assignment:
+    """--drop_duplicates: of each family's clips in a split, the earliest video_file alone stays (point 10);
+    the others leave the release, splits.csv included."""
+    dropped: Dict[str, str] = {}
+    for d in assignment.duplicates:
+        kept = [v for v in d.video_files if v in assignment.split]   # video_files are sorted
+        dropped.update({v: kept[0] for v in kept[1:]})
+    if not dropped:
+        return assignment
+    return dataclasses.replace(
+        assignment, dropped=dropped,
+        split={v: s for v, s in assignment.split.items() if v not in dropped},
+        group={v: g for v, g in assignment.group.items() if v not in dropped},
+        sentence_split={v: s for v, s in assignment.sentence_split.items() if v not in dropped})
 
 
 def _conditions(sentences: Assignment, clips: Sequence[Clip], seed: int, rule: HeldOutRule) -> Assignment:

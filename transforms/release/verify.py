@@ -64,8 +64,9 @@ def read_manifest(output_dir: str, release_id: str) -> Check:
     return Check(INTACT, found)
 
 
-def check_release(output_dir: str, release_id: str) -> Check:
-    found = read_manifest(output_dir, release_id)
+def check_release(output_dir: str, release_id: str, known: Optional[dict] = None) -> Check:
+    """known: the release's manifest when the caller has just read it (the previous release, history.py)."""
+    found = Check(INTACT, known) if known is not None else read_manifest(output_dir, release_id)
     if found.state != INTACT:
         return found
     folder = layout.release_dir(output_dir, release_id)

@@ -4,7 +4,9 @@ Every number taken from run_summary.json sits in an element with
 `data-summary="<key>"` (dotted for nested keys, e.g. counts.success) and every
 number computed from the CSVs in one with `data-metric="<name>"` (names of
 report_data.dataset_numbers), so tools and tests can read them back. Plot
-images carry `data-plot`, preview images `data-preview`.
+images carry `data-plot`, preview images `data-preview`. The duplicate audit's
+counts (run_summary.json's "duplicates") sit in `data-duplicates="<key>"`, and
+each example copy's row in `data-duplicate="<video_file>"`.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from typing import Dict, Mapping, Optional, Sequence
 
 
 from transforms.common import storage
-from transforms.reports import preview_cache, report_plots, skeleton_preview
+from transforms.duplicates import audit as dup_audit
+from transforms.reports import duplicates_report, preview_cache, report_plots, skeleton_preview
 from transforms.reports.report_data import (MAX_TABLE_ROWS, REPORT_STATUSES, DatasetStats, ReportClip,
                                             dataset_numbers, picks, report_clips)
 from transforms.reports.report_previews import Preview, draw_previews
@@ -26,6 +29,7 @@ from transforms.reports.status_style import STATUS_COLOURS, STATUS_LABELS
 from transforms.store.paths import proc_path
 
 REPORT_HTML = "report.html"
+MAX_DUPLICATE_EXAMPLES = 20
 
 PLOT_TITLES = {
     "frame_counts": "Kept frames per clip",
@@ -132,12 +136,21 @@ def write_report_page(outputs: RunOutputs, video_dir: Optional[str], overlay: bo
     path = proc_path(out, REPORT_HTML)
     generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     storage.write_text(path, render(summary, chosen.stats, chosen.problems, previews, plots, out, generated_at,
-                                    MAX_TABLE_ROWS))
+                                    MAX_TABLE_ROWS, _duplicate_examples(outputs)))
     return path
 
 
+def _duplicate_examples(outputs: RunOutputs):
+    """(copies' rows, sentence-id rows) as proc/duplicates.csv and sentence_duplicates.csv hold them: from the
+    audit the job just made, else read back (pipeline.report); None when the run wrote none."""
+    if outputs.duplicates is not None:
+        return dup_audit.duplicate_rows(outputs.duplicates), dup_audit.text_rows(outputs.duplicates)
+    return duplicates_report.read_reports(outputs.output_dir)
+
+
 def render(summary: Mapping, stats: DatasetStats, problems: Sequence[ReportClip], previews: Sequence[Preview],
-           plots: Mapping[str, bytes], output_dir: str, generated_at: str, max_table_rows: int) -> str:
+           plots: Mapping[str, bytes], output_dir: str, generated_at: str, max_table_rows: int,
+           duplicates=None) -> str:
     numbers = dataset_numbers(stats)
     parts = [
         "<!DOCTYPE html>",
@@ -151,6 +164,7 @@ def render(summary: Mapping, stats: DatasetStats, problems: Sequence[ReportClip]
         _summary_section(summary, numbers),
         _plots_section(plots),
         _problems_section(problems, stats, max_table_rows),
+        _duplicates_section(summary.get("duplicates"), duplicates),
         _previews_section(previews),
         _config_section(summary),
         "</main></body></html>",
@@ -223,6 +237,40 @@ def _problems_section(problems: Sequence[ReportClip], stats: DatasetStats, max_r
         for c in sorted(problems, key=lambda c: (REPORT_STATUSES.index(c.status), c.video_file)))
     return (f"<h2>Rejected clips ({total})</h2>{note}<table><tr><th>status</th><th>video_file</th><th>category</th>"
             f"<th>sentence</th><th>kept frames</th><th>reason</th></tr>{body}</table>")
+
+
+def _duplicates_section(counts: Optional[Mapping], examples) -> str:
+    """The duplicate audit: how many copies and families, and the first of them (docs/duplicates.md)."""
+    if counts is None or examples is None:
+        return ("<h2>Duplicate recordings</h2><p>Not audited: this run finished before the duplicate audit existed "
+                "(run pipeline.run again; no video is decoded for it).</p>")
+    copies, sentences = examples
+
+    def n(key):
+        return f'<span data-duplicates="{_e(key)}">{_e(json.dumps(counts[key]))}</span>'
+
+    how = ("links found by searching every saved clip" if counts["searched"] else
+           "links reused: the saved clips are those of the last audit")
+    text = (f"<p>{n('copies')} of {n('clips')} saved clips are copies of another ({n('exact')} exact, {n('near')} "
+            f"near) in {n('families')} families; {n('same_sentence_id')} of them under their original's sentence id. "
+            f"{n('text_groups')} groups of sentence ids share one text. Audit {_e(counts['version'])}, threshold "
+            f"{_e(fmt(counts['threshold']))}; {how}. Each family is kept in one split of the release; every copy is "
+            f"in proc/duplicates.csv, every sentence id in proc/sentence_duplicates.csv.</p>")
+    shown = copies[:MAX_DUPLICATE_EXAMPLES]
+    if shown:
+        note = (f"<p>The first {len(shown)} of {len(copies)}.</p>" if len(copies) > len(shown) else "")
+        body = "".join(
+            f'<tr data-duplicate="{_e(r["video_file"])}"><td>{_e(r["video_file"])}</td><td>{_e(r["duplicate_of"])}</td>'
+            f'<td>{_e(r["kind"])}</td><td class=num>{_e(r["similarity"])}</td><td>{_e(r["mirrored"])}</td>'
+            f'<td>{_e(r["sentence_id"])}</td><td>{_e(r["duplicate_of_sentence_id"])}</td></tr>' for r in shown)
+        text += (f"{note}<table><tr><th>video_file</th><th>copy of</th><th>kind</th><th>similarity</th>"
+                 f"<th>mirrored</th><th>sentence_id</th><th>its sentence_id</th></tr>{body}</table>")
+    if sentences:
+        body = "".join(f"<tr><td>{_e(r['sentence_id'])}</td><td>{_e(r['duplicate_of'])}</td>"
+                       f"<td>{_e(r['normalized_text'])}</td></tr>" for r in sentences[:MAX_DUPLICATE_EXAMPLES])
+        text += (f"<details><summary>Sentence ids with one text</summary><table><tr><th>sentence_id</th>"
+                 f"<th>same text as</th><th>text (normalized)</th></tr>{body}</table></details>")
+    return f"<h2>Duplicate recordings</h2>{text}"
 
 
 def _previews_section(previews: Sequence[Preview]) -> str:

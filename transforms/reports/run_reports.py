@@ -117,6 +117,12 @@ class RunOutputs:
     # What the report page shows (report_data.ReportPicks), when the job tallied it from its streams; else
     # the page tallies `results` (a finished run read back holds them all).
     page_picks: Optional[object] = None
+    # What proc/ held when the reports step listed it (name → ObjectInfo): a later step that writes there
+    # skips a file whose bytes are already those (storage.write_bytes' `unless`). Empty: not listed.
+    proc_listing: Dict[str, object] = dataclasses.field(default_factory=dict)
+    # The duplicate audit of the saved clips (transforms/duplicates/audit.Audit), once found
+    # (transforms/reports/duplicates_report.py); None before.
+    duplicates: Optional[object] = None
 
     @property
     def saved(self) -> List[ClipResult]:

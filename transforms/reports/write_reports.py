@@ -275,4 +275,4 @@ def _run_outputs(tally: RunTally, ctx: RunContext, proc: Dict, saved: List[ClipR
     moments = total.rounded() if total is not None else None
     return RunOutputs(ctx.output_dir, saved, list(ctx.extra_columns), dict(options),
                       summary(tally.counts, moments, ctx.config, options, ctx.started_at, orphans), orphans,
-                      tally.page.picks())
+                      tally.page.picks(), proc_listing=dict(proc))
