@@ -163,14 +163,18 @@ def test_a_store_written_before_versions_were_values_is_upgraded_without_decodin
         # v2's saved clips had no preview before (a reshape error), so none was kept for the next report;
         # now they have one.
         assert before.pop("proc/report_previews.json", None) != after.pop("proc/report_previews.json")
-    # The release's manifest kept no identities of its files then: they were hashed, found to be the bytes
-    # it names, and the manifest gained them (transforms/release/verify.py); nothing else in it changed.
-    [manifest] = [name for name in before if name.endswith("/manifest.json")]
-    upgraded.add(manifest)
-    stored = json.loads((out / manifest).read_text())
-    assert all("stored" in entry for entry in stored["files"].values())
-    assert after[manifest] != before[manifest]
-    assert {k: v for k, v in after.items() if k not in upgraded} == {k: v for k, v in before.items()
-                                                                     if k not in upgraded}
+    # The duplicate audit's settings are inputs of every release (docs/duplicates.md, Release identity), so
+    # this run cuts a new release beside the old code's, which stays as it was (a release is immutable); the
+    # new manifest keeps each file's identity (transforms/release/verify.py).
+    latest = json.loads((out / "releases" / "latest.json").read_text())["release_id"]
+    released = {name for name in after if name not in before}
+    assert not any(name.startswith(f"releases/{latest}/") for name in before)
+    stored = json.loads((out / "releases" / latest / "manifest.json").read_text())
+    assert stored["files"] and all("stored" in entry for entry in stored["files"].values())
+    changed = {name for name in before if after.get(name) != before[name]}
+    assert changed - upgraded == {"releases/latest.json"}, changed - upgraded
+    # and the duplicate audit, new in this code, writes its reports.
+    assert {name for name in released if not name.startswith(f"releases/{latest}/")} == {
+        f"proc/{name}" for name in ("duplicates.csv", "sentence_duplicates.csv", "duplicate_links.json")}
     again = run_job.run(argv)
     assert (again["videos_decoded"], again["videos_recomputed"], again["videos_reused"]) == (0, 0, 2)

@@ -15,7 +15,7 @@ from transforms.common import storage
 
 CLIPS = ("SOUP.mp4", "sample_video.mp4", "test_video.mp4")
 REPORTS = ("processed_metadata.csv", "low_quality_videos.csv", "failed_videos.csv", "missing_videos.csv",
-           "orphaned_outputs.csv")
+           "orphaned_outputs.csv", "duplicates.csv", "sentence_duplicates.csv")
 
 
 def csv_rows(uri):
@@ -81,7 +81,7 @@ def test_every_output_object_is_written(runs):
         + [f"features/records/{s}.json" for s in ("SOUP", "sample_video", "test_video", "signer2/FOOTBALL", "broken")]
         + ["features/index/records.jsonl.gz"]
         + [f"proc/{name}" for name in REPORTS + ("global_stats.npz", "run_summary.json", "report.html", "report_previews.json",
-                                                 "feature_schema.json", "run_log.txt")])
+                                                 "feature_schema.json", "run_log.txt", "duplicate_links.json")])
     assert relative_listing(remote_out) == sorted(expected + release_files(remote_out))
     assert relative_listing(local_out) == sorted(expected + release_files(local_out))
     assert release_files(remote_out) == release_files(local_out)
