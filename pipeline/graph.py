@@ -36,7 +36,7 @@ from transforms.reports.write_reports import STATUSES, WriteReports
 from transforms.store import lease
 from transforms.store.listings import COUNT, DIGEST, PROBLEM, TOTAL, ListFiles, ListOutputs, ReadIndex
 from transforms.store.reuse import Fingerprints
-from transforms.store.rows import PER_VIDEO, SENTENCES, PairSentences, ReadMetadata, SentencesAgree, nfc, pack
+from transforms.store.rows import PER_VIDEO, REFUSED, SENTENCES, PairSentences, ReadMetadata, SentencesAgree, nfc, pack
 
 
 class Job(NamedTuple):
@@ -67,29 +67,24 @@ def build(options: PipelineOptions, job: Job) -> beam.Pipeline:
     # video_file column it is a sentence table, whose rows are paired with their videos by sentence id first
     # (docs/published-layout.md).
     if "video_file" in job.header:
-        rows = read[PER_VIDEO] | "One sentence per id" >> SentencesAgree()
-        files = videos | "Files by stem" >> beam.Map(lambda item: (stem_key(item[0]), (item[0], tuple(item[1]))))
-        paired = p | "No paired rows" >> beam.Create([])
+        agreed = read[PER_VIDEO] | "One sentence per id" >> SentencesAgree()
+        refused = [read[REFUSED], agreed[REFUSED]]
+        per_clip = {"rows": agreed.rows | "Rows by stem" >> beam.Map(lambda row: (stem_key(row.video_file), pack(row))),
+                    "files": videos | "Files by stem" >> beam.Map(
+                        lambda item: (stem_key(item[0]), (item[0], tuple(item[1]))))}
     else:
-        rows = p | "No per-video rows" >> beam.Create([])
-        files = p | "No files to find" >> beam.Create([])
         paired = ((read[SENTENCES], videos)
                   | "Pair sentences with videos" >> PairSentences(opts.video_name_pattern, list(job.header)))
-    refused, rows = rows | "Rows that name a video" >> beam.Partition(lambda row, _: 0 if row.error else 1, 2)
-    refused_pairs, paired = paired | "Paired rows that can be used" >> beam.Partition(
-        lambda found, _: 0 if found.row.error else 1, 2)
-    clips = ({"rows": rows | "Rows by stem" >> beam.Map(lambda row: (stem_key(row.video_file), pack(row))),
-              "paired": paired | "Paired by stem" >> beam.Map(
-                  lambda found: (stem_key(found.row.video_file),
-                                 (pack(found.row), tuple(found.video) if found.video else None))),
-              "files": files,
-              "outputs": p | "List the outputs" >> ListOutputs(out) | "Outputs by stem" >> beam.Map(
-                  lambda item: (nfc(item[0]), (item[0], item[1][0], tuple(item[1][1])))),
-              "entries": index.entries | "Entries by stem" >> beam.Map(
-                  lambda item: (nfc(item[0]), (item[0], *item[1])))}
+        refused_pairs, paired = paired | "Paired rows that can be used" >> beam.Partition(
+            lambda found, _: 0 if found.row.error else 1, 2)
+        refused = [refused_pairs | "Their rows" >> beam.Map(lambda found: found.row)]
+        per_clip = {"paired": paired | "Paired by stem" >> beam.Map(
+            lambda found: (stem_key(found.row.video_file),
+                           (pack(found.row), tuple(found.video) if found.video else None)))}
+    # The layout decides which inputs the join has (the video step reads the ones it has); the rows never do.
+    clips = ({**per_clip, "outputs": p | "List the outputs" >> ListOutputs(out), "entries": index.entries}
              | "Per clip" >> beam.CoGroupByKey())
-    refused = ((refused, refused_pairs | "Their rows" >> beam.Map(lambda found: found.row))
-               | "Refused rows" >> beam.Flatten())
+    refused = tuple(refused) | "Refused rows" >> beam.Flatten()
 
     streams = ((clips, refused, index[TOTAL], videos, listed[COUNT])
                | "The video step" >> VideoStep(opts.video_dir, out, landmark_config(opts), feature_config(opts),

@@ -189,9 +189,10 @@ class Decide(beam.DoFn):
 
 def _by_stem(found: dict):
     """(stem, its Located rows, its outputs, its index entry) for every stem of one group of the join."""
-    files = {name: ObjectInfo(*info) for name, info in found["files"]}
-    located = find_videos([unpack(row) for row in found["rows"]], files)
-    located += [Located(unpack(row), ObjectInfo(*info) if info else None) for row, info in found["paired"]]
+    # A per-video file's join has "rows" and "files", a sentence table's "paired" (pipeline/graph.py).
+    files = {name: ObjectInfo(*info) for name, info in found.get("files", ())}
+    located = find_videos([unpack(row) for row in found.get("rows", ())], files)
+    located += [Located(unpack(row), ObjectInfo(*info) if info else None) for row, info in found.get("paired", ())]
     rows: dict = {}
     for one in located:
         rows.setdefault(one.row.feature_stem, []).append(one)

@@ -81,14 +81,19 @@ class WriteReports(beam.PTransform):
             for status in STATUSES}
         # Each _Fields tallies its bundle's results itself (a combiner's lifting, by hand: one transform,
         # not a combine per stream); the bundles' tallies are merged here.
-        tally = ([fields[status][_TALLY] for status in STATUSES]
-                 | "Every bundle's tally" >> beam.Flatten()
-                 | "Tally the run" >> beam.CombineGlobally(MergedTallyFn(self.samples, self.max_previews)))
+        merge = MergedTallyFn(self.samples, self.max_previews)
+        # A run of no result at all has no bundle to tally: the side input's default is the empty tally (the
+        # combine's own default would cost three more steps and two stages in every run).
+        tally = beam.pvalue.AsSingleton(
+            [fields[status][_TALLY] for status in STATUSES]
+            | "Every bundle's tally" >> beam.Flatten()
+            | "Tally the run" >> beam.CombineGlobally(merge).without_defaults(),
+            default_value=merge.extract_output(merge.create_accumulator()))
         entries = [fields[status][_ENTRY] for status in STATUSES] | "Every index entry" >> beam.Flatten()
         stale = (pipeline
                  | "Start the index check" >> beam.Impulse()
                  | "Is the index stale" >> beam.Map(
-                     _index_is_stale, total, beam.pvalue.AsSingleton(tally),
+                     _index_is_stale, total, tally,
                      beam.pvalue.AsSingleton(index_digest),
                      beam.pvalue.AsSingleton(index_total, default_value=None), beam.pvalue.AsList(index_problems),
                      self.fingerprint))
@@ -107,10 +112,9 @@ class WriteReports(beam.PTransform):
                    | "Write each file" >> beam.ParDo(
                        _Write(ctx, columns, self.fingerprint), proc, total,
                        beam.pvalue.AsSingleton(stale)).with_outputs(_ORPHANS, _SAVED, main="written"))
-        return (tally
+        return (written[_SAVED]
                 | "Run outputs" >> beam.Map(
-                    _run_outputs, ctx, proc, beam.pvalue.AsSingleton(written[_SAVED]),
-                    beam.pvalue.AsSingleton(written[_ORPHANS]), total,
+                    _run_outputs, ctx, proc, tally, beam.pvalue.AsSingleton(written[_ORPHANS]), total,
                     beam.pvalue.AsList(written.written)))
 
 
@@ -267,7 +271,7 @@ def _write_index(entries: List, stale: bool, total: Optional[ExactMoments], outp
     return True
 
 
-def _run_outputs(tally: RunTally, ctx: RunContext, proc: Dict, saved: List[ClipResult], orphans: List[dict],
+def _run_outputs(saved: List[ClipResult], ctx: RunContext, proc: Dict, tally: RunTally, orphans: List[dict],
                  total: Optional[ExactMoments], _written) -> RunOutputs:
     options = ctx.feature_options
     schema = json.dumps(feature_schema(options), indent=1, allow_nan=False) + "\n"  # strict JSON: no NaN

@@ -7,9 +7,14 @@ its entries are spread to the workers by the joins that follow.
 
   ListFiles        (path relative to the folder, ObjectInfo) of every file under it, and how many
                    (tag COUNT)
-  ListOutputs      (stem, (kind, ObjectInfo)) of every .pose, .npy and record under OUT
-  ReadIndex        (stem, Entry) of the record index, its stored total (tag TOTAL), or why it
-                   cannot be used (tag PROBLEM), and a digest of its entries (tag DIGEST)
+  ListOutputs      every .pose, .npy and record under OUT, keyed for the per-clip join:
+                   (rows.nfc(stem), (stem, kind, ObjectInfo fields))
+  ReadIndex        the record index's entries keyed for the per-clip join: (rows.nfc(stem), (stem,
+                   size, version, record)); its stored total (tag TOTAL), or why it cannot be used
+                   (tag PROBLEM), and a digest of its entries (tag DIGEST)
+
+The two reads of OUT emit their entries keyed as the join wants them (rather than
+keyed by a step of their own: every step costs a few milliseconds of every run).
 """
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ import apache_beam as beam
 from transforms.common import storage
 from transforms.common.progress import LOG
 from transforms.store import record_index
-from transforms.store.plan import NPY, POSE, RECORD
 from transforms.store.paths import FEATURES_SUBDIR, LANDMARK_SUFFIX, LANDMARKS_SUBDIR, RECORDS_SUBDIR
+from transforms.store.plan import NPY, POSE, RECORD
+from transforms.store.rows import nfc
 
 TOTAL, PROBLEM, COUNT, DIGEST = "total", "problem", "count", "digest"
 
@@ -57,11 +63,11 @@ class ListOutputs(_ReadOnce):
     """The three prefixes of OUT a clip writes to, listed at once (each is a round trip or more)."""
 
     def __init__(self, output_dir: str):
-        super().__init__(published, output_dir)
+        super().__init__(_published_by_stem, output_dir)
 
 
 class ReadIndex(_ReadOnce):
-    """Main output: (stem, Entry); tags TOTAL (the stored total, when usable), PROBLEM (why the index cannot
+    """Main output: (nfc(stem), (stem, *Entry)); tags TOTAL (the stored total, when usable), PROBLEM (why the index cannot
     be used) and DIGEST (record_index.entries_digest of the entries read, one element)."""
 
     def __init__(self, output_dir: str):
@@ -85,6 +91,11 @@ def published(output_dir: str) -> Iterable[Tuple[str, Tuple[str, storage.ObjectI
     for kind, listing, under, suffix in kinds:
         for stem, info in stems(listing, under, suffix).items():
             yield stem, (kind, info)
+
+
+def _published_by_stem(output_dir: str):
+    for stem, (kind, info) in published(output_dir):
+        yield nfc(stem), (stem, kind, tuple(info))
 
 
 def by_kind(output_dir: str) -> Dict[str, Dict[str, storage.ObjectInfo]]:
@@ -113,7 +124,7 @@ def _index(output_dir: str):
         total, entries = record_index.read(output_dir)
         for stem, entry in entries:
             digest = record_index.add_to_digest(digest, stem, entry.size, entry.version)
-            yield stem, entry
+            yield nfc(stem), (stem, *entry)
     except record_index.Unusable as exc:
         LOG.warning("The record index %s cannot be used (%s); the records it would have given are read "
                     "instead.", record_index.path(output_dir), exc)

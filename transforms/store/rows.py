@@ -37,13 +37,14 @@ from transforms.store import metadata, sentence_table
 from transforms.store.metadata import ClipRow
 from transforms.store.results import ClipResult, Located
 
-PER_VIDEO, SENTENCES = "per_video", "sentences"
+PER_VIDEO, SENTENCES, REFUSED = "per_video", "sentences", "refused"
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 class ReadMetadata(beam.PTransform):
-    """The metadata file's rows: tagged PER_VIDEO (a per-video file) or SENTENCES (a sentence table)."""
+    """The metadata file's rows: tagged PER_VIDEO (a per-video file's usable rows), REFUSED (its rows that
+    cannot be used, each with its reason) or SENTENCES (a sentence table)."""
 
     def __init__(self, path: str, columns: Optional[str], pattern: str):
         super().__init__()
@@ -53,7 +54,7 @@ class ReadMetadata(beam.PTransform):
         return (pbegin
                 | "Start" >> beam.Impulse()
                 | "Read lines" >> beam.ParDo(_ReadSheet(self.path, self.columns, self.pattern)).with_outputs(
-                    PER_VIDEO, SENTENCES))
+                    PER_VIDEO, SENTENCES, REFUSED))
 
 
 class _ReadSheet(beam.DoFn):
@@ -65,30 +66,31 @@ class _ReadSheet(beam.DoFn):
         if not sheet.is_sentence_table:
             metadata.check_columns(sheet, metadata.REQUIRED_COLUMNS, "")
             for line, values in sheet.lines:
-                yield beam.pvalue.TaggedOutput(PER_VIDEO, metadata.judge_line(sheet.header, values, line))
+                row = metadata.judge_line(sheet.header, values, line)
+                yield beam.pvalue.TaggedOutput(REFUSED if row.error else PER_VIDEO, row)
             return
         for row in sentence_table.sentences(sheet, sentence_table.compile_pattern(self.pattern)):
             yield beam.pvalue.TaggedOutput(SENTENCES, row)
 
 
 class SentencesAgree(beam.PTransform):
-    """Per-video rows → the same rows, those that disagree with the first row of their sentence id failed
-    (metadata.mark_sentence_conflicts, which the launcher runs over the whole file: the same reasons)."""
+    """Usable per-video rows → the same rows (main output), those that disagree with the first row of their
+    sentence id on tag REFUSED instead (metadata.mark_sentence_conflicts, which the launcher runs over the
+    whole file: the same reasons)."""
 
     def expand(self, rows):
-        refused, judged = rows | "Rows still usable" >> beam.Partition(lambda row, _: 0 if row.error else 1, 2)
-        agreed = (judged
-                  | "By sentence id" >> beam.Map(lambda row: (row.sentence_id, row))
-                  | "Rows of each id" >> beam.GroupByKey()
-                  | "Same id, same sentence" >> beam.FlatMap(_agreeing))
-        return (refused, agreed) | "Every row" >> beam.Flatten()
+        return (rows
+                | "By sentence id" >> beam.Map(lambda row: (row.sentence_id, row))
+                | "Rows of each id" >> beam.GroupByKey()
+                | "Same id, same sentence" >> beam.FlatMap(_agreeing).with_outputs(REFUSED, main="rows"))
 
 
-def _agreeing(group) -> Iterable[ClipRow]:
+def _agreeing(group) -> Iterable:
     _, rows = group
     rows = list(rows)
     metadata.mark_sentence_conflicts(rows)
-    return rows
+    for row in rows:
+        yield beam.pvalue.TaggedOutput(REFUSED, row) if row.error else row
 
 
 # --- per-video rows: their files ------------------------------------------------------------------
