@@ -11,7 +11,7 @@ Printed per round and as medians of the rounds:
   - wall: what the user waits for the run, interpreter start and imports included;
   - video: the seconds the worker spent inside the video (its progress line);
   - fixed cost = wall - video;
-  - fixed cost - import (goal <= 1.5 s): what the pipeline adds to a run apart from the video
+  - fixed cost - import (goal <= 1.0 s): what the pipeline adds to a run apart from the video
     and from Beam's own import.
 The progress line's time includes building the Holistic; the same video in a warm extractor
 (modules imported, Holistic built and used once, in this process) is printed too, with wall
