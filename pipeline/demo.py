@@ -169,14 +169,24 @@ def print_duplicates(output_dir: Path) -> None:
         groups.setdefault(r["duplicate_of"], []).append(r["sentence_id"])
     for ids in groups.values():
         print(f"  sentence ids {', '.join(ids)} have one text: one group for the splits")
-    print("  The mirrored copies are the same recordings as their originals, by the same signers: the release keeps "
-          "each family in one split, and a held-out signer's copy never stands for an unseen signer.")
+    if copies:
+        print("  The mirrored copies are the same recordings as their originals, by the same signers: the release "
+              "keeps each family in one split, and a held-out signer's copy never stands for an unseen signer.")
+    elif not SIGN_CLIPS.is_dir():
+        print(f"  (No signing clips here, so no copies of them: {SIGN_CLIPS} is not a folder; set GHSL_SHARED_DIR "
+              f"to the folder that holds data/sign_clips to see the audit find mirrored copies.)")
 
 
 def show_release(output_dir: Path, cache: Path) -> None:
     """The release of the outputs with signers held out, opened as docs/release.md shows: its evaluation
     conditions (which signers and sentences each split has seen) and one row's array."""
-    release_entry.main([f"--output_dir={output_dir}", "--heldout_by=signer"])
+    with open(output_dir / "proc" / "processed_metadata.csv", newline="", encoding="utf-8") as handle:
+        signers = {r["signer"] for r in csv.DictReader(handle)}
+    if len(signers) > 1:
+        release_entry.main([f"--output_dir={output_dir}", "--heldout_by=signer"])
+    else:  # without the signing clips every saved clip is one signer's: nobody to hold out
+        print(f"The saved clips have one signer ({', '.join(sorted(signers)) or 'none'}): nobody to hold out, so the "
+              f"last run's release is opened as it is.")
     # The demo keeps everything under its folder, the `datasets` cache included.
     os.environ.setdefault("HF_DATASETS_CACHE", str(cache))
     from datasets import load_dataset
