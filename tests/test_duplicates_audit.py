@@ -1,5 +1,7 @@
 """The audit over a run's saved clips (transforms/duplicates/audit.py): its inputs' digest, the links it keeps and
 reuses, its report rows. Synthetic signatures (bench/duplicates.py's movements); no Beam, no MediaPipe."""
+import json
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,16 @@ def test_links_kept_by_another_audit_or_damaged_are_not_read():
     assert audit.read_links_json(text.encode()) == ("d", [])
     assert audit.read_links_json(text.replace(str(settings["threshold"]), "0.5").encode()) is None
     assert audit.read_links_json(b"{not json") is None and audit.read_links_json(None) is None
+
+
+def test_kept_links_changed_after_they_were_written_are_found_again(clips):
+    found = audit.audit(clips)
+    assert found.links
+    text = audit.links_json(found)
+    kept = json.loads(text)
+    kept["links"][0][3] = round(kept["links"][0][3] - 0.25, 4)   # a similarity edited (or damaged)
+    assert audit.read_links_json(json.dumps(kept).encode()) is None
+    kept = json.loads(text)
+    kept["links"].pop()                                          # a link lost
+    assert audit.read_links_json(json.dumps(kept).encode()) is None
+    assert audit.read_links_json(text.encode()) == (found.inputs_sha256, list(found.links))

@@ -116,21 +116,30 @@ def audit(clips: Sequence[AuditClip], cached: Optional[Tuple[str, List[lk.Link]]
 # --- proc/duplicate_links.json: the links kept under the digest of their inputs --------------------
 
 def links_json(found: Audit) -> str:
-    """The links and the digest they were found for (strict JSON)."""
+    """The links, the digest they were found for and the links' own sha256 (strict JSON)."""
+    rows = [[l.first, l.second, l.kind, l.similarity, l.mirrored] for l in found.links]
     return json.dumps({"format": LINKS_FORMAT, "audit": audit_settings(), "inputs_sha256": found.inputs_sha256,
-                       "clips": found.clips,
-                       "links": [[l.first, l.second, l.kind, l.similarity, l.mirrored] for l in found.links]},
+                       "clips": found.clips, "links_sha256": _links_sha256(rows), "links": rows},
                       indent=0, allow_nan=False) + "\n"
+
+
+def _links_sha256(rows: list) -> str:
+    # The inputs' digest says what the links were found from; this one that they are still what was found
+    # (a damaged or edited file would otherwise be reused as the audit of those clips).
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":"), allow_nan=False).encode()).hexdigest()
 
 
 def read_links_json(data: Optional[bytes]) -> Optional[Tuple[str, List[lk.Link]]]:
     """(inputs_sha256, links) of a links file; None when there is none or it is not one of today's audit
-    (another format or settings, damaged): the links are then found again."""
+    (another format or settings, damaged, its links not those its sha256 names): the links are then found
+    again."""
     if data is None:
         return None
     try:
         found = json.loads(data)
         if found.get("format") != LINKS_FORMAT or found.get("audit") != audit_settings():
+            return None
+        if found.get("links_sha256") != _links_sha256(found["links"]):
             return None
         return str(found["inputs_sha256"]), [lk.Link(a, b, kind, float(s), bool(m))
                                              for a, b, kind, s, m in found["links"]]
