@@ -121,6 +121,20 @@ def test_a_missing_npy_is_recomputed_from_the_landmarks(store):
     assert "is missing: recomputed from the stored landmarks" in run_log(out)
 
 
+@pytest.mark.parametrize("damage", ["AAAA", None, 7])
+def test_a_record_whose_signature_is_damaged_is_healed_not_a_crash_of_the_audit(store, damage):
+    metadata, videos, out = store
+    good = record(out)["signature"]
+    path = out / "features" / "records" / "SOUP.json"
+    damaged = record(out)
+    damaged["signature"] = {**good, "data": damage} if damage is not None else {**good, "data": good["data"][:-2]}
+    path.write_text(json.dumps(damaged))
+    summary = run(metadata, videos, out)
+    assert (summary["files_healed"], summary["videos_decoded"], summary["videos_recomputed"]) == (1, 0, 1)
+    assert record(out)["signature"] == good
+    assert "SOUP.json holds a damaged duplicate signature: recomputed from the stored landmarks" in run_log(out)
+
+
 def test_a_damaged_pose_is_made_again_from_the_video(store):
     metadata, videos, out = store
     good = pose(out).read_bytes()

@@ -179,6 +179,20 @@ def encode(sig: Signature) -> str:
     return base64.b64encode(to_bytes(sig)).decode("ascii")
 
 
+def is_encoded(text) -> bool:
+    """`text` is a stored signature as `encode` writes it (base64 of BYTES bytes): what a record must hold
+    before the audit trusts it (a damaged or edited one is made again from the clip's .pose)."""
+    if not isinstance(text, str) or len(text) != _ENCODED_LENGTH:
+        return False
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True)) == BYTES
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+_ENCODED_LENGTH = 4 * ((BYTES + 2) // 3)   # 688
+
+
 def decode(text: str) -> Signature:
     return from_bytes(base64.b64decode(text.encode("ascii"), validate=True))
 

@@ -128,8 +128,17 @@ def signature_of(points) -> Dict[str, Optional[str]]:
 
 
 def has_current_signature(record: dict) -> bool:
-    """The record's signature (or its lack of one) was made by today's signature code."""
-    return (record.get("signature") or {}).get("format") == dup_signature.FORMAT
+    """The record's signature (or its lack of one) was made by today's signature code, and is one (a damaged
+    or edited signature is made again from the .pose, as an older one is)."""
+    found = record.get("signature") or {}
+    return (found.get("format") == dup_signature.FORMAT
+            and (found.get("data") is None or dup_signature.is_encoded(found.get("data"))))
+
+
+def signature_is_damaged(record: dict) -> bool:
+    """Today's signature format, but not a signature (edited or damaged): healed, and said."""
+    found = record.get("signature") or {}
+    return found.get("format") == dup_signature.FORMAT and not has_current_signature(record)
 
 
 def refreshed(record: dict, outputs) -> dict:

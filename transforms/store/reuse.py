@@ -24,7 +24,7 @@ from typing import Dict, NamedTuple, Optional, Union
 from transforms.common import storage
 from transforms.store import records
 from transforms.store.metadata import ClipRow
-from transforms.store.paths import feature_path, landmark_path
+from transforms.store.paths import feature_path, landmark_path, record_path
 from transforms.store.results import (CHANGED, NEW, SUCCESS, ClipResult, Outputs, ToDecode, ToRecompute,
                                       ToVerify)
 
@@ -65,6 +65,10 @@ def decide(row: ClipRow, source: Dict[str, object], record: Optional[dict], outp
                                    f"decoded the video again")
         return ToRecompute(row, source, landmarks, outputs, upgrade=True)
     saved = record["status"] == SUCCESS
+    if records.signature_is_damaged(record):
+        return ToRecompute(row, source, landmarks, outputs,
+                           healed=f"{record_path(output_dir, stem)} holds a damaged duplicate signature: recomputed "
+                                  f"from the stored landmarks")
     if record["fingerprint"] != made_by.features or not records.has_current_signature(record):
         return ToRecompute(row, source, landmarks, outputs)
     if saved and outputs.npy is None:
