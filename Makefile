@@ -43,7 +43,7 @@ demo: install
 	$(PY) -m pipeline.demo --feature_version=$(FEATURES)
 
 # One worker per core, each taking whole modules (--dist loadfile), so a module's fixtures share one
-# pipeline run. On these 2-core machines: 1,074 tests in 6 min 3 s (a fresh clone, 2026-12-07; 761 tests
+# pipeline run. On these 2-core machines: 1,074–1,078 tests in 6 min 3 s to 6 min 18 s (fresh clones, 2026-12-07; 761 tests
 # in 5 min 44 s to 6 min 21 s on 2026-12-03), plus about 1 min of first-time set-up (pip), and
 # about 1 min more for apt when chromium, shellcheck or ffmpeg is missing.
 test: install
