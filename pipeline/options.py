@@ -225,7 +225,8 @@ def runs_locally(options: PipelineOptions) -> bool:
 
 
 def without_type_check(options: PipelineOptions) -> PipelineOptions:
-    """The options a job is built with: Beam's construction-time type check off.
+    """The options a job is built with: Beam's construction-time type check off, each view made once
+    (_ViewsOnce).
 
     Our steps pass plain Python values, pickled whatever their declared types, so the
     check has nothing to verify; inspecting every step's signature for it took about a
