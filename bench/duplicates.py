@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from bench.memory import own_memory_mib, reset_peak
 from transforms.duplicates import families, links, signature
 from transforms.duplicates.alignment import align
 from transforms.duplicates.candidates import candidate_pairs
@@ -123,28 +124,6 @@ class Signing:
             self.example = sig
 
 
-def peak_memory_mib() -> float:
-    """This process's peak resident memory since the last reset_peak_memory() (VmHWM), in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def reset_peak_memory() -> None:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-
-
 def run(clips: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     copies, retakes = int(clips * COPY_SHARE), int(clips * RETAKE_SHARE)
@@ -171,8 +150,8 @@ def run(clips: int, seed: int) -> None:
     print(f"  signature: {signature.BYTES} bytes ({len(signature.encode(signing.example))} base64 characters); "
           f"{signing.seconds / clips * 1e6:.0f} µs per clip from its tracks (signature.from_tracks)", flush=True)
 
-    baseline = resident_mib()
-    reset_peak_memory()
+    baseline = own_memory_mib()["VmRSS"]
+    reset_peak()
     started = time.perf_counter()
     pairs = candidate_pairs(stacked)
     search = time.perf_counter() - started
@@ -183,7 +162,7 @@ def run(clips: int, seed: int) -> None:
     linked = links.scored_links(names, pairs, scores, THRESHOLD)
     family_rows = families.duplicate_rows(linked, {name: name for name in names})
     rest = time.perf_counter() - started
-    peak = peak_memory_mib()
+    peak = own_memory_mib()["VmHWM"]
 
     index = {name: k for k, name in enumerate(names)}
     found = {tuple(sorted((index[l.first], index[l.second]))) for l in linked}

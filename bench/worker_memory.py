@@ -33,21 +33,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.memory import own_memory_mib
 from bench.timing import LANDMARKS
 
 SHARED = Path(os.environ.get("GHSL_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 CLIPS = str(SHARED / "data" / "sign_clips" / "*.mp4")
 MODEL_COMPLEXITY = 1
-
-
-def _rss_mib() -> dict:
-    status = {}
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                status[key] = int(value.split()[0]) / 1024
-    return status
 
 
 def measure_holistic(clip: str) -> dict:
@@ -60,11 +51,11 @@ def measure_holistic(clip: str) -> dict:
     from transforms.landmarks import pose_file
     from transforms.landmarks.holistic import HolisticExtractor
 
-    figures = {"interpreter": _rss_mib()["VmRSS"]}
+    figures = {"interpreter": own_memory_mib()["VmRSS"]}
     extractor = HolisticExtractor(**{**LANDMARKS, "model_complexity": MODEL_COMPLEXITY})
-    figures["holistic_built"] = _rss_mib()["VmRSS"]
+    figures["holistic_built"] = own_memory_mib()["VmRSS"]
     frames = pose_file.frame_count(extractor.extract(clip))
-    after = _rss_mib()
+    after = own_memory_mib()
     figures.update(holistic_after_clip=after["VmRSS"], holistic_peak=after["VmHWM"], frames=frames)
     extractor.close()
     return figures
@@ -98,13 +89,13 @@ def measure_worker(threads: int, clips: list) -> dict:
         # Every clip once per thread, under distinct names, so that every thread
         # builds its Holistic and works (Holistic is built on a DoFn's first video).
         metadata, videos = _copies(scratch, clips, threads)
-        before = _rss_mib()["VmRSS"]
+        before = own_memory_mib()["VmRSS"]
         run.configure_logging()
         summary = run.run([f"--metadata_csv={metadata}", f"--video_dir={videos}",
                            f"--output_dir={os.path.join(scratch, 'out')}",
                            f"--model_complexity={MODEL_COMPLEXITY}", "--reprocess=all",
                            "--direct_running_mode=multi_threading", f"--direct_num_workers={threads}"])
-    after = _rss_mib()
+    after = own_memory_mib()
     return {"threads": threads, "before": before, "after_clips": after["VmRSS"], "peak": after["VmHWM"],
             "videos": len(clips) * threads, "frames": summary["frames_decoded"]}
 
@@ -124,7 +115,7 @@ def measure_local(clips: list) -> dict:
                            f"--model_complexity={MODEL_COMPLEXITY}", "--reprocess=all"])
     # ru_maxrss is in KiB on Linux: the largest of the ended children, the extraction processes.
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"run_peak": _rss_mib()["VmHWM"], "extraction_peak": children, "videos": 2 * len(clips),
+    return {"run_peak": own_memory_mib()["VmHWM"], "extraction_peak": children, "videos": 2 * len(clips),
             "frames": summary["frames_decoded"]}
 
 
