@@ -41,14 +41,19 @@ def finished(tmp_path_factory, sign_clips):
 @pytest.fixture
 def store(finished, tmp_path):
     """A copy of the finished run to damage: (metadata, videos, out)."""
-    metadata, videos, out = finished
-    copy = tmp_path / "out"
+    return copy_of(finished, tmp_path)
+
+
+def copy_of(found, folder: Path):
+    """(metadata, videos, a copy of out under folder): every file's bytes and modification time kept."""
+    metadata, videos, out = found
+    copy = folder / "out"
     shutil.copytree(out, copy)
     return metadata, videos, copy
 
 
-def run(metadata, videos, out, *extra):
-    return run_job.run([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *OPTIONS,
+def run(metadata, videos, out, *extra, options=OPTIONS):
+    return run_job.run([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}", *options,
                         *extra])
 
 
@@ -211,25 +216,19 @@ RELEASE_OPTIONS = ["--model_complexity=1", "--min_frames=5", "--direct_num_worke
 @pytest.fixture(scope="module")
 def released(finished, tmp_path_factory):
     """(metadata, videos, out) of the finished run with its release built — never changed by a test."""
-    metadata, videos, out = finished
-    copy = tmp_path_factory.mktemp("released") / "out"
-    shutil.copytree(out, copy)
-    summary = run_release(metadata, videos, copy)
+    found = copy_of(finished, tmp_path_factory.mktemp("released"))
+    summary = run_release(*found)
     assert summary["release"]["status"] == "built"
-    return metadata, videos, copy
+    return found
 
 
 @pytest.fixture
 def release_store(released, tmp_path):
-    metadata, videos, out = released
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
-    return metadata, videos, copy
+    return copy_of(released, tmp_path)
 
 
 def run_release(metadata, videos, out, *extra):
-    return run_job.run([f"--metadata_csv={metadata}", f"--video_dir={videos}", f"--output_dir={out}",
-                        *RELEASE_OPTIONS, *extra])
+    return run(metadata, videos, out, *extra, options=RELEASE_OPTIONS)
 
 
 def release_folder(out: Path) -> Path:
