@@ -81,6 +81,9 @@ class Progress:
         self.folder = run_folder(run_id)
         self.log_each = log_each
         self._lock = threading.Lock()
+        # The threads of this process share its counts file (and that file's temporary name): one writes at a
+        # time, so a later snapshot of the counts is never overwritten by an earlier one.
+        self._writing = threading.Lock()
         self._counts = {"planned": 0, "done": 0, "missing": 0, "reused": 0}
         self._lines: List[str] = []
         self._written = 0.0
@@ -115,18 +118,19 @@ class Progress:
 
     def flush(self) -> None:
         """Write the new lines and this process's counts (a bundle's end calls it, so nothing is left)."""
-        with self._lock:
-            lines, self._lines = self._lines, []
-            counts = dict(self._counts)
-            self._written = time.monotonic()
-        os.makedirs(self.folder, exist_ok=True)
-        counts_file = os.path.join(self.folder, f"counts-{os.getpid()}.json")
-        temporary = counts_file + ".tmp"
-        with open(temporary, "w") as handle:
-            json.dump(counts, handle)
-        os.replace(temporary, counts_file)
-        if lines:
-            _append_numbered(self.folder, lines)
+        with self._writing:
+            with self._lock:
+                lines, self._lines = self._lines, []
+                counts = dict(self._counts)
+                self._written = time.monotonic()
+            os.makedirs(self.folder, exist_ok=True)
+            counts_file = os.path.join(self.folder, f"counts-{os.getpid()}.json")
+            temporary = counts_file + ".tmp"
+            with open(temporary, "w") as handle:
+                json.dump(counts, handle)
+            os.replace(temporary, counts_file)
+            if lines:
+                _append_numbered(self.folder, lines)
 
 
 def _append_numbered(folder: str, lines: List[str]) -> None:
