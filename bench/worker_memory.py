@@ -121,7 +121,10 @@ def measure_local(clips: list) -> dict:
 
 def _child(kind: str, args: list) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.worker_memory", "--child", kind, *args],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:  # say why: the child's own error, not only its exit status
+        raise SystemExit(f"bench.worker_memory --child {kind} {' '.join(args)} exited {out.returncode}:\n"
+                         f"{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
